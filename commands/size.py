@@ -1,0 +1,10 @@
+"""`niresample size` (not built yet)."""
+
+from __future__ import annotations
+
+from niresample_cli.core.errors import NiresampleError
+
+
+def run() -> None:
+    """Not available yet in this version."""
+    raise NiresampleError("'niresample size' is not available yet in this version")

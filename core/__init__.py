@@ -1,0 +1,35 @@
+"""niresample's library: geometry, engines, label methods and I/O.
+
+No Typer and no printing here.  Public names are imported lazily so that
+``import niresample_cli.core`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Grid": "grid",
+    "voxel_sizes": "grid",
+    "voxel_map": "grid",
+    "open_image": "io",
+    "SourceImage": "io",
+    "describe_image": "info",
+    "NiresampleError": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'niresample_cli.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

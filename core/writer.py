@@ -1,0 +1,342 @@
+"""Streaming, atomic NIfTI output.
+
+A :class:`NiftiWriter` writes the header, then slabs in file order, into a
+temporary file beside the target (``.<name>.niresample-<pid>.part``), and
+renames it onto the target only when every byte is written.  On any error,
+Ctrl-C or SIGTERM the temporary file is removed, so the target is either
+absent or complete.  Leftover temporaries of killed runs (SIGKILL) carry the
+dead process' pid and are cleaned by the next run in that directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
+from .grid import Grid
+from .io import split_ext
+
+__all__ = [
+    "NiftiWriter",
+    "make_header",
+    "check_output_path",
+    "check_free_space",
+    "estimate_output_bytes",
+    "clean_stale_temporaries",
+    "TEMP_PATTERN",
+]
+
+#: Temporary files are named ``.<target name>.niresample-<pid>.part``.
+TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.niresample-(?P<pid>\d+)\.part$")
+_NIFTI1_MAX_DIM = 32767
+#: Conservative lower bound of the gzip ratio used for the free-space check of
+#: ``.nii.gz`` outputs (a disk-full error during the write is still handled).
+_GZIP_MIN_RATIO = 0.1
+
+
+def make_header(
+    template: Any, grid: Grid, shape: tuple[int, ...], dtype: np.dtype, *,
+    slope: float = 1.0, inter: float = 0.0,
+) -> Any:
+    """A NIfTI header for ``grid`` built from ``template``.
+
+    qform and sform are both rewritten from ``grid.affine`` with the
+    template's codes; units, TR (pixdim[4]), intent, description and
+    extensions are kept.  NIfTI-2 is chosen when the template is NIfTI-2 or
+    an axis exceeds NIfTI-1's 32767 voxels.
+
+    Parameters
+    ----------
+    template : nibabel Nifti1Header or Nifti2Header or None
+    grid : Grid
+    shape : tuple of int
+        Full output shape (spatial shape of ``grid`` then any further axes).
+    dtype : numpy.dtype
+    slope, inter : float
+        Scaling to store (``value = raw * slope + inter``).
+    """
+    import nibabel as nib
+
+    need2 = any(v > _NIFTI1_MAX_DIM for v in shape)
+    is2 = isinstance(template, nib.Nifti2Header) or need2
+    cls = nib.Nifti2Header if is2 else nib.Nifti1Header
+    if template is None:
+        hdr = cls()
+        hdr.set_xyzt_units("mm", "sec")
+        qcode, scode = 1, 1
+    else:
+        hdr = cls.from_header(template) if type(template) is not cls else template.copy()
+        qcode = int(template["qform_code"])
+        scode = int(template["sform_code"])
+        if not hasattr(template, "extensions"):
+            pass
+        elif len(template.extensions) and not len(hdr.extensions):
+            for ext in template.extensions:
+                hdr.extensions.append(ext)
+    try:
+        hdr.set_data_shape(shape)
+        hdr.set_data_dtype(np.dtype(dtype).newbyteorder("<"))
+    except Exception as err:
+        raise HeaderError(f"cannot make a header for shape {shape}, dtype {dtype}: {err}") from err
+    old_zooms = list(template.get_zooms()) if template is not None else []
+    hdr.set_qform(grid.affine, code=qcode)
+    hdr.set_sform(grid.affine, code=scode)
+    zooms = [float(z) for z in grid.spacing] + [
+        float(old_zooms[i]) if i < len(old_zooms) else 1.0 for i in range(3, len(shape))
+    ]
+    hdr.set_zooms(zooms)
+    hdr.set_slope_inter(slope if slope != 1.0 or inter != 0.0 else None,
+                        inter if slope != 1.0 or inter != 0.0 else None)
+    hdr["vox_offset"] = 0
+    return hdr
+
+
+def estimate_output_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 352
+
+
+def check_output_path(
+    path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False
+) -> None:
+    """Refuse writing over an input, over an existing file (unless ``overwrite``),
+    into a missing or read-only directory."""
+    target = Path(os.path.abspath(path))
+    for src in inputs:
+        src_abs = Path(os.path.abspath(src))
+        same = src_abs == target
+        if not same and target.exists():
+            try:
+                same = os.path.samefile(src_abs, target)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(f"{path}: output is the input file; refusing to overwrite an input")
+    if target.is_dir():
+        raise OutputError(f"{path}: is a directory")
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    parent = target.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: output directory {parent} is not writable")
+
+
+def check_free_space(path: Path, nbytes: int, *, compressed: bool = False) -> None:
+    """Refuse before any work when the output cannot fit on the disk."""
+    need = int(nbytes * _GZIP_MIN_RATIO) if compressed else int(nbytes)
+    try:
+        free = shutil.disk_usage(Path(os.path.abspath(path)).parent).free
+    except OSError:
+        return
+    if need > free:
+        raise DiskSpaceError(
+            f"{path}: not enough free disk space (needs {_fmt_bytes(need)}"
+            f"{' at least' if compressed else ''}, {_fmt_bytes(free)} free)"
+        )
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove temporaries left by killed niresample runs in ``directory``.
+
+    Returns the paths removed.  Temporaries of live processes are left alone.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = TEMP_PATTERN.match(entry.name)
+        if m and not _pid_alive(int(m.group("pid"))):
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+def temporary_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.niresample-{os.getpid()}.part"
+
+
+def _open_gzip(path: Path, level: int | None, threads: int | None) -> IO[bytes]:
+    """A fast gzip stream: isal's multi-threaded writer when present, else zlib."""
+    try:
+        from isal import igzip_threaded
+
+        lvl = 1 if level is None else min(max(int(level), 0), 3)
+        n = threads if threads is not None else min(os.cpu_count() or 1, 8)
+        return igzip_threaded.open(path, "wb", compresslevel=lvl, threads=max(n, 1))  # type: ignore[no-any-return]
+    except ImportError:
+        import gzip
+
+        return gzip.open(path, "wb", compresslevel=1 if level is None else int(level))
+
+
+class NiftiWriter:
+    """Write a NIfTI file slab by slab, atomically.
+
+    Parameters
+    ----------
+    path : Path
+        Target, ``.nii`` or ``.nii.gz``.
+    header : nibabel header
+        From :func:`make_header`; its shape and dtype define the data.
+    compress_level : int, optional
+        gzip level for ``.nii.gz`` (isal: 0-3, default 1).
+    overwrite : bool
+        Replace an existing target.
+
+    Notes
+    -----
+    Slabs must be written in file order: for each volume, spatial slabs along
+    the last spatial axis from 0 to nz.  Each slab is ``(nx, ny, dz)``.
+    """
+
+    def __init__(
+        self, path: Path, header: Any, *, compress_level: int | None = None,
+        overwrite: bool = False, threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.header = header
+        self.dtype = np.dtype(header.get_data_dtype()).newbyteorder("<")
+        self.shape = tuple(int(v) for v in header.get_data_shape())
+        self.overwrite = overwrite
+        self.compressed = split_ext(self.path)[1].lower().endswith(".gz")
+        self.compress_level = compress_level
+        self.threads = threads
+        self.tmp = temporary_path(self.path)
+        self._f: IO[bytes] | None = None
+        self.bytes_written = 0
+        self.total_bytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def __enter__(self) -> NiftiWriter:
+        clean_stale_temporaries(self.path.parent)
+        try:
+            self._f = (
+                _open_gzip(self.tmp, self.compress_level, self.threads)
+                if self.compressed else open(self.tmp, "wb")
+            )
+            # Header and extensions go through a buffer: extensions need tell().
+            buf = io.BytesIO()
+            self.header.write_to(buf)
+            pad = int(self.header["vox_offset"]) - buf.tell()
+            self._f.write(buf.getvalue() + b"\x00" * max(pad, 0))
+        except BaseException as err:
+            self._abort()
+            raise self._as_output_error(err) from err
+        return self
+
+    def write(self, slab: np.ndarray) -> None:
+        """Append one slab ``(nx, ny, dz)`` in the output dtype."""
+        assert self._f is not None, "use NiftiWriter as a context manager"
+        arr = np.asarray(slab)
+        if arr.dtype != self.dtype:
+            arr = arr.astype(self.dtype)
+        try:
+            # NIfTI data is Fortran-ordered (x fastest): the C-ordered bytes of
+            # the transposed array, without a copy when the slab is F-ordered.
+            self._f.write(memoryview(np.ascontiguousarray(arr.T)).cast("B"))
+        except BaseException as err:
+            raise self._as_output_error(err) from err
+        self.bytes_written += arr.nbytes
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort()
+            return
+        try:
+            if self.bytes_written != self.total_bytes:
+                raise OutputError(
+                    f"{self.path}: internal error, wrote {self.bytes_written} of "
+                    f"{self.total_bytes} data bytes"
+                )
+            assert self._f is not None
+            self._f.flush()
+            if hasattr(self._f, "fileno") and not self.compressed:
+                os.fsync(self._f.fileno())
+            self._f.close()
+            self._f = None
+            self._commit()
+        except BaseException as err:
+            self._abort()
+            if isinstance(err, OutputError):
+                raise
+            raise self._as_output_error(err) from err
+
+    def _commit(self) -> None:
+        if self.overwrite:
+            os.replace(self.tmp, self.path)
+            return
+        # link() fails if the target appeared meanwhile (another process):
+        # never clobber a file we were told not to overwrite.
+        try:
+            os.link(self.tmp, self.path)
+        except FileExistsError:
+            raise OutputExistsError(
+                f"{self.path}: appeared while writing (another process?); kept it untouched"
+            ) from None
+        except OSError:
+            if self.path.exists():
+                raise OutputExistsError(f"{self.path}: already exists") from None
+            os.rename(self.tmp, self.path)
+            return
+        os.unlink(self.tmp)
+
+    def _abort(self) -> None:
+        if self._f is not None:
+            try:
+                self._f.close()
+            except BaseException:
+                pass
+            self._f = None
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+    def _as_output_error(self, err: BaseException) -> BaseException:
+        if isinstance(err, (OutputError, KeyboardInterrupt, SystemExit)):
+            return err
+        if isinstance(err, OSError):
+            if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                return DiskSpaceError(f"{self.path}: disk full or file too large while writing")
+            return OutputError(f"{self.path}: cannot write ({err.strerror or err})")
+        return err

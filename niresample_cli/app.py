@@ -1,0 +1,119 @@
+"""The ``niresample`` Typer app: one registration block, one error mapping.
+
+Only typer, rich and light modules are imported here, so ``niresample --help``
+starts fast; numpy/scipy/nibabel load inside the commands, torch and
+SimpleITK only where a command needs them.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+import typer
+
+from niresample_cli import __version__
+from niresample_cli.console import error_line, state
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="niresample",
+    help="Resample NIfTI images correctly, fast, and at any size.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Terminated(BaseException):
+    """Raised on SIGTERM so that writers clean up like on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"niresample {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """Resample NIfTI images correctly, fast, and at any size."""
+    state.debug = debug
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Map niresample errors to one stderr line and an exit code (the one place)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from niresample_cli.core.errors import NiresampleError
+
+        previous = None
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not in the main thread
+            pass
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except NiresampleError as err:
+            if state.debug:
+                raise
+            error_line(str(err))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            error_line("interrupted; no partial output was left")
+            raise typer.Exit(130) from None
+        except Terminated:
+            error_line("terminated; no partial output was left")
+            raise typer.Exit(143) from None
+        except MemoryError:
+            if state.debug:
+                raise
+            error_line("out of memory; lower --max-memory or free some RAM")
+            raise typer.Exit(1) from None
+        except Exception as err:  # a bug: still one line unless --debug
+            if state.debug:
+                raise
+            error_line(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)")
+            raise typer.Exit(1) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+def _register() -> None:
+    from niresample_cli.commands import compare, info, labels, size, spacing
+
+    app.command("spacing")(_guarded(spacing.run))
+    app.command("size")(_guarded(size.run))
+    app.command("labels")(_guarded(labels.run))
+    app.command("compare")(_guarded(compare.run))
+    app.command("info")(_guarded(info.run))
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        sys.exit(130)

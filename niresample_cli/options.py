@@ -1,0 +1,46 @@
+"""Reusable Typer option types (Annotated aliases) shared by the commands."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = [
+    "AnchorChoice", "InputArg", "OutputArg", "QuietOpt", "OverwriteOpt", "MaxMemoryOpt",
+    "AnchorOpt", "DtypeOpt", "LikeOpt", "CompareOpt", "JsonOpt", "DeviceChoice", "DeviceOpt",
+    "CompressLevelOpt", "XOpt", "YOpt", "ZOpt", "SpacingOpt", "ShapeOpt",
+]
+
+
+class AnchorChoice(str, Enum):
+    center = "center"
+    origin = "origin"
+    corner = "corner"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+InputArg = Annotated[Path, typer.Argument(help="Input image (.nii, .nii.gz; also .nrrd, .mha, .mgz).", show_default=False)]
+OutputArg = Annotated[Path, typer.Argument(help="Output .nii/.nii.gz file, or a directory.", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
+MaxMemoryOpt = Annotated[Optional[str], typer.Option("--max-memory", metavar="SIZE", help="Memory budget for the slabs, e.g. 512M, 2G (default: 1G or a quarter of RAM, whichever is less).", show_default=False)]
+AnchorOpt = Annotated[AnchorChoice, typer.Option("--anchor", help="What the new grid keeps fixed: the FOV centre, the first voxel centre (ITK habit), or the first outer voxel edge.", case_sensitive=False)]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Output data type (default: the input's), e.g. float32, int16, uint8.", show_default=False)]
+LikeOpt = Annotated[Optional[Path], typer.Option("--like", metavar="REF", help="Resample onto the grid (shape and affine) of this reference image.", show_default=False)]
+CompareOpt = Annotated[bool, typer.Option("--compare", help="Print the compare report (input vs output) after writing.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout, for scripts.")]
+DeviceOpt = Annotated[DeviceChoice, typer.Option("--device", help="Compute backend: numpy on the CPU, or torch on cpu/cuda (auto: CUDA when present).", case_sensitive=False)]
+CompressLevelOpt = Annotated[Optional[int], typer.Option("--compress-level", min=0, max=9, help="gzip level for .nii.gz outputs (default: fastest).", show_default=False)]
+XOpt = Annotated[Optional[float], typer.Option("--x", help="New spacing along the first voxel axis, mm.", show_default=False)]
+YOpt = Annotated[Optional[float], typer.Option("--y", help="New spacing along the second voxel axis, mm.", show_default=False)]
+ZOpt = Annotated[Optional[float], typer.Option("--z", help="New spacing along the third voxel axis, mm.", show_default=False)]
+SpacingOpt = Annotated[Optional[tuple[float, float, float]], typer.Option("--spacing", metavar="X Y Z", help="New spacing of all three axes, mm.", show_default=False)]
+ShapeOpt = Annotated[Optional[tuple[int, int, int]], typer.Option("--shape", metavar="X Y Z", help="New shape; the FOV is kept exactly.", show_default=False)]
