@@ -1,0 +1,62 @@
+"""Compute device resolution: numpy on the CPU, or torch on cpu/cuda."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import DeviceError, OptionError
+
+__all__ = ["DEVICES", "resolve_device", "torch_available", "cuda_available"]
+
+DEVICES = ("auto", "numpy", "cpu", "cuda")
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cuda_available() -> bool:
+    if not torch_available():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str | None) -> str:
+    """``'numpy'``, ``'cpu'`` (torch) or ``'cuda'`` (torch) from a user's choice.
+
+    ``None`` and ``'numpy'`` mean the numpy/scipy path.  ``'auto'`` picks CUDA
+    when torch sees a GPU, else numpy.  ``'cpu'`` means torch on the CPU.
+
+    Raises
+    ------
+    DeviceError
+        ``cpu``/``cuda`` without torch installed, or ``cuda`` without a GPU.
+    OptionError
+        An unknown device name.
+    """
+    d = "numpy" if device is None else str(device).lower()
+    if d not in DEVICES:
+        raise OptionError(f"--device: expected one of auto, cpu, cuda, got {device!r}")
+    if d == "auto":
+        return "cuda" if cuda_available() else "numpy"
+    if d in ("cpu", "cuda") and not torch_available():
+        raise DeviceError(
+            f"--device {d} needs PyTorch: pip install 'niresample[torch]' (or pip install torch)"
+        )
+    if d == "cuda" and not cuda_available():
+        raise DeviceError("--device cuda: torch sees no CUDA GPU (use --device cpu or auto)")
+    return d
+
+
+def torch_device(device: str) -> Any:
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch.device("cuda" if device == "cuda" else "cpu")

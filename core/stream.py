@@ -1,0 +1,200 @@
+"""The slab stream shared by every command.
+
+An engine (intensity, labels) provides a *slab function*
+``slab_fn(volume, z0, z1) -> ndarray (nx', ny', z1 - z0)`` that computes output
+slab ``[z0, z1)`` of one 3D volume, in the output dtype, reading only the input
+it needs.  This module plans slab heights from a memory budget, checks the
+output path and free disk, and drives the writer (atomic NIfTI; Zarr where
+supported) or collects the slabs in memory for the Python API.  The result
+never depends on the slab height.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import OptionError
+from .grid import Grid
+from .io import split_ext
+from .writer import (
+    NiftiWriter,
+    check_free_space,
+    check_output_path,
+    estimate_output_bytes,
+    make_header,
+)
+
+__all__ = [
+    "SlabFn",
+    "ProgressFn",
+    "DEFAULT_MAX_MEMORY",
+    "parse_memory",
+    "plan_slabs",
+    "write_output",
+    "collect_output",
+    "is_zarr_path",
+]
+
+SlabFn = Callable[[int, int, int], np.ndarray]
+#: ``progress(done_bytes, total_bytes)``
+ProgressFn = Callable[[int, int], None]
+
+DEFAULT_MAX_MEMORY = 1 << 30
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _total_ram() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parse_memory(value: str | int | None) -> int:
+    """Bytes from ``'512M'``, ``'2G'``, ``'1.5g'``, ``'800MB'`` or an int.
+
+    ``None`` gives the default: 1 GiB or a quarter of the RAM, whichever is less.
+
+    Raises
+    ------
+    OptionError
+        For text that is not a positive size, or below 16 MiB.
+    """
+    if value is None:
+        ram = _total_ram()
+        return min(DEFAULT_MAX_MEMORY, ram // 4) if ram else DEFAULT_MAX_MEMORY
+    if isinstance(value, (int, np.integer)):
+        n = int(value)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(i?[bB])?\s*", str(value))
+        if not m:
+            raise OptionError(f"--max-memory: expected a size like 512M or 2G, got {value!r}")
+        n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if n < 16 << 20:
+        raise OptionError(f"--max-memory: at least 16M is needed, got {value!r}")
+    return n
+
+
+def plan_slabs(nz: int, bytes_per_slice: float, budget: int, *, min_height: int = 1) -> list[tuple[int, int]]:
+    """Split ``[0, nz)`` into slabs whose working memory fits ``budget``.
+
+    Parameters
+    ----------
+    nz : int
+        Output size along the last spatial axis.
+    bytes_per_slice : float
+        Peak working bytes per output slice (the engine's estimate, including
+        the input rows and intermediates that slice needs).
+    budget : int
+        Memory budget in bytes.
+    """
+    h = int(max(min_height, min(nz, budget // max(bytes_per_slice, 1.0))))
+    return [(z0, min(nz, z0 + h)) for z0 in range(0, nz, h)]
+
+
+def is_zarr_path(path: str | os.PathLike[str]) -> bool:
+    return split_ext(path)[1].lower() in (".zarr", ".ome.zarr")
+
+
+def write_output(
+    path: Path,
+    *,
+    grid: Grid,
+    extra_shape: Sequence[int],
+    dtype: np.dtype,
+    slab_fn: SlabFn,
+    slabs: Sequence[tuple[int, int]],
+    template: Any = None,
+    slope: float = 1.0,
+    inter: float = 0.0,
+    inputs: Sequence[Path] = (),
+    overwrite: bool = False,
+    compress_level: int | None = None,
+    progress: ProgressFn | None = None,
+    force: bool = False,
+    **zarr_options: Any,
+) -> Path:
+    """Check, then stream every slab of every volume to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : Path
+        ``.nii``, ``.nii.gz`` (or ``.zarr``/``.ome.zarr`` where supported).
+    grid : Grid
+        Output spatial grid.
+    extra_shape : sequence of int
+        Axes beyond the third (kept from the input).
+    dtype : numpy.dtype
+        Output dtype (what ``slab_fn`` returns).
+    slab_fn : SlabFn
+    slabs : sequence of (z0, z1)
+        From :func:`plan_slabs`.
+    template : nibabel header, optional
+        Header whose codes, units, TR, intent, description are kept.
+    slope, inter : float
+        Scaling stored in the output header.
+    inputs : sequence of Path
+        Inputs, never overwritten.
+    force : bool
+        Skip the free-disk check.
+
+    Returns
+    -------
+    Path
+        The written path.
+
+    Raises
+    ------
+    OutputError, OutputExistsError, DiskSpaceError
+    """
+    path = Path(path)
+    shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
+    if any(v < 1 for v in shape):
+        raise OptionError(f"output shape {shape} is empty")
+    check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
+    nbytes = estimate_output_bytes(shape, dtype)
+    if is_zarr_path(path):
+        from ._zarr_io import write_zarr  # issue 5: chunked output
+
+        if not force:
+            check_free_space(path, nbytes, compressed=True)
+        return write_zarr(  # type: ignore[no-any-return]
+            path, grid=grid, extra_shape=tuple(extra_shape), dtype=dtype, slab_fn=slab_fn,
+            overwrite=overwrite, progress=progress, **zarr_options,
+        )
+    if not force:
+        check_free_space(path, nbytes, compressed=split_ext(path)[1].lower().endswith(".gz"))
+    header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
+    n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
+    with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:
+        for v in range(n_volumes):
+            for z0, z1 in slabs:
+                w.write(slab_fn(v, z0, z1))
+                if progress is not None:
+                    progress(w.bytes_written, w.total_bytes)
+    return path
+
+
+def collect_output(
+    *,
+    grid: Grid,
+    extra_shape: Sequence[int],
+    dtype: np.dtype,
+    slab_fn: SlabFn,
+    slabs: Sequence[tuple[int, int]],
+) -> np.ndarray:
+    """Run the same slab stream into one in-memory array (Python API, tests)."""
+    shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
+    out = np.empty(shape, dtype=dtype, order="F")
+    n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
+    for v in range(n_volumes):
+        idx = np.unravel_index(v, tuple(extra_shape), order="F") if len(extra_shape) else ()
+        for z0, z1 in slabs:
+            out[(slice(None), slice(None), slice(z0, z1), *idx)] = slab_fn(v, z0, z1)
+    return out
