@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from niresample_cli.console import error_line, out, warn_line
+from niresample_cli.console import error_line, out, state, warn_line
 from niresample_cli.options import JsonOpt
 
 
@@ -79,6 +79,8 @@ def run(
         try:
             facts = describe_image(path, stats=stats)
         except NiresampleError as err:
+            if state.debug:
+                raise
             failed += 1
             error_line(str(err))
             continue

@@ -211,8 +211,11 @@ class Grid:
 
     @property
     def obliquity(self) -> np.ndarray:
-        """(3,) angle in degrees between each voxel axis and its closest world axis."""
-        cosines = np.clip(np.max(np.abs(self.direction), axis=0), -1.0, 1.0)
+        """(3,) angle in degrees between each world axis and its closest voxel axis.
+
+        The AFNI definition, as in ``nibabel.affines.obliquity``.
+        """
+        cosines = np.clip(np.max(np.abs(self.direction), axis=1), -1.0, 1.0)
         return np.degrees(np.arccos(cosines))
 
     @property

@@ -75,11 +75,11 @@ def make_header(
         qcode, scode = 1, 1
     else:
         hdr = cls.from_header(template) if type(template) is not cls else template.copy()
+        if hdr.endianness != "<":  # outputs are always little-endian, data included
+            hdr = hdr.as_byteswapped("<")
         qcode = int(template["qform_code"])
         scode = int(template["sform_code"])
-        if not hasattr(template, "extensions"):
-            pass
-        elif len(template.extensions) and not len(hdr.extensions):
+        if hasattr(template, "extensions") and len(template.extensions) and not len(hdr.extensions):
             for ext in template.extensions:
                 hdr.extensions.append(ext)
     try:
