@@ -1,10 +1,238 @@
-"""`niresample compare` (not built yet)."""
+"""`niresample compare A B`: what changed between two images (grid, values, labels)."""
 
 from __future__ import annotations
 
-from niresample_cli.core.errors import NiresampleError
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
+from niresample_cli.options import JsonOpt, MaxMemoryOpt, QuietOpt
+
+__all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
+
+#: Exit status when a ``--fail-on`` condition is met (errors are 1, usage errors 2).
+EXIT_CHECK_FAILED = 3
+
+_SHOWN_LABELS = 15
 
 
-def run() -> None:
-    """Not available yet in this version."""
-    raise NiresampleError("'niresample compare' is not available yet in this version")
+class FailOn(str, Enum):
+    lost_labels = "lost-labels"
+    new_labels = "new-labels"
+    fov_shift = "fov-shift"
+
+
+def run(
+    a: Annotated[Path, typer.Argument(help="Reference image (e.g. the input).", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Image to compare with it (e.g. the output).", show_default=False)],
+    json_out: JsonOpt = False,
+    fail_on: Annotated[Optional[list[FailOn]], typer.Option(
+        "--fail-on", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds (repeatable).",
+        case_sensitive=False, show_default=False)] = None,
+    fov_tolerance: Annotated[float, typer.Option(
+        "--fov-tolerance", metavar="MM", min=0.0,
+        help="FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B).")] = 0.01,
+    labels: Annotated[Optional[bool], typer.Option(
+        "--labels/--no-labels", help="Compare label sets and Dice (default: when both images hold integers).",
+        show_default=False)] = None,
+    all_labels: Annotated[bool, typer.Option(
+        "--all-labels", help=f"List every label, not only the {_SHOWN_LABELS} with the lowest Dice.")] = False,
+    max_memory: MaxMemoryOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare B with A: grids and FOV shift, value statistics, labels and Dice.
+
+    Streams both files (never loads either whole). Exit status: 0, or 3 when a
+    --fail-on condition holds; 1 on errors, 2 on usage errors.
+
+    Examples:
+
+      niresample compare atlas.nii.gz atlas_0.5mm.nii.gz
+
+      niresample compare in.nii.gz out.nii.gz --fail-on lost-labels --fail-on fov-shift
+
+      niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
+    """
+    from niresample_cli.console import err, make_progress, progress_callback
+    from niresample_cli.core.compare import compare_images, failed_checks
+
+    conditions = [c.value for c in (fail_on or [])]
+    with make_progress(quiet=quiet or json_out) as progress:
+        report = compare_images(a, b, labels=labels, max_memory=max_memory,
+                                progress=progress_callback(progress, "comparing"))
+    failed = failed_checks(report, fail_on=conditions, fov_tolerance=fov_tolerance)
+    report["checks"] = {"fail_on": conditions, "fov_tolerance_mm": fov_tolerance, "failed": failed}
+    if json_out:
+        print(json.dumps(report), flush=True)
+    elif not quiet:
+        print_report(report, all_labels=all_labels)
+    for reason in failed:
+        err.print(f"[bold red]niresample: check failed:[/] {reason}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+# --------------------------------------------------------------------------
+# rendering
+# --------------------------------------------------------------------------
+def print_report(report: dict[str, Any], *, console: Console | None = None,
+                 all_labels: bool = False) -> None:
+    """Print a :func:`~niresample_cli.core.compare.compare_images` report as rich tables.
+
+    Fits 80 columns; wider terminals get extra columns.
+    """
+    console = console or out
+    a, b = report["a"], report["b"]
+    console.print(f"[bold]a[/] {a['path']}\n[bold]b[/] {b['path']}", soft_wrap=True)
+    console.print(_grid_table(report, console))
+    console.print()
+    console.print(_fov_lines(report))
+    if not report["fov"]["same_grid"]:
+        console.print(_edge_table(report, console))
+    console.print()
+    console.print(_stats_table(report, console))
+    lab = report.get("labels")
+    if lab:
+        console.print()
+        for renderable in _label_section(report, lab, console, all_labels=all_labels):
+            console.print(renderable)
+
+
+def _table(title: str, *columns: str) -> Any:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", title_style="bold", box=None,
+              header_style="bold", pad_edge=False, padding=(0, 1))
+    t.add_column(columns[0], no_wrap=True)
+    for col in columns[1:]:
+        t.add_column(col, justify="right", overflow="fold")
+    return t
+
+
+def _same(x: str, y: str) -> str:
+    return "" if x == y else "[yellow]≠[/]"
+
+
+def _grid_table(report: dict[str, Any], console: Console) -> Any:
+    a, b = report["a"], report["b"]
+    t = _table("grid", "", "a", "b", "")
+    rows = [
+        ("shape", fmt_shape(a["shape"]), fmt_shape(b["shape"])),
+        ("spacing mm", fmt_vec(a["spacing"]), fmt_vec(b["spacing"])),
+        ("origin mm", fmt_vec(a["origin"], 5, ", "), fmt_vec(b["origin"], 5, ", ")),
+        ("axes", _axes(a), _axes(b)),
+        ("FOV mm", fmt_vec(a["fov_mm"], 5), fmt_vec(b["fov_mm"], 5)),
+        ("FOV centre mm", fmt_vec(a["fov_center"], 5, ", "), fmt_vec(b["fov_center"], 5, ", ")),
+        ("dtype", _dtype(a), _dtype(b)),
+        ("volumes", str(a["volumes"]), str(b["volumes"])),
+    ]
+    if not is_narrow(console):
+        rows.insert(4, ("direction", _direction(a["direction"]), _direction(b["direction"])))
+    for name, x, y in rows:
+        t.add_row(name, x, y, _same(x, y))
+    return t
+
+
+def _axes(g: dict[str, Any]) -> str:
+    obl = g["obliquity_deg"]
+    return g["axcodes"] + (f" {obl:.1f}° oblique" if obl > 1e-3 else "")
+
+
+def _dtype(g: dict[str, Any]) -> str:
+    return g["dtype"] + (f" ×{fmt_num(g['slope'])}+{fmt_num(g['inter'])}" if g["scaled"] else "")
+
+
+def _direction(d: list[list[float]]) -> str:
+    return " ".join("[" + ",".join(fmt_num(round(v, 3) + 0.0, 3) for v in row) + "]" for row in d)
+
+
+def _fov_lines(report: dict[str, Any]) -> str:
+    fov = report["fov"]
+    if fov["same_grid"]:
+        return "[green]same grid[/]: identical shape and affine"
+    vox = fmt_vec(fov["center_shift_vox"], 3, ", ")
+    text = f"FOV centre shift (b − a): [bold]{fmt_num(fov['center_shift'], 4)} mm[/] ({vox} voxels of a)"
+    if not fov["same_direction"]:
+        text += f"; grids rotated by {fov['rotation_deg']:.3g}°"
+    return text
+
+
+def _edge_table(report: dict[str, Any], console: Console) -> Any:
+    fov = report["fov"]
+    t = _table("outer edges, b − a", "a axis", "low mm", "high mm", "low vox",
+               "high vox")
+    for e in fov["edges"]:
+        t.add_row("ijk"[e["axis"]], fmt_num(e["low_mm"]), fmt_num(e["high_mm"]),
+                  fmt_num(e["low_vox"], 3), fmt_num(e["high_vox"], 3))
+    return t
+
+
+def _stats_table(report: dict[str, Any], console: Console) -> Any:
+    sa, sb = report["stats"]["a"], report["stats"]["b"]
+    t = _table("values", "", "a", "b", "b − a")
+    rows: list[tuple[str, Any, Any]] = [
+        ("min", sa["min"], sb["min"]), ("max", sa["max"], sb["max"]),
+        ("mean", sa["mean"], sb["mean"]), ("std", sa["std"], sb["std"]),
+    ]
+    for q in sa["percentiles"]:
+        rows.append((f"p{q}", sa["percentiles"][q], sb["percentiles"].get(q)))
+    rows.append(("mean ≠ 0", sa["nonzero_mean"], sb["nonzero_mean"]))
+    rows.append(("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"]))
+    for name, x, y in rows:
+        diff = None if x is None or y is None else y - x
+        t.add_row(name, fmt_num(x, 6), fmt_num(y, 6), fmt_num(diff, 4))
+    width = max(sa.get("percentile_bin_width") or 0, sb.get("percentile_bin_width") or 0)
+    if width:
+        t.caption = f"percentiles within {fmt_num(width, 3)} (streamed histogram)"
+        t.caption_justify = "left"
+    for s, name in ((sa, "a"), (sb, "b")):
+        if s["nonfinite_voxels"]:
+            t.add_row(f"NaN/inf in {name}", "", "", str(s["nonfinite_voxels"]))
+    return t
+
+
+def _label_section(report: dict[str, Any], lab: dict[str, Any], console: Console, *,
+                   all_labels: bool) -> list[Any]:
+    if "skipped" in lab:
+        return [f"labels: skipped ({lab['skipped']})"]
+    parts: list[Any] = []
+    worst = lab["dice_worst"]
+    summary = (f"[bold]labels[/]: {lab['a_labels']} in a, {lab['b_labels']} in b (0 = background); "
+               f"Dice mean {fmt_num(lab['dice_mean'], 4)}")
+    if worst:
+        summary += f", worst {fmt_num(worst['dice'], 4)} (label {worst['label']})"
+    parts.append(summary)
+    parts.append(f"  lost: {_id_list(lab['lost'], 'red')}")
+    parts.append(f"  new:  {_id_list(lab['new'], 'red')}")
+    if report["a"]["volumes"] > 1 or report["b"]["volumes"] > 1:
+        parts.append(f"  Dice over {lab['dice_volumes']} volume pair(s)")
+    rows = sorted(lab["per_label"], key=lambda r: (2.0 if r["dice"] is None else r["dice"], r["label"]))
+    shown = rows if all_labels else rows[:_SHOWN_LABELS]
+    wide = not is_narrow(console)
+    title = "per label" + ("" if all_labels or len(rows) <= len(shown) else
+                           f" (lowest Dice first, {len(shown)} of {len(rows)})")
+    cols = ["label", "a voxels", "b voxels"] + (["a mm³", "b mm³"] if wide else []) + ["volume Δ", "Dice"]
+    t = _table(title, *cols)
+    for r in shown:
+        change = r["volume_change"]
+        cells = [str(r["label"]), str(r["a_voxels"]), str(r["b_voxels"])]
+        if wide:
+            cells += [fmt_num(r["a_mm3"], 6), fmt_num(r["b_mm3"], 6)]
+        cells += ["—" if change is None else f"{100 * change:+.2f}%", fmt_num(r["dice"], 4)]
+        t.add_row(*cells)
+    parts.append(t)
+    return parts
+
+
+def _id_list(ids: list[int], style: str, most: int = 20) -> str:
+    if not ids:
+        return "none"
+    text = ", ".join(str(i) for i in ids[:most])
+    if len(ids) > most:
+        text += f" … ({len(ids)} in all)"
+    return f"[{style}]{text}[/]"

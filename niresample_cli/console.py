@@ -8,7 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["out", "err", "error_line", "make_progress", "state"]
+__all__ = [
+    "out", "err", "error_line", "warn_line", "make_progress", "make_batch_progress",
+    "progress_callback", "state", "fmt_num", "fmt_vec", "fmt_shape", "fmt_size", "is_narrow",
+]
 
 #: Fixed width keeps tables stable when not on a terminal (pipes, tests).
 out = Console(highlight=False, soft_wrap=False)
@@ -38,12 +41,12 @@ def make_progress(*, quiet: bool) -> Any:
     """A rich progress bar on stderr, disabled when quiet or stderr is not a terminal."""
     from rich.progress import (
         BarColumn,
+        DownloadColumn,
         Progress,
         TaskProgressColumn,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
-        DownloadColumn,
     )
 
     disable = quiet or not sys.stderr.isatty()
@@ -68,3 +71,56 @@ def progress_callback(progress: Any, description: str) -> Callable[[int, int], N
         progress.update(task, completed=done, total=total or None)
 
     return update
+
+
+# -- number formatting shared by info, compare and the batch summary ---------
+def fmt_num(x: float | int | None, digits: int = 4) -> str:
+    """Compact number: ``1``, ``0.7``, ``-72.5``, ``1.235e+06``; ``—`` for None."""
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return str(x)
+    if x != x:  # NaN
+        return "nan"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def fmt_vec(values: Any, digits: int = 4, sep: str = "×") -> str:
+    """``1×1×1.2`` for spacing/FOV; pass ``sep=', '`` for positions."""
+    return sep.join(fmt_num(float(v), digits) for v in values)
+
+
+def fmt_shape(shape: Any) -> str:
+    """``146×182×155`` (``×20`` more for 4D)."""
+    return "×".join(str(int(v)) for v in shape)
+
+
+def fmt_size(n: float) -> str:
+    """Decimal byte size: ``68 kB``, ``1.4 MB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def is_narrow(console: Console | None = None, *, below: int = 120) -> bool:
+    """Whether the console is narrower than ``below`` columns."""
+    return (console or out).width < below
+
+
+def make_batch_progress(*, quiet: bool) -> Any:
+    """One overall progress bar (files done / total) on stderr, when it is a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+        transient=True,
+    )

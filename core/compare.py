@@ -1,0 +1,672 @@
+"""Compare two images: grids, values and labels, streamed slab by slab.
+
+:func:`compare_images` answers "what did resampling do to my image?": how the
+grid and its field of view moved, how the intensity statistics changed, and
+for label maps which labels were lost or appeared, how their volumes changed
+and how well they overlap (Dice) once the second image is mapped back onto
+the first image's grid by nearest neighbour.
+
+Neither image is ever loaded whole: every statistic is accumulated slab by
+slab along the last spatial axis, and the nearest-neighbour mapping reads
+only the rows of ``b`` that each slab of ``a`` needs.  Peak memory follows
+``max_memory``, not the image size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import OptionError
+from .grid import Grid, axis_aligned_map, voxel_map
+from .info import fov_shift
+from .io import SourceImage, open_image
+
+__all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "HIST_BINS"]
+
+#: Percentiles reported for each image.
+PERCENTILES: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
+
+#: Conditions :func:`failed_checks` can test (``--fail-on``).
+FAIL_CONDITIONS: tuple[str, ...] = ("lost-labels", "new-labels", "fov-shift")
+
+#: Default FOV tolerance in mm for ``fov-shift``.
+DEFAULT_FOV_TOLERANCE = 0.01
+
+#: Integer images with more distinct values than this are not treated as label maps.
+MAX_LABELS = 65536
+
+#: Most bins kept by the streamed percentile histogram (its precision, see Notes).
+HIST_BINS = 1 << 16
+
+ProgressFn = Callable[[int, int], None]
+
+# Working bytes per voxel of an ``a`` slab (the slab, its float64 copy, the
+# mapped ``b`` values and, for rotated grids, the mapped coordinates).
+_BYTES_PER_VOXEL = 64
+
+
+# --------------------------------------------------------------------------
+# streamed accumulators
+# --------------------------------------------------------------------------
+class _Histogram:
+    """A histogram whose bins double in width as the value range grows.
+
+    Bins are ``[anchor + k*w, anchor + (k+1)*w)``; when the occupied bins
+    would exceed :data:`HIST_BINS`, neighbouring bins merge (``w`` doubles).
+    Integer images start with ``w = 1`` and therefore stay exact while their
+    value range is below :data:`HIST_BINS`.
+    """
+
+    def __init__(self, *, integer: bool) -> None:
+        self.integer = integer
+        self.anchor: float | None = None
+        self.width = 1.0
+        self.first = 0  # bin index of counts[0]
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def _index(self, values: np.ndarray) -> np.ndarray:
+        assert self.anchor is not None
+        if self.integer and self.width >= 1 and float(self.width).is_integer():
+            return (values.astype(np.int64) - int(self.anchor)) // int(self.width)
+        return np.floor((values.astype(np.float64) - self.anchor) / self.width).astype(np.int64)
+
+    def add(self, values: np.ndarray, lo: float, hi: float) -> None:
+        if values.size == 0:
+            return
+        if self.anchor is None:
+            self.anchor = float(math.floor(lo)) if self.integer else lo
+            if not self.integer:
+                span = hi - lo
+                self.width = span / (HIST_BINS // 2) if span > 0 else max(abs(lo), 1.0) * 2.0**-20
+        assert self.anchor is not None
+        k_lo, k_hi = self._bin_of(lo), self._bin_of(hi)
+        if self.counts.size:
+            k_lo, k_hi = min(k_lo, self.first), max(k_hi, self.first + self.counts.size - 1)
+        doublings = 0
+        while (k_hi >> doublings) - (k_lo >> doublings) + 1 > HIST_BINS:
+            doublings += 1
+        if doublings:
+            self._coarsen(doublings)
+            k_lo, k_hi = k_lo >> doublings, k_hi >> doublings
+        if self.counts.size == 0:
+            self.first, self.counts = k_lo, np.zeros(k_hi - k_lo + 1, dtype=np.int64)
+        elif k_lo < self.first or k_hi >= self.first + self.counts.size:
+            grown = np.zeros(k_hi - k_lo + 1, dtype=np.int64)
+            grown[self.first - k_lo: self.first - k_lo + self.counts.size] = self.counts
+            self.first, self.counts = k_lo, grown
+        idx = self._index(values) - self.first
+        self.counts += np.bincount(np.clip(idx, 0, self.counts.size - 1), minlength=self.counts.size)
+
+    def _bin_of(self, value: float) -> int:
+        assert self.anchor is not None
+        return int(math.floor((value - self.anchor) / self.width))
+
+    def _coarsen(self, doublings: int) -> None:
+        factor = 1 << doublings
+        self.width *= factor
+        if self.counts.size:
+            idx = (np.arange(self.counts.size, dtype=np.int64) + self.first) >> doublings
+            new_first = int(idx[0])
+            self.counts = np.bincount(idx - new_first, weights=self.counts).astype(np.int64)
+            self.first = new_first
+
+    def percentiles(self, qs: tuple[float, ...]) -> list[float | None]:
+        """numpy's ``linear`` percentiles, read from the bins."""
+        total = int(self.counts.sum())
+        if total == 0 or self.anchor is None:
+            return [None] * len(qs)
+        cum = np.cumsum(self.counts)
+        exact = self.integer and self.width == 1.0
+        out: list[float | None] = []
+        for q in qs:
+            rank = q / 100.0 * (total - 1)
+            r0 = int(math.floor(rank))
+            r1 = min(r0 + 1, total - 1)
+            v0, v1 = self._value_at(cum, r0, exact), self._value_at(cum, r1, exact)
+            out.append(float(v0 + (rank - r0) * (v1 - v0)))
+        return out
+
+    def _value_at(self, cum: np.ndarray, rank: int, exact: bool) -> float:
+        b = int(np.searchsorted(cum, rank, side="right"))
+        assert self.anchor is not None
+        left = self.anchor + (self.first + b) * self.width
+        return left if exact else left + 0.5 * self.width
+
+
+class _ValueStats:
+    """Streamed min, max, mean, std, nonzero mean and percentiles."""
+
+    def __init__(self, *, integer: bool) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.nonfinite = 0
+        self.nonzero = 0
+        self.nonzero_sum = 0.0
+        self.hist = _Histogram(integer=integer)
+
+    def add(self, slab: np.ndarray) -> None:
+        vals = slab.ravel()
+        if vals.dtype.kind == "f":
+            finite = np.isfinite(vals)
+            if not finite.all():
+                self.nonfinite += int(vals.size - np.count_nonzero(finite))
+                vals = vals[finite]
+        if vals.size == 0:
+            return
+        lo, hi = float(vals.min()), float(vals.max())
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        x = vals.astype(np.float64)
+        n = x.size
+        mean = float(x.mean())
+        m2 = float(np.square(x - mean).sum())
+        # Chan et al.'s pairwise update: stable for billions of voxels.
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+        nz = x != 0
+        self.nonzero += int(np.count_nonzero(nz))
+        self.nonzero_sum += float(x[nz].sum())
+        self.hist.add(vals, lo, hi)
+
+    def result(self) -> dict[str, Any]:
+        if self.n == 0:
+            return {"voxels": 0, "min": None, "max": None, "mean": None, "std": None,
+                    "percentiles": {}, "percentile_bin_width": None, "nonzero_voxels": 0,
+                    "nonzero_mean": None, "nonfinite_voxels": self.nonfinite}
+        exact = self.hist.integer and self.hist.width == 1.0
+        pct = self.hist.percentiles(PERCENTILES)
+        return {
+            "voxels": self.n,
+            "min": self.lo,
+            "max": self.hi,
+            "mean": self.mean,
+            "std": math.sqrt(self.m2 / self.n),
+            "percentiles": {f"{q:g}": v for q, v in zip(PERCENTILES, pct, strict=True)},
+            "percentile_bin_width": 0.0 if exact else self.hist.width,
+            "nonzero_voxels": self.nonzero,
+            "nonzero_mean": self.nonzero_sum / self.nonzero if self.nonzero else None,
+            "nonfinite_voxels": self.nonfinite,
+        }
+
+
+class _Counter:
+    """Exact voxel counts per integer value (label ids kept as Python ints)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.overflow = False
+
+    def add(self, values: np.ndarray) -> None:
+        if self.overflow or values.size == 0:
+            return
+        ids, counts = _unique_counts(values)
+        get = self.counts.get
+        for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
+            self.counts[i] = get(i, 0) + c
+        if len(self.counts) > MAX_LABELS:
+            self.overflow = True
+            self.counts = {}
+
+
+def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and their counts, never through a float type."""
+    v = values.ravel()
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < (1 << 22):
+        counts = np.bincount((v.astype(np.int64) - lo) if lo else v, minlength=hi - lo + 1)
+        present = np.flatnonzero(counts)
+        return present.astype(np.int64) + lo, counts[present]
+    return np.unique(v, return_counts=True)
+
+
+# --------------------------------------------------------------------------
+# nearest-neighbour mapping of b onto a's grid
+# --------------------------------------------------------------------------
+def _nearest(x: np.ndarray) -> np.ndarray:
+    # Round half up; the tiny bias keeps 2.4999999999 (float noise on an exact
+    # tie) on the same side as 2.5.
+    return np.floor(x + (0.5 + 1e-6)).astype(np.int64)
+
+
+class _Mapper:
+    """Values of ``b`` at the voxel centres of ``a`` (0 outside ``b``)."""
+
+    def __init__(self, a: Grid, b: Grid, budget: int) -> None:
+        self.a, self.b = a, b
+        self.budget = budget
+        aligned = axis_aligned_map(b, a)
+        self.separable = aligned is not None
+        if aligned is not None:
+            scale, offset = aligned
+            self.scale = scale
+            self.idx = [_nearest(scale[ax] * np.arange(a.shape[ax]) + offset[ax]) for ax in range(3)]
+            self.valid = [(i >= 0) & (i < b.shape[ax]) for ax, i in enumerate(self.idx)]
+        else:
+            self.m = voxel_map(b, a)
+
+    def b_voxels_per_a_voxel(self) -> float:
+        """Voxels of ``b`` read per voxel of ``a`` (the block behind a slab)."""
+        if self.separable:
+            return float(np.prod(np.maximum(np.abs(self.scale), 1.0)))
+        return 1.0
+
+    def map_slab(self, img_b: SourceImage, volume: int, z0: int, z1: int) -> np.ndarray:
+        nx, ny = self.a.shape[0], self.a.shape[1]
+        out = np.zeros((nx, ny, z1 - z0), dtype=img_b.value_dtype)
+        if self.separable:
+            self._map_separable(img_b, volume, z0, z1, out)
+        else:
+            self._map_general(img_b, volume, z0, z1, out)
+        return out
+
+    def _map_separable(self, img_b: SourceImage, volume: int, z0: int, z1: int,
+                       out: np.ndarray) -> None:
+        ix, iy, iz = self.idx[0], self.idx[1], self.idx[2][z0:z1]
+        vx, vy, vz = self.valid[0], self.valid[1], self.valid[2][z0:z1]
+        if not (vx.any() and vy.any() and vz.any()):
+            return
+        bx, by, bz = ix[vx], iy[vy], iz[vz]
+        xs = slice(int(bx.min()), int(bx.max()) + 1)
+        ys = slice(int(by.min()), int(by.max()) + 1)
+        block = img_b.read_slab(int(bz.min()), int(bz.max()) + 1, volume=volume, x=xs, y=ys)
+        sub = block[np.ix_(bx - xs.start, by - ys.start, bz - int(bz.min()))]
+        out[np.ix_(np.flatnonzero(vx), np.flatnonzero(vy), np.flatnonzero(vz))] = sub
+
+    def _map_general(self, img_b: SourceImage, volume: int, z0: int, z1: int,
+                     out: np.ndarray) -> None:
+        nx, ny = self.a.shape[0], self.a.shape[1]
+        i, j, k = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(z0, z1), indexing="ij")
+        m = self.m
+        coords = [_nearest(m[r, 0] * i + m[r, 1] * j + m[r, 2] * k + m[r, 3]) for r in range(3)]
+        del i, j, k
+        bshape = self.b.shape
+        valid = np.ones(out.shape, dtype=bool)
+        for r in range(3):
+            valid &= (coords[r] >= 0) & (coords[r] < bshape[r])
+        if not valid.any():
+            return
+        where = np.flatnonzero(valid)
+        bi, bj, bk = (c.ravel()[where] for c in coords)
+        del coords
+        # Read b in chunks of its last axis so that a rotated slab of a (which
+        # may cross all of b's slices) still needs bounded memory.
+        row_bytes = max(1, int(bi.max() - bi.min() + 1) * int(bj.max() - bj.min() + 1)
+                        * img_b.value_dtype.itemsize * 2)
+        step = max(1, self.budget // 4 // row_bytes)
+        flat = out.reshape(-1)
+        k_lo, k_hi = int(bk.min()), int(bk.max()) + 1
+        for c0 in range(k_lo, k_hi, step):
+            c1 = min(k_hi, c0 + step)
+            sel = np.flatnonzero((bk >= c0) & (bk < c1))
+            if sel.size == 0:
+                continue
+            si, sj, sk = bi[sel], bj[sel], bk[sel]
+            xs = slice(int(si.min()), int(si.max()) + 1)
+            ys = slice(int(sj.min()), int(sj.max()) + 1)
+            block = img_b.read_slab(c0, c1, volume=volume, x=xs, y=ys)
+            flat[where[sel]] = block[si - xs.start, sj - ys.start, sk - c0]
+
+
+# --------------------------------------------------------------------------
+# the comparison
+# --------------------------------------------------------------------------
+def _grid_facts(img: SourceImage) -> dict[str, Any]:
+    g = img.grid
+    return {
+        "path": str(img.path),
+        "format": img.fmt,
+        "shape": list(img.shape),
+        "dtype": str(img.dtype),
+        "value_dtype": str(img.value_dtype),
+        "scaled": img.is_scaled,
+        "slope": img.slope,
+        "inter": img.inter,
+        "volumes": img.n_volumes,
+        "spacing": g.spacing.tolist(),
+        "origin": g.origin.tolist(),
+        "direction": g.direction.tolist(),
+        "axcodes": "".join(g.axcodes),
+        "obliquity_deg": float(np.max(g.obliquity)),
+        "fov_mm": g.fov_mm.tolist(),
+        "fov_center": g.fov_center.tolist(),
+        "voxel_volume_mm3": float(np.prod(g.spacing)),
+    }
+
+
+def _fov_facts(a: Grid, b: Grid) -> dict[str, Any]:
+    """FOV centre and outer-edge shifts of ``b`` relative to ``a``.
+
+    Edges are measured along ``a``'s voxel axes: ``b``'s outer-edge box is
+    mapped into ``a``'s voxel coordinates, and its low/high extent on each
+    axis is compared with ``a``'s (``-0.5`` and ``n - 0.5``).
+    """
+    world = fov_shift(a, b)
+    m = voxel_map(a, b)
+    corners_b = b.fov_corners()
+    in_a = (corners_b - a.affine[:3, 3]) @ np.linalg.inv(a.affine[:3, :3]).T
+    lo_a = np.full(3, -0.5)
+    hi_a = np.asarray(a.shape, dtype=np.float64) - 0.5
+    lo_vox = _clean(in_a.min(axis=0) - lo_a)
+    hi_vox = _clean(in_a.max(axis=0) - hi_a)
+    center_vox = _clean(np.linalg.solve(a.affine[:3, :3], b.fov_center - a.fov_center))
+    sp = a.spacing
+    edges = [
+        {"axis": ax, "low_mm": float(lo_vox[ax] * sp[ax]), "high_mm": float(hi_vox[ax] * sp[ax]),
+         "low_vox": float(lo_vox[ax]), "high_vox": float(hi_vox[ax])}
+        for ax in range(3)
+    ]
+    same_direction = bool(np.allclose(a.direction, b.direction, atol=1e-6))
+    return {
+        "same_grid": a.shape == b.shape and bool(np.allclose(a.affine, b.affine, atol=1e-6)),
+        "same_direction": same_direction,
+        "rotation_deg": _angle_between(a.direction, b.direction),
+        "center_shift_mm": world["center_shift_mm"],
+        "center_shift": world["center_shift"],
+        "center_shift_vox": center_vox.tolist(),
+        "edges": edges,
+        "max_edge_shift": float(max(max(abs(e["low_mm"]), abs(e["high_mm"])) for e in edges)),
+        "world_edge_shift_mm": world["edge_shift_mm"],
+        "voxel_map": m.tolist(),
+    }
+
+
+def _clean(x: np.ndarray) -> np.ndarray:
+    """Zero the float noise (below a nanometre or a billionth of a voxel)."""
+    return np.where(np.abs(x) < 1e-9, 0.0, x)
+
+
+def _angle_between(da: np.ndarray, db: np.ndarray) -> float:
+    """Rotation angle (degrees) taking one direction matrix to the other."""
+    r = db @ da.T
+    c = (float(np.trace(r)) - 1.0) / 2.0
+    return float(math.degrees(math.acos(max(-1.0, min(1.0, c)))))
+
+
+def _slab_height(grid: Grid, per_voxel: float, budget: int) -> int:
+    per_slice = grid.shape[0] * grid.shape[1] * per_voxel
+    return int(max(1, min(grid.shape[2], budget // max(per_slice, 1.0))))
+
+
+def _slabs(nz: int, h: int) -> Iterator[tuple[int, int]]:
+    for z0 in range(0, nz, h):
+        yield z0, min(nz, z0 + h)
+
+
+def _validate(labels: bool | None, max_memory: str | int | None) -> int:
+    from .stream import parse_memory
+
+    if labels not in (None, True, False):
+        raise OptionError(f"labels: expected None, True or False, got {labels!r}")
+    return parse_memory(max_memory)
+
+
+def compare_images(
+    a: str | os.PathLike[str],
+    b: str | os.PathLike[str],
+    *,
+    labels: bool | None = None,
+    max_memory: str | int | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Compare image ``b`` with image ``a`` (typically: a resampled output with its input).
+
+    Parameters
+    ----------
+    a, b : str or PathLike
+        The reference image and the image compared with it.
+    labels : bool or None
+        Compare label sets, volumes and Dice.  ``None`` (default): when both
+        images hold unscaled integers with at most :data:`MAX_LABELS` values.
+    max_memory : str or int or None
+        Memory budget for the slabs (``'512M'``); default as for resampling.
+    progress : callable or None
+        ``progress(done_bytes, total_bytes)`` as the voxels are read.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``a`` and ``b`` (grid facts: shape, dtype, spacing,
+        origin, direction, axcodes, FOV...), ``fov`` (centre shift in mm and
+        in voxels of ``a``, each outer-edge shift along ``a``'s axes, rotation
+        between the grids), ``stats`` (``a`` and ``b``: min, max, mean, std,
+        percentiles, nonzero mean) and ``labels`` (``None`` for intensity
+        images; else counts, lost/new ids, per-label voxels, volumes in mm^3,
+        relative volume change and Dice, mean and worst Dice).
+
+    Raises
+    ------
+    InputError, HeaderError
+        When either file cannot be read as an image.
+    OptionError
+        For a bad ``labels`` or ``max_memory``.
+
+    Notes
+    -----
+    Everything is streamed: peak memory is set by ``max_memory``.
+
+    * Statistics cover every volume of a 4D+ image; NaN/inf are counted and
+      left out.  Percentiles are numpy's ``linear`` percentiles read from a
+      streamed histogram of at most :data:`HIST_BINS` bins: exact for integer
+      images whose value range is below that, otherwise within
+      ``percentile_bin_width`` (reported) of the exact value.
+    * Label 0 is background: it is left out of the label sets and of Dice.
+      Label ids stay integers throughout (never float32).
+    * Dice compares ``a`` with ``b`` mapped onto ``a``'s grid by nearest
+      neighbour (round half up); ``a`` voxels outside ``b`` count as 0.  For
+      4D label images, volumes are paired when both have the same number,
+      otherwise only the first volumes are compared (``dice_volumes``).
+    * Per-label volumes come from each image's own grid: voxel count times
+      the voxel volume.
+
+    Examples
+    --------
+    >>> report = compare_images("atlas.nii.gz", "atlas_0.5mm.nii.gz")  # doctest: +SKIP
+    >>> report["labels"]["lost"], report["labels"]["dice_mean"]  # doctest: +SKIP
+    ([], 0.97...)
+    """
+    budget = _validate(labels, max_memory)
+    with open_image(a) as img_a, open_image(b) as img_b:
+        if labels is None:
+            labels = img_a.is_integer and img_b.is_integer
+        elif labels:
+            for img in (img_a, img_b):
+                if not img.is_integer:
+                    raise OptionError(
+                        f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}"
+                        f"{img.dtype} values, not integer labels"
+                    )
+        total = img_a.nbytes + img_b.nbytes * (2 if labels else 1)
+        done = [0]
+
+        def tick(nbytes: int) -> None:
+            done[0] += nbytes
+            if progress is not None:
+                progress(done[0], total)
+
+        report: dict[str, Any] = {
+            "a": _grid_facts(img_a),
+            "b": _grid_facts(img_b),
+            "fov": _fov_facts(img_a.grid, img_b.grid),
+        }
+        stats_a, counts_a, dice = _pass_a(img_a, img_b, labels=bool(labels), budget=budget,
+                                          tick=tick)
+        stats_b, counts_b = _pass_b(img_b, labels=bool(labels), budget=budget, tick=tick)
+        report["stats"] = {"a": stats_a.result(), "b": stats_b.result()}
+        report["labels"] = None
+        if labels:
+            report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice)
+        return report
+
+
+class _DiceCounts:
+    def __init__(self) -> None:
+        self.a = _Counter()  # a's labels in the volumes that were paired
+        self.both = _Counter()
+        self.mapped = _Counter()
+        self.volumes = 0
+
+
+def _pass_a(img_a: SourceImage, img_b: SourceImage, *, labels: bool, budget: int,
+            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
+    stats = _ValueStats(integer=img_a.dtype.kind in "iu" and not img_a.is_scaled)
+    counts = _Counter() if labels else None
+    dice = _DiceCounts() if labels else None
+    mapper = _Mapper(img_a.grid, img_b.grid, budget) if labels else None
+    per_voxel = float(_BYTES_PER_VOXEL)
+    if mapper is not None:
+        per_voxel += (mapper.b_voxels_per_a_voxel() + 1) * img_b.value_dtype.itemsize
+    h = _slab_height(img_a.grid, per_voxel, budget)
+    pairs = img_a.n_volumes == img_b.n_volumes
+    slice_bytes = img_a.grid.shape[0] * img_a.grid.shape[1] * img_a.dtype.itemsize
+    for v in range(img_a.n_volumes):
+        for z0, z1 in _slabs(img_a.grid.shape[2], h):
+            slab = img_a.read_slab(z0, z1, volume=v)
+            stats.add(slab)
+            if counts is not None:
+                counts.add(slab)
+            if mapper is not None and dice is not None and (pairs or v == 0):
+                mapped = mapper.map_slab(img_b, v, z0, z1)
+                dice.a.add(slab)
+                dice.mapped.add(mapped)
+                dice.both.add(slab[slab == mapped])
+                tick(mapped.size * img_b.dtype.itemsize)
+            tick((z1 - z0) * slice_bytes)
+        if dice is not None and (pairs or v == 0):
+            dice.volumes += 1
+    return stats, counts, dice
+
+
+def _pass_b(img_b: SourceImage, *, labels: bool, budget: int,
+            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None]:
+    stats = _ValueStats(integer=img_b.dtype.kind in "iu" and not img_b.is_scaled)
+    counts = _Counter() if labels else None
+    h = _slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
+    slice_bytes = img_b.grid.shape[0] * img_b.grid.shape[1] * img_b.dtype.itemsize
+    for v in range(img_b.n_volumes):
+        for z0, z1 in _slabs(img_b.grid.shape[2], h):
+            slab = img_b.read_slab(z0, z1, volume=v)
+            stats.add(slab)
+            if counts is not None:
+                counts.add(slab)
+            tick((z1 - z0) * slice_bytes)
+    return stats, counts
+
+
+def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | None,
+                  counts_b: _Counter | None, dice: _DiceCounts | None) -> dict[str, Any]:
+    assert counts_a is not None and counts_b is not None and dice is not None
+    if any(c.overflow for c in (counts_a, counts_b, dice.a, dice.mapped, dice.both)):
+        return {"skipped": f"more than {MAX_LABELS} distinct values: not a label map"}
+    ca = {k: v for k, v in counts_a.counts.items() if k != 0}
+    cb = {k: v for k, v in counts_b.counts.items() if k != 0}
+    va = float(np.prod(img_a.grid.spacing))
+    vb = float(np.prod(img_b.grid.spacing))
+    rows = []
+    dices: list[tuple[float, int]] = []
+    for label in sorted(set(ca) | set(cb)):
+        na, nb = ca.get(label, 0), cb.get(label, 0)
+        inter = dice.both.counts.get(label, 0)
+        denom = dice.mapped.counts.get(label, 0) + dice.a.counts.get(label, 0)
+        d = 2.0 * inter / denom if denom else None
+        if d is not None:
+            dices.append((d, label))
+        rows.append({
+            "label": label,
+            "a_voxels": na,
+            "b_voxels": nb,
+            "a_mm3": na * va,
+            "b_mm3": nb * vb,
+            "volume_change": (nb * vb - na * va) / (na * va) if na else None,
+            "dice": d,
+        })
+    worst = min(dices) if dices else None
+    return {
+        "a_labels": len(ca),
+        "b_labels": len(cb),
+        "lost": sorted(set(ca) - set(cb)),
+        "new": sorted(set(cb) - set(ca)),
+        "background_a_voxels": counts_a.counts.get(0, 0),
+        "background_b_voxels": counts_b.counts.get(0, 0),
+        "per_label": rows,
+        "dice_mean": float(np.mean([d for d, _ in dices])) if dices else None,
+        "dice_worst": None if worst is None else {"label": worst[1], "dice": worst[0]},
+        "dice_volumes": dice.volumes,
+        "mapping": "separable" if axis_aligned_map(img_b.grid, img_a.grid) is not None
+        else "general",
+    }
+
+
+
+def failed_checks(
+    report: dict[str, Any], *, fail_on: tuple[str, ...] | list[str],
+    fov_tolerance: float = DEFAULT_FOV_TOLERANCE,
+) -> list[str]:
+    """The ``fail_on`` conditions that ``report`` meets, each with its reason.
+
+    Parameters
+    ----------
+    report : dict
+        A :func:`compare_images` result.
+    fail_on : sequence of {'lost-labels', 'new-labels', 'fov-shift'}
+        ``lost-labels``: a nonzero label of ``a`` is absent from ``b``.
+        ``new-labels``: ``b`` holds a nonzero label absent from ``a``.
+        ``fov-shift``: the FOV centre moved by more than ``fov_tolerance`` mm,
+        or an outer edge moved by more than half a voxel of ``b`` plus
+        ``fov_tolerance`` (rounding a voxel count legitimately moves an edge
+        by up to half an output voxel; keeping the first voxel centre, the
+        classic script bug, moves the centre).
+    fov_tolerance : float
+        In mm, non-negative.
+
+    Returns
+    -------
+    list of str
+        ``'<condition>: <reason>'`` for each condition met; empty when none.
+
+    Raises
+    ------
+    OptionError
+        For an unknown condition or a negative tolerance.
+    """
+    unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
+    if unknown:
+        raise OptionError(f"fail_on: expected {', '.join(FAIL_CONDITIONS)}, got {unknown[0]!r}")
+    if not fov_tolerance >= 0:
+        raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}")
+    failed: list[str] = []
+    lab = report.get("labels") or {}
+    if "lost-labels" in fail_on and lab.get("lost"):
+        failed.append(f"lost-labels: {_ids(lab['lost'])} missing from b")
+    if "new-labels" in fail_on and lab.get("new"):
+        failed.append(f"new-labels: {_ids(lab['new'])} not in a")
+    if "fov-shift" in fail_on:
+        fov = report["fov"]
+        spacing_b = report["b"]["spacing"]
+        if fov["center_shift"] > fov_tolerance:
+            failed.append(f"fov-shift: FOV centre moved {fov['center_shift']:.4g} mm "
+                          f"(tolerance {fov_tolerance:g} mm)")
+        else:
+            for e in fov["edges"]:
+                half = 0.5 * (spacing_b[e["axis"]] if fov["same_direction"] else max(spacing_b))
+                worst = max(abs(e["low_mm"]), abs(e["high_mm"]))
+                if worst > half + fov_tolerance:
+                    failed.append(f"fov-shift: an outer edge of axis {e['axis']} moved {worst:.4g} mm "
+                                  f"(more than half a voxel of b plus {fov_tolerance:g} mm)")
+                    break
+    return failed
+
+
+def _ids(ids: list[int], most: int = 10) -> str:
+    text = ", ".join(str(i) for i in ids[:most])
+    more = f" and {len(ids) - most} more" if len(ids) > most else ""
+    return f"label{'s' if len(ids) > 1 else ''} {text}{more}"
