@@ -114,7 +114,7 @@ def _as_triple(values: object, name: str, *, allow_none: bool = False) -> tuple[
     if len(seq) != 3:
         raise GridError(f"{name}: expected 3 values (x, y, z), got {len(seq)}")
     out: list[float | None] = []
-    for axis, v in zip("xyz", seq):
+    for axis, v in zip("xyz", seq, strict=True):
         if v is None and allow_none:
             out.append(None)
             continue

@@ -95,8 +95,7 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
     count = 0
     nonfinite = 0
     labels: set[int] | None = set() if img.is_integer else None
-    nslab = 0
-    for slab in iter_slabs(img):
+    for nslab, slab in enumerate(iter_slabs(img), start=1):
         finite = np.isfinite(slab) if slab.dtype.kind == "f" else None
         vals = slab[finite] if finite is not None else slab
         nonfinite += int(slab.size - vals.size)
@@ -107,7 +106,6 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
             count += vals.size
         if labels is not None:
             labels.update(np.unique(slab).tolist())
-        nslab += 1
         if progress is not None:
             progress(nslab, 0)
     out: dict[str, Any] = {

@@ -157,17 +157,20 @@ def write_output(
     shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
     if any(v < 1 for v in shape):
         raise OptionError(f"output shape {shape} is empty")
-    check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
     nbytes = estimate_output_bytes(shape, dtype)
     if is_zarr_path(path):
-        from ._zarr_io import write_zarr  # issue 5: chunked output
+        from ._zarr_io import check_zarr_target, write_zarr  # issue 5: chunked output
 
+        # A Zarr target is a directory: its own check (overwrite swaps it at the end).
+        check_zarr_target(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
         if not force:
             check_free_space(path, nbytes, compressed=True)
-        return write_zarr(  # type: ignore[no-any-return]
+        return write_zarr(
             path, grid=grid, extra_shape=tuple(extra_shape), dtype=dtype, slab_fn=slab_fn,
+            slabs=slabs, template=template, slope=slope, inter=inter, inputs=inputs,
             overwrite=overwrite, progress=progress, **zarr_options,
         )
+    check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
     if not force:
         check_free_space(path, nbytes, compressed=split_ext(path)[1].lower().endswith(".gz"))
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
@@ -194,7 +197,11 @@ def collect_output(
     out = np.empty(shape, dtype=dtype, order="F")
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
     for v in range(n_volumes):
-        idx = np.unravel_index(v, tuple(extra_shape), order="F") if len(extra_shape) else ()
+        idx: tuple[int, ...] = (
+            tuple(int(i) for i in np.unravel_index(v, tuple(extra_shape), order="F"))
+            if len(extra_shape) else ()
+        )
         for z0, z1 in slabs:
-            out[(slice(None), slice(None), slice(z0, z1), *idx)] = slab_fn(v, z0, z1)
+            key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *idx)
+            out[key] = slab_fn(v, z0, z1)
     return out

@@ -204,7 +204,7 @@ def _open_gzip(path: Path, level: int | None, threads: int | None) -> IO[bytes]:
     except ImportError:
         import gzip
 
-        return gzip.open(path, "wb", compresslevel=1 if level is None else int(level))
+        return gzip.open(path, "wb", compresslevel=1 if level is None else int(level))  # type: ignore[return-value]
 
 
 class NiftiWriter:
@@ -270,7 +270,7 @@ class NiftiWriter:
         try:
             # NIfTI data is Fortran-ordered (x fastest): the C-ordered bytes of
             # the transposed array, without a copy when the slab is F-ordered.
-            self._f.write(memoryview(np.ascontiguousarray(arr.T)).cast("B"))
+            self._f.write(np.ascontiguousarray(arr.T).data.cast("B"))
         except BaseException as err:
             raise self._as_output_error(err) from err
         self.bytes_written += arr.nbytes

@@ -7,12 +7,13 @@ import math
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import random_rotation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from niresample_cli.core.errors import GridError
 from niresample_cli.core.grid import Grid, axis_aligned_map, voxel_map, voxel_sizes
+
+from conftest import random_rotation
 
 spacings = st.floats(min_value=0.01, max_value=5.0, allow_nan=False)
 sizes = st.integers(min_value=1, max_value=400)

@@ -8,11 +8,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import DATA_DIR, data_path, real_files, write_nifti
 from typer.testing import CliRunner
 
 from niresample_cli.app import app
 from niresample_cli.core.info import describe_image
+
+from conftest import DATA_DIR, data_path, real_files, write_nifti
 
 REAL = [p.name for p in real_files()]
 runner = CliRunner()

@@ -8,7 +8,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from conftest import data_path, real_files, write_nifti
 
 from niresample_cli.core.errors import HeaderError, InputError, OutputError, OutputExistsError
 from niresample_cli.core.grid import Grid
@@ -19,6 +18,8 @@ from niresample_cli.core.writer import (
     clean_stale_temporaries,
     make_header,
 )
+
+from conftest import data_path, real_files, write_nifti
 
 REAL = [p.name for p in real_files()]
 
