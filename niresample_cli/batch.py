@@ -1,31 +1,68 @@
 """Single-file and batch runs of a per-file job, shared by spacing/size/labels.
 
 ``niresample spacing IN OUT`` processes one file; ``niresample spacing A B C
--o DIR`` processes several, names outputs with ``--name``, and reports a
-summary.  A command builds a ``job(in_path, out_path, progress)`` closure and
-hands it to :func:`run_paths`.
+-o DIR`` (or ``... *.nii.gz DIR``) processes several, names the outputs with
+``--name``, shows one overall progress bar, and prints a summary table.
+
+A command hands :func:`run_paths` a ``job(in_path, out_path, progress)``
+callable.  For ``-j N`` (N > 1) the files run in N worker processes, so the
+job must be picklable: pass a **module-level function**, wrapped in
+:func:`functools.partial` for its options, e.g.::
+
+    job = functools.partial(_resample_one, spacing=(1, 1, 1), order=3)
+    run_paths(pairs, job, quiet=quiet, skip_existing=skip, jobs=jobs)
+
+A job that cannot be pickled (a closure, a lambda) still runs in parallel,
+in threads.  Workers get ``progress=None``; each of them uses up to the
+command's ``--max-memory``, so N jobs use up to N times that.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import string
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from niresample_cli.console import error_line
 
-__all__ = ["Job", "output_name", "plan_pairs", "run_paths"]
+__all__ = ["Job", "DEFAULT_NAME", "output_name", "plan_pairs", "run_paths", "print_summary"]
 
 #: ``job(in_path, out_path, progress_callback_or_None) -> dict`` (facts for the summary)
 Job = Callable[[Path, Path, Any], dict[str, Any]]
 
 DEFAULT_NAME = "{stem}_resampled{ext}"
+_FIELDS = ("stem", "ext", "name")
+
+
+def _check_template(template: str) -> None:
+    from niresample_cli.core.errors import OptionError
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as err:
+        raise OptionError(f"--name: malformed template {template!r} ({err})") from None
+    bad = [f for f in fields if f not in _FIELDS]
+    if bad:
+        raise OptionError(
+            f"--name: unknown field {{{bad[0]}}} in {template!r}; use {{stem}}, {{ext}} or {{name}}"
+        )
+    if "/" in template or os.sep in template:
+        raise OptionError(f"--name: expected a file name, not a path, got {template!r}")
 
 
 def output_name(in_path: Path, template: str = DEFAULT_NAME) -> str:
-    """Output file name from ``template`` (``{stem}``, ``{ext}``, ``{name}``)."""
+    """Output file name from ``template`` (``{stem}``, ``{ext}``, ``{name}``).
+
+    ``{ext}`` is the input's NIfTI/Zarr extension, or ``.nii.gz`` for other
+    formats (NRRD, MHA, MGZ inputs are written as NIfTI).
+    """
     from niresample_cli.core.io import split_ext
 
+    _check_template(template)
     stem, ext = split_ext(in_path)
     if ext.lower() not in (".nii", ".nii.gz", ".zarr", ".ome.zarr"):
         ext = ".nii.gz"
@@ -40,10 +77,18 @@ def plan_pairs(
     Without ``output_dir`` the last path is the output: a file for one input,
     or an existing directory (then named with ``name``).  With ``output_dir``
     every path is an input.
+
+    Raises
+    ------
+    OptionError
+        No inputs, several inputs without a directory, a bad ``name``
+        template, two inputs that would write the same output, or an output
+        that is one of the inputs.
     """
     from niresample_cli.core.errors import OptionError
 
     paths = list(paths)
+    _check_template(name)
     if output_dir is None:
         if len(paths) < 2:
             raise OptionError("expected IN OUT (or several inputs with -o/--output-dir DIR)")
@@ -60,8 +105,56 @@ def plan_pairs(
         inputs = paths
         if not inputs:
             raise OptionError("no input files given")
+        if output_dir.exists() and not output_dir.is_dir():
+            raise OptionError(f"-o/--output-dir: {output_dir} exists and is not a directory")
         output_dir.mkdir(parents=True, exist_ok=True)
-    return [(p, output_dir / output_name(p, name)) for p in inputs]
+    pairs = [(p, output_dir / output_name(p, name)) for p in inputs]
+    seen: dict[Path, Path] = {}
+    sources = {_key(p) for p in inputs}
+    for src, dst in pairs:
+        if _key(dst) in sources:
+            raise OptionError(f"{dst}: the output would replace an input; choose another --name or -o")
+        if _key(dst) in seen:
+            raise OptionError(
+                f"{seen[_key(dst)]} and {src} would both be written to {dst}; use --name '{{name}}...' "
+                "or separate output directories"
+            )
+        seen[_key(dst)] = src
+    return pairs
+
+
+def _key(p: Path) -> Path:
+    return Path(os.path.abspath(p))
+
+
+# --------------------------------------------------------------------------
+# running
+# --------------------------------------------------------------------------
+def _attempt(job: Job, src: Path, dst: Path, progress: Any) -> dict[str, Any]:
+    """Run one file; never raises a NiresampleError or a bug (reported instead)."""
+    from niresample_cli.core.errors import NiresampleError
+
+    t0 = time.perf_counter()
+    base = {"input": str(src), "output": str(dst)}
+    try:
+        facts = job(src, dst, progress) or {}
+    except NiresampleError as err:
+        return {**base, "status": "failed", "reason": str(err), "seconds": time.perf_counter() - t0}
+    except MemoryError:
+        return {**base, "status": "failed", "seconds": time.perf_counter() - t0,
+                "reason": "out of memory; lower --max-memory or -j"}
+    except Exception as err:  # a bug in one file must not stop the others
+        return {**base, "status": "failed", "seconds": time.perf_counter() - t0,
+                "reason": f"internal error: {type(err).__name__}: {err}"}
+    return {**base, "status": "ok", "seconds": time.perf_counter() - t0, **facts}
+
+
+def _picklable(job: Job) -> bool:
+    try:
+        pickle.dumps(job)
+    except Exception:
+        return False
+    return True
 
 
 def run_paths(
@@ -74,33 +167,136 @@ def run_paths(
 ) -> list[dict[str, Any]]:
     """Run ``job`` on each pair; one failure does not stop the others.
 
-    A single pair runs directly and its errors propagate (the CLI maps them).
-    For several pairs, failures are reported one line each, and a
-    :class:`~niresample_cli.core.errors.NiresampleError` is raised at the end
-    if any failed.
+    Parameters
+    ----------
+    pairs : sequence of (Path, Path)
+        From :func:`plan_pairs`.
+    job : callable
+        ``job(in_path, out_path, progress_or_None) -> dict`` of facts.  Must be
+        picklable (module-level function + ``functools.partial``) to run in
+        processes for ``jobs > 1``; otherwise threads are used.
+    quiet : bool
+        No progress bar and no summary table.
+    skip_existing : bool
+        Leave pairs whose output exists untouched (status ``skipped``).
+    jobs : int
+        Files processed at once; 0 means one per CPU core.
+
+    Returns
+    -------
+    list of dict
+        One per pair, in order: ``input``, ``output``, ``status``
+        (``ok``/``skipped``/``failed``), ``reason`` when failed, ``seconds``,
+        and the job's facts.
+
+    Raises
+    ------
+    NiresampleError
+        A single pair (without ``skip_existing``) runs directly and its errors
+        propagate unchanged.  For several pairs, after all have run, when any
+        failed (the summary names each failure).
+    OptionError
+        For a negative ``jobs``.
     """
     from niresample_cli.console import make_progress, progress_callback
-    from niresample_cli.core.errors import NiresampleError
+    from niresample_cli.core.errors import NiresampleError, OptionError
 
+    if jobs < 0:
+        raise OptionError(f"-j/--jobs: expected 0 (all cores) or a positive number, got {jobs}")
     if len(pairs) == 1 and not skip_existing:
         src, dst = pairs[0]
         with make_progress(quiet=quiet) as progress:
             return [job(src, dst, progress_callback(progress, src.name))]
-    results: list[dict[str, Any]] = []
-    failed = 0
-    with make_progress(quiet=quiet) as progress:
-        for src, dst in pairs:
-            if skip_existing and dst.exists():
-                results.append({"input": str(src), "output": str(dst), "status": "skipped"})
-                continue
-            try:
-                facts = job(src, dst, progress_callback(progress, src.name))
-                results.append({"input": str(src), "output": str(dst), "status": "ok", **facts})
-            except NiresampleError as err:
-                failed += 1
-                error_line(str(err))
-                results.append({"input": str(src), "output": str(dst), "status": "failed",
-                                 "reason": str(err)})
+    jobs = jobs or (os.cpu_count() or 1)
+    results: list[dict[str, Any] | None] = [None] * len(pairs)
+    todo: list[int] = []
+    for i, (src, dst) in enumerate(pairs):
+        if skip_existing and (dst.exists() or dst.is_symlink()):
+            results[i] = {"input": str(src), "output": str(dst), "status": "skipped",
+                          "reason": "output exists"}
+        else:
+            todo.append(i)
+    _run_todo(pairs, todo, job, results, quiet=quiet, jobs=min(jobs, max(1, len(todo))))
+    final = [r for r in results if r is not None]
+    if not quiet:
+        print_summary(final)
+    failed = [r for r in final if r["status"] == "failed"]
     if failed:
-        raise NiresampleError(f"{failed} of {len(pairs)} files failed")
-    return results
+        if quiet:
+            for r in failed:
+                error_line(f"{r['input']}: {r['reason']}")
+        raise NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
+    return final
+
+
+def _run_todo(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
+              results: list[dict[str, Any] | None], *, quiet: bool, jobs: int) -> None:
+    from niresample_cli.console import make_batch_progress
+
+    with make_batch_progress(quiet=quiet) as progress:
+        task = progress.add_task("files", total=len(pairs))
+        progress.update(task, completed=len(pairs) - len(todo))
+        if jobs <= 1:
+            for done, i in enumerate(todo):
+                src, dst = pairs[i]
+                base = len(pairs) - len(todo) + done
+                progress.update(task, description=src.name)
+
+                def within(d: int, t: int, base: int = base) -> None:
+                    progress.update(task, completed=base + (d / t if t else 0.0))
+
+                results[i] = _attempt(job, src, dst, within)
+                progress.update(task, completed=base + 1)
+            return
+        _run_parallel(pairs, todo, job, results, progress, task, jobs)
+
+
+def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
+                  results: list[dict[str, Any] | None], progress: Any, task: Any,
+                  jobs: int) -> None:
+    import concurrent.futures as cf
+    import multiprocessing
+
+    pool: cf.Executor
+    if _picklable(job):
+        # spawn: no fork of a process that holds threads (progress, gzip) and open files.
+        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    else:
+        pool = cf.ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(_attempt, job, pairs[i][0], pairs[i][1], None): i for i in todo}
+        for fut in cf.as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except Exception as err:  # a worker died (killed, out of memory)
+                results[i] = {"input": str(pairs[i][0]), "output": str(pairs[i][1]),
+                              "status": "failed", "reason": f"worker failed: {type(err).__name__}: {err}"}
+            progress.update(task, advance=1, description=pairs[i][0].name)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def print_summary(results: Sequence[dict[str, Any]]) -> None:
+    """The ok / skipped / failed table, on stderr (stdout stays for --json)."""
+    from rich.table import Table
+
+    from niresample_cli.console import err
+
+    counts = {s: sum(r["status"] == s for r in results) for s in ("ok", "skipped", "failed")}
+    style = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
+    table = Table(box=None, header_style="bold", pad_edge=False,
+                  title=f"{counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed",
+                  title_justify="left", title_style="bold")
+    table.add_column("input", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("output / reason", overflow="fold")
+    table.add_column("s", justify="right", no_wrap=True)
+    for r in results:
+        s = r["status"]
+        detail = r.get("reason", "") if s != "ok" else Path(r["output"]).name
+        secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
+        table.add_row(Path(r["input"]).name, f"[{style[s]}]{s}[/]", detail, secs)
+    err.print(table)

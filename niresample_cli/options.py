@@ -44,3 +44,12 @@ YOpt = Annotated[Optional[float], typer.Option("--y", help="New spacing along th
 ZOpt = Annotated[Optional[float], typer.Option("--z", help="New spacing along the third voxel axis, mm.", show_default=False)]
 SpacingOpt = Annotated[Optional[tuple[float, float, float]], typer.Option("--spacing", metavar="X Y Z", help="New spacing of all three axes, mm.", show_default=False)]
 ShapeOpt = Annotated[Optional[tuple[int, int, int]], typer.Option("--shape", metavar="X Y Z", help="New shape; the FOV is kept exactly.", show_default=False)]
+
+# -- batch runs (niresample_cli/batch.py) -------------------------------------------
+__all__ += ["PathsArg", "OutputDirOpt", "NameOpt", "SkipExistingOpt", "JobsOpt"]
+
+PathsArg = Annotated[list[Path], typer.Argument(help="IN OUT, or several inputs (shell globs welcome) then an output directory, or inputs with -o DIR.", show_default=False)]
+OutputDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", metavar="DIR", help="Write every output into DIR (created if needed); all positional paths are then inputs.", show_default=False)]
+NameOpt = Annotated[str, typer.Option("--name", metavar="TEMPLATE", help="Output file name for batch runs: {stem}, {ext} (.nii/.nii.gz), {name} (the whole input name).")]
+SkipExistingOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists (for resuming a batch).")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=0, metavar="N", help="Process N files at once (0: one per CPU core); each uses up to --max-memory.")]
