@@ -53,3 +53,20 @@ OutputDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", meta
 NameOpt = Annotated[str, typer.Option("--name", metavar="TEMPLATE", help="Output file name for batch runs: {stem}, {ext} (.nii/.nii.gz), {name} (the whole input name).")]
 SkipExistingOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists (for resuming a batch).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=0, metavar="N", help="Process N files at once (0: one per CPU core); each uses up to --max-memory.")]
+
+# -- labels (commands/labels.py) ------------------------------------------------------
+__all__ += ["LabelMethodChoice", "LabelMethodOpt", "LabelResolutionOpt", "SigmaOpt",
+            "SigmaVoxelsOpt", "ForceFloatLabelsOpt"]
+
+
+class LabelMethodChoice(str, Enum):
+    nearest = "nearest"
+    majority = "majority"
+    gaussian = "gaussian"
+
+
+LabelMethodOpt = Annotated[LabelMethodChoice, typer.Option("--method", help="nearest: exact index gather; majority: most frequent label in each output voxel (downsampling); gaussian: per-label Gaussian smoothing (needs --sigma).", case_sensitive=False)]
+LabelResolutionOpt = Annotated[Optional[float], typer.Option("--resolution", "-r", metavar="MM", help="New isotropic spacing, mm.", show_default=False)]
+SigmaOpt = Annotated[Optional[float], typer.Option("--sigma", metavar="MM", help="Gaussian sigma in mm, in output space (implies --method gaussian); the kernel reaches 4 sigma.", show_default=False)]
+SigmaVoxelsOpt = Annotated[Optional[float], typer.Option("--sigma-voxels", metavar="N", help="Gaussian sigma in output voxels (instead of --sigma).", show_default=False)]
+ForceFloatLabelsOpt = Annotated[bool, typer.Option("--force-float-labels", help="Treat a float image with non-whole values as labels anyway (values are kept, never interpolated).")]
