@@ -834,6 +834,7 @@ def resample_labels_file(
     finally:
         source.close()
     return {
+        "input": str(in_path),
         "output": str(written),
         "method": fn.method,
         "device": fn.device,
