@@ -26,7 +26,8 @@ from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift
 from .io import SourceImage, open_image
 
-__all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "HIST_BINS"]
+__all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
+           "HIST_BINS"]
 
 #: Percentiles reported for each image.
 PERCENTILES: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
@@ -37,8 +38,12 @@ FAIL_CONDITIONS: tuple[str, ...] = ("lost-labels", "new-labels", "fov-shift")
 #: Default FOV tolerance in mm for ``fov-shift``.
 DEFAULT_FOV_TOLERANCE = 0.01
 
-#: Integer images with more distinct values than this are not treated as label maps.
+#: Most distinct values compared as labels when asked (``labels=True``).
 MAX_LABELS = 65536
+
+#: With ``labels=None``, integer images with more distinct values than this
+#: are taken for intensity images (an int16 MRI has thousands of values).
+AUTO_LABELS = 1000
 
 #: Most bins kept by the streamed percentile histogram (its precision, see Notes).
 HIST_BINS = 1 << 16
@@ -202,8 +207,9 @@ class _ValueStats:
 class _Counter:
     """Exact voxel counts per integer value (label ids kept as Python ints)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_LABELS) -> None:
         self.counts: dict[int, int] = {}
+        self.limit = limit
         self.overflow = False
 
     def add(self, values: np.ndarray) -> None:
@@ -213,7 +219,7 @@ class _Counter:
         get = self.counts.get
         for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
             self.counts[i] = get(i, 0) + c
-        if len(self.counts) > MAX_LABELS:
+        if len(self.counts) > self.limit:
             self.overflow = True
             self.counts = {}
 
@@ -426,7 +432,8 @@ def compare_images(
         The reference image and the image compared with it.
     labels : bool or None
         Compare label sets, volumes and Dice.  ``None`` (default): when both
-        images hold unscaled integers with at most :data:`MAX_LABELS` values.
+        images hold unscaled integers with at most :data:`AUTO_LABELS`
+        distinct values (``True`` allows up to :data:`MAX_LABELS`).
     max_memory : str or int or None
         Memory budget for the slabs (``'512M'``); default as for resampling.
     progress : callable or None
@@ -476,8 +483,10 @@ def compare_images(
     """
     budget = _validate(labels, max_memory)
     with open_image(a) as img_a, open_image(b) as img_b:
+        limit = MAX_LABELS
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer
+            limit = AUTO_LABELS
         elif labels:
             for img in (img_a, img_b):
                 if not img.is_integer:
@@ -498,9 +507,11 @@ def compare_images(
             "b": _grid_facts(img_b),
             "fov": _fov_facts(img_a.grid, img_b.grid),
         }
-        stats_a, counts_a, dice = _pass_a(img_a, img_b, labels=bool(labels), budget=budget,
+        stats_a, counts_a, dice = _pass_a(img_a, img_b, limit=limit if labels else 0, budget=budget,
                                           tick=tick)
-        stats_b, counts_b = _pass_b(img_b, labels=bool(labels), budget=budget, tick=tick)
+        a_overflow = counts_a is not None and counts_a.overflow
+        stats_b, counts_b = _pass_b(img_b, limit=limit if labels and not a_overflow else 0,
+                                    budget=budget, tick=tick)
         report["stats"] = {"a": stats_a.result(), "b": stats_b.result()}
         report["labels"] = None
         if labels:
@@ -509,19 +520,19 @@ def compare_images(
 
 
 class _DiceCounts:
-    def __init__(self) -> None:
-        self.a = _Counter()  # a's labels in the volumes that were paired
-        self.both = _Counter()
-        self.mapped = _Counter()
+    def __init__(self, limit: int) -> None:
+        self.a = _Counter(limit)  # a's labels in the volumes that were paired
+        self.both = _Counter(limit)
+        self.mapped = _Counter(limit)
         self.volumes = 0
 
 
-def _pass_a(img_a: SourceImage, img_b: SourceImage, *, labels: bool, budget: int,
+def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
             tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
     stats = _ValueStats(integer=img_a.dtype.kind in "iu" and not img_a.is_scaled)
-    counts = _Counter() if labels else None
-    dice = _DiceCounts() if labels else None
-    mapper = _Mapper(img_a.grid, img_b.grid, budget) if labels else None
+    counts = _Counter(limit) if limit else None
+    dice = _DiceCounts(limit) if limit else None
+    mapper = _Mapper(img_a.grid, img_b.grid, budget) if limit else None
     per_voxel = float(_BYTES_PER_VOXEL)
     if mapper is not None:
         per_voxel += (mapper.b_voxels_per_a_voxel() + 1) * img_b.value_dtype.itemsize
@@ -534,6 +545,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, labels: bool, budget: int
             stats.add(slab)
             if counts is not None:
                 counts.add(slab)
+            if counts is not None and counts.overflow:
+                mapper = None  # too many values to be labels: stop mapping
             if mapper is not None and dice is not None and (pairs or v == 0):
                 mapped = mapper.map_slab(img_b, v, z0, z1)
                 dice.a.add(slab)
@@ -546,10 +559,10 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, labels: bool, budget: int
     return stats, counts, dice
 
 
-def _pass_b(img_b: SourceImage, *, labels: bool, budget: int,
+def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
             tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None]:
     stats = _ValueStats(integer=img_b.dtype.kind in "iu" and not img_b.is_scaled)
-    counts = _Counter() if labels else None
+    counts = _Counter(limit) if limit else None
     h = _slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
     slice_bytes = img_b.grid.shape[0] * img_b.grid.shape[1] * img_b.dtype.itemsize
     for v in range(img_b.n_volumes):
@@ -564,9 +577,11 @@ def _pass_b(img_b: SourceImage, *, labels: bool, budget: int,
 
 def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | None,
                   counts_b: _Counter | None, dice: _DiceCounts | None) -> dict[str, Any]:
-    assert counts_a is not None and counts_b is not None and dice is not None
-    if any(c.overflow for c in (counts_a, counts_b, dice.a, dice.mapped, dice.both)):
-        return {"skipped": f"more than {MAX_LABELS} distinct values: not a label map"}
+    assert counts_a is not None and dice is not None
+    if counts_b is None or any(c.overflow for c in (counts_a, counts_b, dice.a, dice.mapped, dice.both)):
+        limit = counts_a.limit
+        hint = "; --labels to compare them as labels" if limit < MAX_LABELS else ""
+        return {"skipped": f"more than {limit} distinct values, taken for intensities{hint}"}
     ca = {k: v for k, v in counts_a.counts.items() if k != 0}
     cb = {k: v for k, v in counts_b.counts.items() if k != 0}
     va = float(np.prod(img_a.grid.spacing))

@@ -350,3 +350,13 @@ def test_failed_checks_validates() -> None:
 def test_missing_file_raises_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         compare_images(tmp_path / "x.nii", tmp_path / "y.nii")
+
+
+def test_integer_intensities_are_not_taken_for_labels(tmp_path: Path) -> None:
+    a = np.arange(12 * 12 * 12, dtype=np.int16).reshape(12, 12, 12)
+    pa = write_nifti(tmp_path / "mri.nii.gz", a)
+    r = compare_images(pa, pa)
+    assert "skipped" in r["labels"] and "--labels" in r["labels"]["skipped"]
+    forced = compare_images(pa, pa, labels=True)
+    assert forced["labels"]["a_labels"] == a.size - 1
+    assert forced["labels"]["dice_mean"] == 1.0
