@@ -72,13 +72,7 @@ SigmaVoxelsOpt = Annotated[Optional[float], typer.Option("--sigma-voxels", metav
 ForceFloatLabelsOpt = Annotated[bool, typer.Option("--force-float-labels", help="Treat a float image with non-whole values as labels anyway (values are kept, never interpolated).")]
 
 # -- resampling commands (spacing, size) -------------------------------------
-PathsArg = Annotated[list[Path], typer.Argument(help="IN OUT, or several inputs with -o DIR (OUT may be a directory: <stem>_resampled<ext>).", show_default=False)]
 IsoOpt = Annotated[Optional[float], typer.Option("--iso", metavar="S", help="Same new spacing on all three axes, mm.", show_default=False)]
 OrderOpt = Annotated[int, typer.Option("--order", min=0, max=5, help="B-spline order: 0 nearest, 1 linear, 3 cubic (up to 5).")]
 NoAntialiasOpt = Annotated[bool, typer.Option("--no-antialias", help="Do not average over the output voxel when an axis is downsampled.")]
-OutputDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", metavar="DIR", help="Write every output into DIR (all positional paths are inputs).", show_default=False)]
-NameOpt = Annotated[str, typer.Option("--name", help="Output file name in a directory: {stem}, {ext}, {name}.")]
-SkipExistingOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists.")]
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files processed in parallel.")]
-__all__ += ["PathsArg", "IsoOpt", "OrderOpt", "NoAntialiasOpt", "OutputDirOpt", "NameOpt",
-            "SkipExistingOpt", "JobsOpt"]
+__all__ += ["IsoOpt", "OrderOpt", "NoAntialiasOpt"]
