@@ -1,10 +1,69 @@
-"""`niresample size` (not built yet)."""
+"""`niresample size`: resample intensity images to a new shape, keeping the FOV."""
 
 from __future__ import annotations
 
-from niresample_cli.core.errors import NiresampleError
+from niresample_cli.commands.spacing import run_resample
+from niresample_cli.options import (
+    AnchorChoice,
+    AnchorOpt,
+    CompareOpt,
+    CompressLevelOpt,
+    DeviceOpt,
+    DtypeOpt,
+    JobsOpt,
+    LikeOpt,
+    MaxMemoryOpt,
+    NameOpt,
+    NoAntialiasOpt,
+    OrderOpt,
+    OutputDirOpt,
+    OverwriteOpt,
+    PathsArg,
+    QuietOpt,
+    ShapeOpt,
+    SkipExistingOpt,
+)
+
+__all__ = ["run"]
 
 
-def run() -> None:
-    """Not available yet in this version."""
-    raise NiresampleError("'niresample size' is not available yet in this version")
+def run(
+    paths: PathsArg,
+    shape: ShapeOpt = None,
+    like: LikeOpt = None,
+    order: OrderOpt = 3,
+    anchor: AnchorOpt = AnchorChoice.center,
+    dtype: DtypeOpt = None,
+    no_antialias: NoAntialiasOpt = False,
+    compare: CompareOpt = False,
+    output_dir: OutputDirOpt = None,
+    name: NameOpt = "{stem}_resampled{ext}",
+    skip_existing: SkipExistingOpt = False,
+    jobs: JobsOpt = 1,
+    device: DeviceOpt = None,  # type: ignore[assignment]
+    max_memory: MaxMemoryOpt = None,
+    compress_level: CompressLevelOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Resample to a new shape; the field of view is kept exactly (cubic B-spline by default).
+
+    The new spacing is old spacing x old shape / new shape, so the outer voxel
+    edges stay where they were.
+
+    Examples:
+
+      niresample size in.nii.gz out.nii.gz --shape 256 256 128
+
+      niresample size *.nii.gz -o small/ --shape 96 96 64 --order 1
+    """
+    from niresample_cli.core.errors import OptionError
+
+    if (shape is None) == (like is None):
+        raise OptionError("give exactly one of --shape X Y Z or --like REF")
+    run_resample(
+        paths, shape=None if shape is None else tuple(shape), like=like, order=order,
+        anchor=anchor.value, dtype=dtype, no_antialias=no_antialias, compare=compare,
+        quiet=quiet, overwrite=overwrite, max_memory=max_memory, compress_level=compress_level,
+        device=device, output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+    )

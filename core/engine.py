@@ -1,0 +1,482 @@
+"""The streaming resampling engine for intensity images.
+
+:func:`plan_resample` decides how to produce a target grid from a source
+image and returns a picklable slab function for :mod:`core.stream`:
+
+* same direction (``axis_aligned_map`` is diagonal, flips included): the
+  separable path.  Per axis, banded rows from :mod:`core.kernels`; for output
+  slab ``[z0, z1)`` only the input rows those ``W_z`` rows name (plus the
+  spline pre-filter margin) are read, then the three axes are applied in the
+  order that keeps intermediates smallest, and the values are cast.
+* any other direction (``like`` a rotated or permuted reference): for each
+  output slab the source coordinates of its voxels are computed, only their
+  bounding box (plus the spline margin) is read, and
+  :func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates
+  them (order 0 is an exact index gather).
+
+Both give results that do not depend on the slab height (bit-for-bit for
+orders 0 and 1; to float32 precision for orders >= 2, see
+:func:`core.kernels.prefilter_margin`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backends import make_backend, prefilter
+from .cast import OutputType, cast_values, output_type, work_dtype
+from .errors import OptionError
+from .grid import Grid, axis_aligned_map, voxel_map
+from .io import SourceImage, open_image
+from .kernels import SPLINE_PAD, AxisWeights, axis_weights, prefilter_margin
+
+__all__ = [
+    "ResamplePlan",
+    "ResampleResult",
+    "SeparableSlabs",
+    "MappedSlabs",
+    "plan_resample",
+    "resample_to_file",
+    "resample_to_array",
+]
+
+
+def _check_order(order: object) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= int(order) <= 5:
+        raise OptionError(f"order: expected an integer 0..5, got {order!r}")
+    return int(order)
+
+
+class _SourceHandle:
+    """Holds the input path and opens it lazily in each process (picklable)."""
+
+    def __init__(self, source: SourceImage) -> None:
+        self.path = Path(source.path)
+        self._source: SourceImage | None = source
+        # In-memory images (nibabel objects, NRRD/MGZ read whole) cannot be reopened.
+        self._keep = isinstance(source._dataobj, np.ndarray) or not self.path.exists()
+
+    @property
+    def source(self) -> SourceImage:
+        if self._source is None:
+            self._source = open_image(self.path)
+        return self._source
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if not self._keep:
+            state["_source"] = None
+        return state
+
+
+class SeparableSlabs:
+    """Slab function of the separable path: ``slabs(volume, z0, z1) -> (nx', ny', z1-z0)``.
+
+    Picklable: it stores the input path and parameters and opens the image
+    lazily in each process.  ``clipped`` counts integer voxels clipped so far
+    in this process.
+    """
+
+    def __init__(
+        self, source: SourceImage, target: Grid, *, order: int, anti_aliasing: bool,
+        out: OutputType, device: str = "numpy",
+    ) -> None:
+        aligned = axis_aligned_map(source.grid, target)
+        if aligned is None:
+            raise OptionError("internal: separable resampling needs grids with one direction")
+        scale, offset = aligned
+        self._handle = _SourceHandle(source)
+        self.target = target
+        self.order = order
+        self.out = out
+        self.device = device
+        self.n_in = tuple(source.grid.shape)
+        self.weights: list[AxisWeights] = [
+            axis_weights(
+                self.n_in[a], scale[a] * np.arange(target.shape[a]) + offset[a], order=order,
+                aa_width=abs(float(scale[a])) if anti_aliasing else 1.0,
+            )
+            for a in range(3)
+        ]
+        self.margin = prefilter_margin(order) if self.weights[2].prefilter else 0
+        self.raw = (
+            all(w.gather for w in self.weights)
+            and out.dtype == source.dtype
+            and (out.slope, out.inter) == (source.slope, source.inter)
+        )
+        self.work = work_dtype(source, out)
+        self.clipped = 0
+
+    @property
+    def source(self) -> SourceImage:
+        return self._handle.source
+
+    # -- memory -----------------------------------------------------------
+    def memory(self) -> tuple[float, float]:
+        """``(bytes per output slice, fixed bytes)`` of peak working memory."""
+        isz = self.work.itemsize
+        lines = [w.line_length if w.prefilter else w.n_in for w in self.weights]
+        sz = self.n_in[2] / self.target.shape[2]
+        rows_in = max(sz, 1.0)
+        areas = [
+            rows_in * lines[0] * lines[1],
+            rows_in * self.target.shape[0] * lines[1],
+            rows_in * self.target.shape[0] * self.target.shape[1],
+            float(self.target.shape[0] * self.target.shape[1]),
+        ]
+        per_slice = isz * (3.0 * max(areas) + areas[3]) + self.out.dtype.itemsize * areas[3]
+        fixed = 3.0 * isz * lines[0] * lines[1] * (self.weights[2].taps + 2 * self.margin + 2)
+        return per_slice, fixed
+
+    # -- one slab ---------------------------------------------------------
+    def __call__(self, volume: int, z0: int, z1: int) -> np.ndarray:
+        src = self.source
+        wz = self.weights[2].rows(z0, z1)
+        lo, hi = wz.span()
+        if wz.prefilter:
+            lo, hi = max(0, lo - self.margin), min(wz.line_length, hi + self.margin)
+        real = np.clip(np.arange(lo, hi) - wz.pad, 0, wz.n_in - 1)
+        r0, r1 = int(real[0]), int(real[-1]) + 1
+        block = src.read_slab(r0, r1, volume=volume, scaled=not self.raw)
+        if not self.raw:
+            block = block.astype(self.work, copy=False)
+        c = np.ascontiguousarray(block.T)  # (z, y, x), free for Fortran-ordered slabs
+        if len(real) != r1 - r0:
+            c = np.take(c, real - r0, axis=0)
+        rows = {
+            0: (wz.index - lo, wz.weight, wz.gather, False, 0),
+            1: self._rows(1),
+            2: self._rows(0),
+        }
+        result = self._apply(c, rows)
+        values = result.T  # (nx', ny', dz), Fortran-ordered
+        if self.raw:
+            return values
+        raw, clipped = cast_values(values, self.out)
+        self.clipped += clipped
+        return raw
+
+    def _pass_order(self) -> list[int]:
+        """The cheapest order of the three passes (C axes: 0 z, 1 y, 2 x).
+
+        Cost of a pass: output voxels x taps x a per-tap cost; the contiguous
+        axis (a gather per tap) costs about four times a CSR row axpy.
+        """
+        import itertools
+
+        size = {2 - a: (self.n_in[a], self.target.shape[a]) for a in range(3)}
+        taps = {2 - a: self.weights[a].taps for a in range(3)}
+        unit = {0: 1.0, 1: 1.0, 2: 4.0}
+        best: tuple[float, list[int]] | None = None
+        for perm in itertools.permutations(range(3)):
+            dims = {ax: float(size[ax][0]) for ax in range(3)}
+            cost = 0.0
+            for ax in perm:
+                dims[ax] = float(size[ax][1])
+                cost += dims[0] * dims[1] * dims[2] * taps[ax] * unit[ax]
+            if best is None or cost < best[0] - 1e-9 * cost:
+                best = (cost, list(perm))
+        assert best is not None
+        return best[1]
+
+    def _rows(self, axis: int) -> tuple[np.ndarray, np.ndarray, bool, bool, int]:
+        w = self.weights[axis]
+        return (w.index, w.weight, w.gather, w.prefilter, w.pad)
+
+    def _apply(self, c: np.ndarray, rows: dict[int, tuple[np.ndarray, np.ndarray, bool, bool, int]]) -> np.ndarray:
+        backend = make_backend(self.device)
+        z_prefilter = self.weights[2].prefilter
+        need = {ax: (z_prefilter if ax == 0 else rows[ax][3]) for ax in rows}
+        # From whole-axis ratios, so that every slab runs the same operations.
+        ratio = {2 - a: self.target.shape[a] / self.n_in[a] for a in range(3)}
+        order = self._pass_order()
+        if backend.name != "numpy":  # pre-filters stay in scipy; they commute with the passes
+            for ax in order:
+                if need[ax]:
+                    c = prefilter(c, ax, self.order, rows[ax][4])
+                    need[ax] = False
+        data: Any = backend.to_device(c)
+        for ax in order:
+            if need[ax]:
+                todo = [ax] if ratio[ax] < 1.0 else [a for a in order if need[a]]
+                for a in todo:  # pre-filter where the block is smallest
+                    data = prefilter(data, a, self.order, rows[a][4])
+                    need[a] = False
+            index, weight, gather = rows[ax][0], rows[ax][1], rows[ax][2]
+            data = backend.apply(data, ax, index, weight, gather)
+        return backend.to_numpy(data)
+
+
+class MappedSlabs:
+    """Slab function of the general (rotated or permuted grids) path.
+
+    For each output slab the source voxel coordinates are computed from
+    ``voxel_map``; only their bounding box (plus the spline margin) is read.
+    """
+
+    def __init__(
+        self, source: SourceImage, target: Grid, *, order: int, out: OutputType,
+    ) -> None:
+        self._handle = _SourceHandle(source)
+        self.target = target
+        self.order = order
+        self.out = out
+        self.n_in = tuple(source.grid.shape)
+        self.matrix = voxel_map(source.grid, target)
+        self.margin = prefilter_margin(order) + (SPLINE_PAD if order >= 2 else 0)
+        self.raw = order == 0 and out.dtype == source.dtype and (
+            (out.slope, out.inter) == (source.slope, source.inter)
+        )
+        self.work = work_dtype(source, out)
+        self.clipped = 0
+
+    @property
+    def source(self) -> SourceImage:
+        return self._handle.source
+
+    def memory(self) -> tuple[float, float]:
+        isz = self.work.itemsize
+        area = float(self.target.shape[0] * self.target.shape[1])
+        # coordinates (3 float64) + source box rows + result per output slice
+        lin = np.abs(self.matrix[:3, :3])
+        box = float(np.prod([min(n, lin[a].sum() + 1) for a, n in enumerate(self.n_in)]))
+        per_slice = area * (3 * 8 + 2 * isz + self.out.dtype.itemsize) + 2 * isz * box
+        fixed = 2.0 * isz * self.n_in[0] * self.n_in[1] * (2 * self.margin + self.order + 2)
+        return per_slice, fixed
+
+    def __call__(self, volume: int, z0: int, z1: int) -> np.ndarray:
+        nx, ny, _ = self.target.shape
+        i, j, k = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(z0, z1), indexing="ij")
+        m = self.matrix
+        coords = np.stack([m[a, 0] * i + m[a, 1] * j + m[a, 2] * k + m[a, 3] for a in range(3)])
+        del i, j, k
+        reach = (self.order + 1) / 2.0 + self.margin
+        lo = np.empty(3, dtype=np.int64)
+        hi = np.empty(3, dtype=np.int64)
+        for a in range(3):
+            n = self.n_in[a]
+            lo[a] = min(max(math.floor(float(coords[a].min()) - reach), 0), n - 1)
+            hi[a] = max(min(math.ceil(float(coords[a].max()) + reach) + 1, n), lo[a] + 1)
+        src = self.source
+        block = src.read_slab(
+            int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
+            x=slice(int(lo[0]), int(hi[0])), y=slice(int(lo[1]), int(hi[1])),
+        )
+        coords -= lo[:, None, None, None]
+        if self.order == 0:
+            idx = [
+                np.clip(np.floor(coords[a] + 0.5 + 1e-9), 0, block.shape[a] - 1).astype(np.intp)
+                for a in range(3)
+            ]
+            values = block[idx[0], idx[1], idx[2]]
+            if self.raw:
+                return np.asfortranarray(values)
+            values = values.astype(self.work, copy=False)
+        else:
+            from scipy.ndimage import map_coordinates
+
+            values = map_coordinates(
+                block.astype(self.work, copy=False), coords, order=self.order, mode="nearest",
+                prefilter=self.order >= 2, output=self.work,
+            )
+        raw, clipped = cast_values(np.asfortranarray(values), self.out)
+        self.clipped += clipped
+        return raw
+
+
+SlabFunction = SeparableSlabs | MappedSlabs
+
+
+@dataclass
+class ResamplePlan:
+    """Everything :mod:`core.stream` needs to produce one output.
+
+    Attributes
+    ----------
+    source : SourceImage
+    target : Grid
+    slab_fn : SeparableSlabs or MappedSlabs
+    slabs : list of (z0, z1)
+    out : OutputType
+    extra_shape : tuple of int
+        Axes beyond the third, kept from the source.
+    order : int
+    anti_aliasing : bool
+        Whether any axis was anti-aliased.
+    separable : bool
+    device : str
+    """
+
+    source: SourceImage
+    target: Grid
+    slab_fn: SlabFunction
+    slabs: list[tuple[int, int]]
+    out: OutputType
+    extra_shape: tuple[int, ...]
+    order: int
+    anti_aliasing: bool
+    separable: bool
+    device: str
+
+
+@dataclass
+class ResampleResult:
+    """What one resampling did (the CLI prints it; core never prints).
+
+    Attributes
+    ----------
+    output : Path or None
+        The written file (None for in-memory results).
+    input_grid, grid : Grid
+        Source and output spatial grids.
+    shape : tuple of int
+        Full output shape (extra axes included).
+    dtype : numpy.dtype
+        Stored output dtype.
+    slope, inter : float
+        Output header scaling.
+    clipped : int
+        Integer voxels clipped to the dtype's range (never wrapped).
+    order : int
+    anti_aliasing : bool
+    separable : bool
+    device : str
+    slabs : int
+        Slabs per volume.
+    """
+
+    output: Path | None
+    input_grid: Grid
+    grid: Grid
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    slope: float
+    inter: float
+    clipped: int
+    order: int
+    anti_aliasing: bool
+    separable: bool
+    device: str
+    slabs: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_resample(
+    source: SourceImage,
+    target: Grid,
+    *,
+    order: int = 1,
+    anti_aliasing: bool | None = None,
+    dtype: object = None,
+    device: str | None = None,
+    max_memory: str | int | None = None,
+) -> ResamplePlan:
+    """Decide how to resample ``source`` onto ``target`` and size the slabs.
+
+    Parameters
+    ----------
+    source : SourceImage
+        The input, opened lazily (:func:`core.io.open_image`).
+    target : Grid
+        Output grid (any direction).
+    order : int
+        B-spline order 0..5 (0 nearest, 1 linear, 3 cubic).
+    anti_aliasing : bool or None
+        Widen the kernel on downsampled axes (area averaging, see
+        :mod:`core.kernels`).  None means on for order >= 1.  Applies to the
+        separable path (same direction); the rotated path does not anti-alias.
+    dtype : str or numpy.dtype, optional
+        Output dtype (default: the input's stored dtype).
+    device : {'numpy', 'cpu', 'cuda', 'auto'} or None
+        Backend of the separable path (torch for cpu/cuda).
+    max_memory : str or int, optional
+        Working-memory budget, e.g. ``'512M'`` (default:
+        :func:`core.stream.parse_memory`).
+
+    Returns
+    -------
+    ResamplePlan
+
+    Raises
+    ------
+    OptionError, DeviceError
+    """
+    from .device import resolve_device
+    from .stream import parse_memory, plan_slabs
+
+    order = _check_order(order)
+    dev = resolve_device(device)
+    budget = parse_memory(max_memory)
+    out = output_type(source, dtype)
+    aa = order >= 1 if anti_aliasing is None else bool(anti_aliasing) and order >= 1
+    aligned = axis_aligned_map(source.grid, target)
+    slab_fn: SlabFunction
+    if aligned is not None:
+        slab_fn = SeparableSlabs(source, target, order=order, anti_aliasing=aa, out=out, device=dev)
+        used_aa = aa and bool(np.any(np.abs(aligned[0]) > 1.0 + 1e-9))
+    else:
+        slab_fn = MappedSlabs(source, target, order=order, out=out)
+        used_aa = False
+    per_slice, fixed = slab_fn.memory()
+    slabs = plan_slabs(target.shape[2], per_slice, max(int(budget - fixed), 1))
+    return ResamplePlan(
+        source=source, target=target, slab_fn=slab_fn, slabs=slabs, out=out,
+        extra_shape=tuple(source.shape[3:]), order=order, anti_aliasing=used_aa,
+        separable=aligned is not None, device=dev,
+    )
+
+
+def _result(plan: ResamplePlan, output: Path | None) -> ResampleResult:
+    return ResampleResult(
+        output=output, input_grid=plan.source.grid, grid=plan.target,
+        shape=tuple(plan.target.shape) + plan.extra_shape, dtype=plan.out.dtype,
+        slope=plan.out.slope, inter=plan.out.inter, clipped=plan.slab_fn.clipped,
+        order=plan.order, anti_aliasing=plan.anti_aliasing, separable=plan.separable,
+        device=plan.device, slabs=len(plan.slabs),
+    )
+
+
+def resample_to_file(
+    plan: ResamplePlan,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    compress_level: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    inputs: Sequence[Path] = (),
+    output_options: dict[str, Any] | None = None,
+) -> ResampleResult:
+    """Stream ``plan`` to ``path`` (atomic; NIfTI or Zarr by extension).
+
+    Raises
+    ------
+    OutputError, OutputExistsError, DiskSpaceError
+        Before any work, when the output cannot be written.
+    """
+    from .stream import write_output
+
+    written = write_output(
+        Path(path), grid=plan.target, extra_shape=plan.extra_shape, dtype=plan.out.dtype,
+        slab_fn=plan.slab_fn, slabs=plan.slabs, template=plan.source.header,
+        slope=plan.out.slope, inter=plan.out.inter,
+        inputs=(Path(plan.source.path), *inputs), overwrite=overwrite,
+        compress_level=compress_level, progress=progress, **(output_options or {}),
+    )
+    return _result(plan, Path(written))
+
+
+def resample_to_array(plan: ResamplePlan) -> tuple[np.ndarray, ResampleResult]:
+    """Run ``plan`` into one in-memory array (stored dtype, Fortran order)."""
+    from .stream import collect_output
+
+    data = collect_output(
+        grid=plan.target, extra_shape=plan.extra_shape, dtype=plan.out.dtype,
+        slab_fn=plan.slab_fn, slabs=plan.slabs,
+    )
+    return data, _result(plan, None)
