@@ -7,44 +7,128 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
-from niresample_cli.console import error_line, out, state, warn_line
+from niresample_cli.console import error_line, fmt_num, fmt_shape, fmt_size, fmt_vec, out, state, warn_line
 from niresample_cli.options import JsonOpt
 
-
-def _fmt_vec(v: list[float], digits: int = 4) -> str:
-    return " x ".join(f"{x:.{digits}g}" for x in v)
+__all__ = ["run", "render_facts"]
 
 
-def _fmt_size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
-
-
-def _row(f: dict[str, Any], stats: bool) -> list[str]:
+def _codes(f: dict[str, Any]) -> str:
     codes = f"{f.get('qform_code', '-')}/{f.get('sform_code', '-')}"
     if f.get("qform_sform_shift_mm"):
         codes += " [yellow]≠[/]"
-    row = [
-        Path(f["path"]).name,
-        " x ".join(str(s) for s in f["shape"]),
-        f["dtype"] + (" (scaled)" if f.get("scl_slope", 1.0) != 1.0 or f.get("scl_inter", 0.0) else ""),
-        _fmt_vec(f["spacing"]),
-        f["axcodes"] + (f" {f['obliquity_deg']:.1f}°" if f["obliquity_deg"] > 1e-3 else ""),
-        codes,
-        _fmt_vec(f["fov_mm"], 5),
-        _fmt_vec(f["origin"], 5),
-        "" if f["tr"] is None else f"{f['tr']:g}",
-        f"{_fmt_size(f['disk_bytes'])} / {_fmt_size(f['memory_bytes'])}",
+    return codes
+
+
+def _dtype(f: dict[str, Any]) -> str:
+    slope, inter = f.get("scl_slope", 1.0), f.get("scl_inter", 0.0)
+    if slope != 1.0 or inter:
+        return f"{f['dtype']} ×{fmt_num(slope)}+{fmt_num(inter)}"
+    return str(f["dtype"])
+
+
+def _axes(f: dict[str, Any]) -> str:
+    obl = f["obliquity_deg"]
+    return f["axcodes"] + (f" {obl:.1f}°" if obl > 1e-3 else "")
+
+
+_TIME_UNITS = {"sec": "s", "msec": "ms", "usec": "µs"}
+
+
+def _tr(f: dict[str, Any]) -> str:
+    if f["tr"] is None:
+        return ""
+    unit = _TIME_UNITS.get(str(f.get("units", {}).get("time", "")), "")
+    return f"{fmt_num(f['tr'])} {unit}".strip()
+
+
+def _range(s: dict[str, Any]) -> str:
+    return "—" if s["min"] is None else f"{fmt_num(s['min'], 6)}..{fmt_num(s['max'], 6)}"
+
+
+def _fields(f: dict[str, Any], stats: bool) -> list[tuple[str, str, str]]:
+    """(column title, label in a block, value) for one file."""
+    rows = [
+        ("shape", "", fmt_shape(f["shape"])),
+        ("dtype", "", _dtype(f)),
+        ("spacing mm", "", fmt_vec(f["spacing"]) + " mm"),
+        ("axes", "", _axes(f)),
+        ("q/s", "q/s", _codes(f)),
+        ("FOV mm", "FOV", fmt_vec(f["fov_mm"], 5) + " mm"),
+        ("origin mm", "origin", fmt_vec(f["origin"], 5, ", ") + " mm"),
+        ("TR", "TR", _tr(f)),
+        ("disk", "disk", fmt_size(f["disk_bytes"])),
+        ("memory", "memory", fmt_size(f["memory_bytes"])),
     ]
     if stats:
         s = f["stats"]
-        rng = "—" if s["min"] is None else f"{s['min']:.6g} .. {s['max']:.6g}"
-        row += [rng, str(s.get("label_count", ""))]
-    return row
+        rows.append(("range", "range", _range(s)))
+        rows.append(("mean", "mean", fmt_num(s["mean"], 5)))
+        if "labels_nonzero" in s:
+            rows.append(("labels", "labels", str(s["labels_nonzero"])))
+    return rows
+
+
+def _table(files: list[dict[str, Any]], stats: bool) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+    titles = [t for t, _, _ in _fields(files[0], stats)]
+    if stats and any("labels_nonzero" in f["stats"] for f in files) and "labels" not in titles:
+        titles.append("labels")
+    table.add_column("file", no_wrap=True)
+    for t in titles:
+        table.add_column(t, no_wrap=True, justify="right" if t in ("disk", "memory", "TR", "mean", "labels")
+                         else "left")
+    for f in files:
+        values = {t: v for t, _, v in _fields(f, stats)}
+        # Spacing and FOV carry their unit in the column title here.
+        values["spacing mm"] = fmt_vec(f["spacing"])
+        values["FOV mm"] = fmt_vec(f["fov_mm"], 5)
+        values["origin mm"] = fmt_vec(f["origin"], 5, ", ")
+        table.add_row(Path(f["path"]).name, *(values.get(t, "") for t in titles))
+    return table
+
+
+def _block(f: dict[str, Any], stats: bool, width: int) -> str:
+    """One file as a heading and `label value` pairs packed into the width."""
+    parts = []
+    for _, label, value in _fields(f, stats):
+        if value:
+            parts.append(f"[dim]{label}[/] {value}" if label else value)
+    lines: list[str] = []
+    line, used = "", 2
+    for p in parts:
+        plain = len(Console().render_str(p).plain)
+        if line and used + 3 + plain > width:
+            lines.append(line)
+            line, used = "", 2
+        line += ("  " if line else "") + p
+        used += (2 if used > 2 else 0) + plain
+    if line:
+        lines.append(line)
+    return f"[bold]{Path(f['path']).name}[/]\n" + "\n".join("  " + ln for ln in lines)
+
+
+def render_facts(files: list[dict[str, Any]], *, stats: bool, console: Console | None = None) -> None:
+    """Print :func:`~niresample_cli.core.info.describe_image` results.
+
+    A table when it fits the terminal, else one compact block per file.
+    """
+    console = console or out
+    if not files:
+        return
+    table = _table(files, stats)
+    natural = console.measure(table, options=console.options.update_width(1 << 16)).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    for i, f in enumerate(files):
+        if i:
+            console.print()
+        console.print(_block(f, stats, console.width), soft_wrap=False, overflow="fold")
 
 
 def run(
@@ -54,7 +138,8 @@ def run(
 ) -> None:
     """Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes.
 
-    Reads headers only (instant on a 50 GB file) unless --stats.
+    Reads headers only (instant on a 50 GB file) unless --stats. One table
+    row per file when it fits the terminal, else one block per file.
 
     Examples:
 
@@ -62,18 +147,11 @@ def run(
 
       niresample info --json --stats atlas.nii.gz | jq .stats.label_count
     """
-    from rich.table import Table
-
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("file", "shape", "dtype", "spacing mm", "axes", "q/s", "FOV mm", "origin mm", "TR", "disk / memory"):
-        table.add_column(col, overflow="fold")
-    if stats:
-        table.add_column("range")
-        table.add_column("labels", justify="right")
     failed = 0
+    shown: list[dict[str, Any]] = []
     notes: list[str] = []
     for path in files:
         try:
@@ -87,10 +165,10 @@ def run(
         if json_out:
             print(json.dumps(facts), flush=True)
             continue
-        table.add_row(*_row(facts, stats))
+        shown.append(facts)
         notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]
-    if not json_out and table.row_count:
-        out.print(table)
+    if not json_out:
+        render_facts(shown, stats=stats)
     for note in notes:
         warn_line(note)
     if failed:
