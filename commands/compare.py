@@ -151,12 +151,17 @@ def _direction(d: list[list[float]]) -> str:
     return " ".join("[" + ",".join(fmt_num(round(v, 3) + 0.0, 3) for v in row) + "]" for row in d)
 
 
+def _small(x: float) -> str:
+    """Shifts below 0.05 µm (or 5e-5 voxel) are float32 header noise: show 0."""
+    return "0" if abs(x) < 5e-5 else fmt_num(x, 4)
+
+
 def _fov_lines(report: dict[str, Any]) -> str:
     fov = report["fov"]
     if fov["same_grid"]:
         return "[green]same grid[/]: identical shape and affine"
-    vox = fmt_vec(fov["center_shift_vox"], 3, ", ")
-    text = f"FOV centre shift (b − a): [bold]{fmt_num(fov['center_shift'], 4)} mm[/] ({vox} voxels of a)"
+    vox = ", ".join(_small(v) for v in fov["center_shift_vox"])
+    text = f"FOV centre shift (b − a): [bold]{_small(fov['center_shift'])} mm[/] ({vox} voxels of a)"
     if not fov["same_direction"]:
         text += f"; grids rotated by {fov['rotation_deg']:.3g}°"
     return text
@@ -167,8 +172,8 @@ def _edge_table(report: dict[str, Any], console: Console) -> Any:
     t = _table("outer edges, b − a", "a axis", "low mm", "high mm", "low vox",
                "high vox")
     for e in fov["edges"]:
-        t.add_row("ijk"[e["axis"]], fmt_num(e["low_mm"]), fmt_num(e["high_mm"]),
-                  fmt_num(e["low_vox"], 3), fmt_num(e["high_vox"], 3))
+        t.add_row("ijk"[e["axis"]], _small(e["low_mm"]), _small(e["high_mm"]),
+                  _small(e["low_vox"]), _small(e["high_vox"]))
     return t
 
 
