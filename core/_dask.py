@@ -139,14 +139,14 @@ def _run_distributed(
             "--scheduler needs dask.distributed: pip install 'niresample[zarr]'"
         ) from err
     try:
-        client = Client(scheduler if scheduler != "distributed" else None, timeout="20s",
-                        set_as_default=False)
+        # timeout: dask's distributed.comm.timeouts.connect (30 s by default)
+        client = Client(scheduler if scheduler != "distributed" else None, set_as_default=False)
     except (OSError, TimeoutError) as err:
         raise OptionError(f"--scheduler: cannot reach dask scheduler {scheduler} ({err})") from err
     try:
         futures = client.map(task, list(items), pure=False)
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 value = fut.result()
                 if on_done is not None:
                     on_done(int(value))

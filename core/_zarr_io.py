@@ -38,6 +38,7 @@ import os
 import pickle
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,7 @@ def write_zarr(
         "task": _fingerprint(slab_fn),
     }
     tmp = _prepare_temporary(path, manifest, resume=resume)
+    run_id = uuid.uuid4().hex
     done_dir = tmp / _STATE_DIR / "done"
     try:
         if not (tmp / ".zattrs").exists() or not resume:
@@ -226,7 +228,7 @@ def write_zarr(
             task = _RowTask(
                 root=str(tmp), level=level, extra=extra, shape=shape, depth=cz,
                 slab_fn=slab_fn if level == 0 else None, sub_height=sub_height,
-                method=method, dtype=dtype.str,
+                method=method, dtype=dtype.str, run=run_id,
             )
             run_tasks(task, todo, jobs=n_jobs, scheduler=scheduler, on_done=report)
         _commit(tmp, path, overwrite=overwrite)
@@ -265,6 +267,7 @@ class _RowTask:
     sub_height: int
     method: str
     dtype: str
+    run: str  # unique per write: keys the per-process cache of open arrays
 
     def __call__(self, item: tuple[int, int]) -> int:
         volume, row = item
@@ -272,7 +275,7 @@ class _RowTask:
         z0, z1 = row * self.depth, min(nz, (row + 1) * self.depth)
         vidx = tuple(int(i) for i in np.unravel_index(volume, self.extra, order="F")) if self.extra else ()
         data = self._compute(volume, z0, z1) if self.level == 0 else self._downsample(vidx, z0, z1)
-        arr = _open_level(self.root, self.level)
+        arr = _open_level(self.root, self.level, self.run)
         arr[(*vidx, slice(z0, z1), slice(None), slice(None))] = data
         marker = Path(self.root) / _STATE_DIR / "done" / str(self.level) / f"{volume}.{row}"
         marker.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +300,7 @@ class _RowTask:
 
     def _downsample(self, vidx: tuple[int, ...], z0: int, z1: int) -> np.ndarray:
         """Level rows ``[z0, z1)`` from the finer level, one finer chunk row at a time."""
-        src = _open_level(self.root, self.level - 1)
+        src = _open_level(self.root, self.level - 1, self.run)
         nz_src = int(src.shape[-3])
         dtype = np.dtype(self.dtype)
         out = np.empty((z1 - z0, self.shape[1], self.shape[0]), dtype=dtype)
@@ -346,14 +349,14 @@ def downsample2(block: np.ndarray, *, method: str) -> np.ndarray:
     return np.take_along_axis(cube, best[..., None], axis=-1)[..., 0]
 
 
-_LEVEL_CACHE: dict[tuple[str, int], Any] = {}
+_LEVEL_CACHE: dict[tuple[str, int, str], Any] = {}
 _LEVEL_LOCK = threading.Lock()
 
 
-def _open_level(root: str, level: int) -> Any:
+def _open_level(root: str, level: int, run: str) -> Any:
     import zarr
 
-    key = (root, level)
+    key = (root, level, run)
     with _LEVEL_LOCK:
         arr = _LEVEL_CACHE.get(key)
         if arr is None:
@@ -656,7 +659,11 @@ class _ZarrSlabs:
 
     def __getitem__(self, slicer: tuple[Any, ...]) -> np.ndarray:
         x, y, z, *vol = slicer
-        data = np.asarray(self.arr[(*vol, z, y, x)])
+        try:
+            data = np.asarray(self.arr[(*vol, z, y, x)])
+        except Exception as err:  # codecs raise RuntimeError/ValueError on corrupt chunks
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            raise InputError(f"{self.arr.store}: unreadable Zarr chunk ({first})") from err
         return data.T  # (dz, ny, nx) C == (nx, ny, dz) Fortran
 
 
