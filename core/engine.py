@@ -14,8 +14,9 @@ image and returns a picklable slab function for :mod:`core.stream`:
   :func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates
   them (order 0 is an exact index gather).
 
-Both give results that do not depend on the slab height (bit-for-bit for
-orders 0 and 1; to float32 precision for orders >= 2, see
+Both give results that do not depend on the slab height: bit-for-bit for
+orders 0 and 1 (every slab runs the same operations per output row), to
+float32 precision for orders >= 2 (the pre-filter margin of
 :func:`core.kernels.prefilter_margin`).
 """
 
@@ -150,7 +151,8 @@ class SeparableSlabs:
         if len(real) != r1 - r0:
             c = np.take(c, real - r0, axis=0)
         rows = {
-            0: (wz.index - lo, wz.weight, wz.gather, False, 0),
+            # zero-weight taps may fall outside the rows read: keep them inside
+            0: (np.clip(wz.index - lo, 0, hi - lo - 1), wz.weight, wz.gather, False, 0),
             1: self._rows(1),
             2: self._rows(0),
         }
