@@ -204,13 +204,13 @@ def _stats_table(report: dict[str, Any], console: Console) -> Any:
 def _label_section(report: dict[str, Any], lab: dict[str, Any], console: Console, *,
                    all_labels: bool) -> list[Any]:
     if "skipped" in lab:
-        return [f"labels: skipped ({lab['skipped']})"]
+        return [f"[bold]labels[/]: not compared ({lab['skipped']})"]
     parts: list[Any] = []
     worst = lab["dice_worst"]
-    summary = (f"[bold]labels[/]: {lab['a_labels']} in a, {lab['b_labels']} in b (0 = background); "
+    summary = (f"[bold]labels[/]: {lab['a_labels']} in a, {lab['b_labels']} in b · "
                f"Dice mean {fmt_num(lab['dice_mean'], 4)}")
     if worst:
-        summary += f", worst {fmt_num(worst['dice'], 4)} (label {worst['label']})"
+        summary += f" · worst {fmt_num(worst['dice'], 4)} (label {worst['label']})"
     parts.append(summary)
     parts.append(f"  lost: {_id_list(lab['lost'], 'red')}")
     parts.append(f"  new:  {_id_list(lab['new'], 'red')}")

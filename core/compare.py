@@ -580,8 +580,8 @@ def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | N
     assert counts_a is not None and dice is not None
     if counts_b is None or any(c.overflow for c in (counts_a, counts_b, dice.a, dice.mapped, dice.both)):
         limit = counts_a.limit
-        hint = "; --labels to compare them as labels" if limit < MAX_LABELS else ""
-        return {"skipped": f"more than {limit} distinct values, taken for intensities{hint}"}
+        hint = "; --labels forces it" if limit < MAX_LABELS else ""
+        return {"skipped": f"over {limit} values: an intensity image{hint}"}
     ca = {k: v for k, v in counts_a.counts.items() if k != 0}
     cb = {k: v for k, v in counts_b.counts.items() if k != 0}
     va = float(np.prod(img_a.grid.spacing))
