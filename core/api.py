@@ -112,9 +112,12 @@ def _nibabel_image(data: np.ndarray, source: SourceImage, result: ResampleResult
                          slope=result.slope, inter=result.inter)
     cls = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
     img = cls(data, result.grid.affine, header=header)
-    img.header.set_slope_inter(result.slope if result.slope != 1.0 or result.inter else None,
-                               result.inter if result.slope != 1.0 or result.inter else None)
-    return img
+    if result.slope == 1.0 and result.inter == 0.0:
+        return img
+    # nibabel applies scl_slope/inter only through an array proxy: round-trip
+    # the bytes so that get_fdata() gives the values and dataobj keeps the raw.
+    img.header.set_slope_inter(result.slope, result.inter)
+    return cls.from_bytes(img.to_bytes())
 
 
 def resample_to_grid(

@@ -1,0 +1,126 @@
+"""Python API: nibabel images in and out, files, and the two drop-in functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from conftest import data_path, write_nifti
+from niresample_cli.core.api import (
+    resample_file,
+    resample_nifti_spacing,
+    resample_to_grid,
+    resample_to_shape,
+    resample_to_spacing,
+    resampling,
+    source_from_nibabel,
+)
+from niresample_cli.core.errors import GridError, InputError, OptionError, OutputExistsError
+from niresample_cli.core.grid import Grid
+
+
+def _voxel_sizes(img: nib.Nifti1Image) -> np.ndarray:
+    return np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
+
+
+def _fov_corners(shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
+    lo, hi = -0.5, np.asarray(shape[:3]) - 0.5
+    box = np.array([[hi[a] if (c >> a) & 1 else lo for a in range(3)] for c in range(8)])
+    return box @ affine[:3, :3].T + affine[:3, 3]
+
+
+def test_resample_to_spacing_from_a_path(tmp_path: Path) -> None:
+    path = data_path("nibabel_example4d.nii.gz")
+    img = resample_to_spacing(path, (None, None, 1.1), order=1)
+    src = nib.load(str(path))
+    assert img.shape == (128, 96, 48, 2)
+    np.testing.assert_allclose(_voxel_sizes(img), [2.0, 2.0, 1.1], rtol=1e-6)
+    np.testing.assert_allclose(_fov_corners(img.shape, img.affine),
+                               _fov_corners(src.shape, src.affine), atol=1e-4)
+    assert img.header.get_zooms()[3] == pytest.approx(2000.0)
+    assert img.get_data_dtype() == np.int16
+    assert int(img.header["qform_code"]) == int(src.header["qform_code"])
+    assert int(img.header["sform_code"]) == int(src.header["sform_code"])
+
+
+def test_resample_to_shape_keeps_the_fov_exactly() -> None:
+    data = np.random.default_rng(0).random((20, 30, 16)).astype(np.float32)
+    affine = np.array([[0, 0, 1.5, -3], [-0.8, 0, 0, 10], [0, 1.2, 0, 5], [0, 0, 0, 1.0]])
+    img = nib.Nifti1Image(data, affine)
+    out = resample_to_shape(img, (13, 45, 20))
+    assert out.shape == (13, 45, 20)
+    np.testing.assert_allclose(_fov_corners(out.shape, out.affine),
+                               _fov_corners(img.shape, affine), atol=1e-9)
+    np.testing.assert_allclose(_voxel_sizes(out), [0.8 * 20 / 13, 1.2 * 30 / 45, 1.5 * 16 / 20])
+
+
+def test_resample_to_grid_accepts_nibabel_images_and_dtype() -> None:
+    data = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
+    img = nib.Nifti1Image(data, np.eye(4))
+    grid = Grid((8, 10, 12), np.eye(4)).with_spacing(1.0)
+    out = resample_to_grid(img, Grid((4, 5, 6), np.eye(4)).with_shape((8, 10, 12)), dtype="float32")
+    assert out.get_data_dtype() == np.float32
+    assert grid.shape == (8, 10, 12)
+
+
+def test_scaled_proxy_images_keep_their_scaling() -> None:
+    img = nib.load(str(data_path("nibabel_functional.nii")))
+    src = source_from_nibabel(img)
+    assert src.slope == pytest.approx(0.07540697) and src.inter == pytest.approx(3100.7617)
+    out = resample_to_spacing(img, 6.0)
+    assert out.get_data_dtype() == np.int16
+    assert out.dataobj.slope == pytest.approx(src.slope)
+    assert 600 < out.get_fdata().mean() < 5600
+
+
+def test_resample_file_streams_to_disk(tmp_path: Path) -> None:
+    src = write_nifti(tmp_path / "in.nii.gz", np.ones((10, 12, 14), np.float32), np.eye(4))
+    out = tmp_path / "out.nii"
+    result = resample_file(src, out, spacing=0.5, order=3, max_memory="16M")
+    assert result.output == out and out.exists()
+    img = nib.load(str(out))
+    assert img.shape == (20, 24, 28)
+    np.testing.assert_allclose(img.get_fdata(), 1.0, rtol=1e-6)
+    with pytest.raises(OutputExistsError, match="already exists"):
+        resample_file(src, out, spacing=0.5)
+    with pytest.raises(OptionError, match="exactly one"):
+        resample_file(src, tmp_path / "x.nii", spacing=0.5, shape=(3, 3, 3))
+    with pytest.raises(GridError, match="positive"):
+        resample_file(src, tmp_path / "x.nii", spacing=(0.5, -1, 1))
+    with pytest.raises(InputError):
+        resample_file(tmp_path / "missing.nii", tmp_path / "x.nii", spacing=1)
+
+
+def test_resample_file_like_a_reference(tmp_path: Path) -> None:
+    ras = data_path("niivue_nifti_space_RAS.nii.gz")
+    out = tmp_path / "ail_on_ras.nii.gz"
+    resample_file(data_path("niivue_nifti_space_AIL.nii.gz"), out, like=ras, order=0)
+    np.testing.assert_array_equal(nib.load(str(out)).get_fdata(), nib.load(str(ras)).get_fdata())
+
+
+def test_resample_nifti_spacing_drop_in(tmp_path: Path) -> None:
+    src = write_nifti(tmp_path / "in.nii.gz", np.ones((10, 10, 30), np.float32),
+                      np.diag([0.1, 0.1, 0.1, 1]))
+    resample_nifti_spacing(src, tmp_path / "out.nii.gz", new_z_spacing=0.15)
+    img = nib.load(str(tmp_path / "out.nii.gz"))
+    assert img.shape == (10, 10, 20)
+    np.testing.assert_allclose(_voxel_sizes(img), [0.1, 0.1, 0.15])
+    np.testing.assert_allclose(img.header.get_zooms(), [0.1, 0.1, 0.15], rtol=1e-6)
+    resample_nifti_spacing(src, tmp_path / "iso.nii.gz", new_spacing=0.2)
+    assert nib.load(str(tmp_path / "iso.nii.gz")).shape == (5, 5, 15)
+    with pytest.raises(OptionError):
+        resample_nifti_spacing(src, tmp_path / "none.nii.gz")
+
+
+def test_resampling_drop_in_writes_into_a_new_directory(tmp_path: Path) -> None:
+    src = write_nifti(tmp_path / "brain.nii.gz", np.ones((16, 16, 8), np.int16) * 7, np.eye(4))
+    written = resampling(src, tmp_path / "new" / "dir", (32, 32, 16))
+    assert written == tmp_path / "new" / "dir" / "brain_resampled.nii.gz"
+    img = nib.load(str(written))
+    assert img.shape == (32, 32, 16)
+    np.testing.assert_allclose(_fov_corners(img.shape, img.affine),
+                               _fov_corners((16, 16, 8), np.eye(4)), atol=1e-9)
+    assert np.all(np.asarray(img.dataobj) == 7)
