@@ -8,7 +8,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import data_path, write_nifti
 from niresample_cli.core.api import (
     resample_file,
     resample_nifti_spacing,
@@ -20,6 +19,8 @@ from niresample_cli.core.api import (
 )
 from niresample_cli.core.errors import GridError, InputError, OptionError, OutputExistsError
 from niresample_cli.core.grid import Grid
+
+from conftest import data_path, write_nifti
 
 
 def _voxel_sizes(img: nib.Nifti1Image) -> np.ndarray:

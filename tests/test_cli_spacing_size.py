@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import data_path, write_nifti
 from niresample_cli.app import app
+
+from conftest import data_path, write_nifti
 
 runner = CliRunner(env={"COLUMNS": "100", "TERM": "dumb"})
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from conftest import data_path, random_rotation, write_nifti
 from niresample_cli.core.api import source_from_nibabel
 from niresample_cli.core.engine import plan_resample, resample_to_array, resample_to_file
 from niresample_cli.core.grid import Grid, voxel_map
 from niresample_cli.core.io import open_image
+
+from conftest import data_path, random_rotation, write_nifti
 
 
 def _smooth(shape: tuple[int, ...], seed: int = 0, dtype: type = np.float32) -> np.ndarray:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import nibabel as nib
-from nibabel.eulerangles import euler2mat
 import numpy as np
 import pytest
+from nibabel.eulerangles import euler2mat
 from scipy.ndimage import gaussian_filter
 
-from conftest import data_path, random_rotation
 from niresample_cli.core.api import resample_to_grid, source_from_nibabel
 from niresample_cli.core.engine import plan_resample, resample_to_array
 from niresample_cli.core.grid import Grid, voxel_map
 from niresample_cli.core.io import open_image
+
+from conftest import data_path, random_rotation
 
 
 def test_against_spm12_reslice_fixture() -> None:
