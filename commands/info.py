@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from niresample_cli.console import error_line, fmt_num, fmt_shape, fmt_size, fmt_vec, out, state, warn_line
 from niresample_cli.options import JsonOpt
@@ -101,7 +102,7 @@ def _block(f: dict[str, Any], stats: bool, width: int) -> str:
     lines: list[str] = []
     line, used = "", 2
     for p in parts:
-        plain = len(Console().render_str(p).plain)
+        plain = Text.from_markup(p).cell_len
         if line and used + 3 + plain > width:
             lines.append(line)
             line, used = "", 2
