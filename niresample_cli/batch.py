@@ -164,6 +164,7 @@ def run_paths(
     quiet: bool,
     skip_existing: bool = False,
     jobs: int = 1,
+    executor: str = "auto",
 ) -> list[dict[str, Any]]:
     """Run ``job`` on each pair; one failure does not stop the others.
 
@@ -181,6 +182,11 @@ def run_paths(
         Leave pairs whose output exists untouched (status ``skipped``).
     jobs : int
         Files processed at once; 0 means one per CPU core.
+    executor : {'auto', 'process', 'thread'}
+        How ``jobs > 1`` runs: ``auto`` uses processes for a picklable job,
+        threads otherwise.  Threads suffice when the job spends its time in
+        numpy, zlib and file I/O (which release the GIL); processes keep
+        Python-heavy jobs (per-label loops) from contending for it.
 
     Returns
     -------
@@ -203,6 +209,8 @@ def run_paths(
 
     if jobs < 0:
         raise OptionError(f"-j/--jobs: expected 0 (all cores) or a positive number, got {jobs}")
+    if executor not in ("auto", "process", "thread"):
+        raise OptionError(f"executor: expected auto, process or thread, got {executor!r}")
     if len(pairs) == 1 and not skip_existing:
         src, dst = pairs[0]
         with make_progress(quiet=quiet) as progress:
@@ -216,7 +224,11 @@ def run_paths(
                           "reason": "output exists"}
         else:
             todo.append(i)
-    _run_todo(pairs, todo, job, results, quiet=quiet, jobs=min(jobs, max(1, len(todo))))
+    if executor == "process" and jobs > 1 and not _picklable(job):
+        raise OptionError("executor='process' needs a picklable job (a module-level function "
+                          "and functools.partial)")
+    _run_todo(pairs, todo, job, results, quiet=quiet, jobs=min(jobs, max(1, len(todo))),
+              threads=executor == "thread")
     final = [r for r in results if r is not None]
     if not quiet:
         print_summary(final)
@@ -230,7 +242,8 @@ def run_paths(
 
 
 def _run_todo(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
-              results: list[dict[str, Any] | None], *, quiet: bool, jobs: int) -> None:
+              results: list[dict[str, Any] | None], *, quiet: bool, jobs: int,
+              threads: bool) -> None:
     from niresample_cli.console import make_batch_progress
 
     with make_batch_progress(quiet=quiet) as progress:
@@ -248,17 +261,17 @@ def _run_todo(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
                 results[i] = _attempt(job, src, dst, within)
                 progress.update(task, completed=base + 1)
             return
-        _run_parallel(pairs, todo, job, results, progress, task, jobs)
+        _run_parallel(pairs, todo, job, results, progress, task, jobs, threads)
 
 
 def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
                   results: list[dict[str, Any] | None], progress: Any, task: Any,
-                  jobs: int) -> None:
+                  jobs: int, threads: bool) -> None:
     import concurrent.futures as cf
     import multiprocessing
 
     pool: cf.Executor
-    if _picklable(job):
+    if not threads and _picklable(job):
         # spawn: no fork of a process that holds threads (progress, gzip) and open files.
         pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     else:

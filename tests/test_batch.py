@@ -180,3 +180,14 @@ def test_cli_batch_exit_codes_and_summary(tmp_path: Path) -> None:
     assert res.exit_code == 1 and res.stderr.count("\n") == 1
     res = runner.invoke(_cli(), [str(files[0]), "-o", str(out), "--name", "{nope}"])
     assert res.exit_code == 1 and "unknown field" in res.stderr
+
+
+def test_executor_choice(tmp_path: Path) -> None:
+    files = _inputs(tmp_path, ["a.nii", "b.nii"])
+    pairs = plan_pairs(files, output_dir=tmp_path / "out")
+    res = run_paths(pairs, negate_job, quiet=True, jobs=2, executor="thread")
+    assert all(r["pid"] == os.getpid() for r in res)
+    with pytest.raises(OptionError, match="picklable"):
+        run_paths(pairs, lambda s, d, p: {}, quiet=True, jobs=2, executor="process")
+    with pytest.raises(OptionError, match="executor"):
+        run_paths(pairs, negate_job, quiet=True, jobs=2, executor="fork")
