@@ -360,3 +360,28 @@ def test_integer_intensities_are_not_taken_for_labels(tmp_path: Path) -> None:
     forced = compare_images(pa, pa, labels=True)
     assert forced["labels"]["a_labels"] == a.size - 1
     assert forced["labels"]["dice_mean"] == 1.0
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_print_report_fits_and_adapts(tmp_path: Path, width: int) -> None:
+    from rich.console import Console
+
+    from niresample_cli.commands.compare import print_report
+
+    rng = np.random.default_rng(8)
+    a = _labels(rng, (12, 12, 12), [0, 1, 2], "uint8")
+    aff_b = np.diag([0.5, 0.5, 0.5, 1.0])
+    aff_b[:3, 3] = -0.25
+    b = np.repeat(np.repeat(np.repeat(a, 2, 0), 2, 1), 2, 2)
+    pa = write_nifti(tmp_path / "a.nii.gz", a)
+    pb = write_nifti(tmp_path / "b.nii.gz", b, aff_b)
+    report = compare_images(pa, pb)
+    assert report["labels"]["dice_mean"] == 1.0  # an exact 2x upsampling
+    console = Console(width=width, record=True, color_system=None)
+    print_report(report, console=console)
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for word in ("12×12×12", "24×24×24", "0.5×0.5×0.5", "FOV centre shift", "Dice mean 1"):
+        assert word in text, word
+    assert ("a mm³" in text) == (width >= 120)
+    assert ("direction" in text) == (width >= 120)
