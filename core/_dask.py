@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
 from .errors import OptionError
 
-__all__ = ["run_tasks", "default_jobs", "validate_scheduler"]
+__all__ = ["run_tasks", "ordered_map", "split_slabs", "default_jobs", "validate_scheduler"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$")
 
@@ -155,3 +155,58 @@ def _run_distributed(
             raise
     finally:
         client.close()
+
+
+def split_slabs(slabs: Sequence[tuple[int, int]], parts: int) -> list[tuple[int, int]]:
+    """Cut every slab into ``parts`` thinner ones (at least one slice each).
+
+    ``parts`` slabs then alive together need no more memory than one planned
+    slab did; slab results do not depend on the height (the stream contract).
+    """
+    out: list[tuple[int, int]] = []
+    for z0, z1 in slabs:
+        h = max(1, -(-(z1 - z0) // max(int(parts), 1)))
+        out.extend((a, min(z1, a + h)) for a in range(z0, z1, h))
+    return out
+
+
+def ordered_map(
+    fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], *, jobs: int | None = None
+) -> Iterator[Any]:
+    """``fn(*args)`` for every ``args`` in ``calls``, yielded in order, ``jobs`` at a time.
+
+    Computes ahead on local threads while the caller consumes (writes) the
+    previous result; at most ``jobs`` results are being computed plus the one
+    the caller holds, so memory stays at ``jobs + 1`` results.  ``jobs=1``
+    computes in the calling thread.  The first exception is re-raised and the
+    remaining calls are cancelled.
+    """
+    n = default_jobs() if jobs is None else int(jobs)
+    if n < 1:
+        raise OptionError(f"--jobs: expected a positive number of threads, got {jobs}")
+    if n == 1 or len(calls) <= 1:
+        for args in calls:
+            yield fn(*args)
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: deque[Future[Any]] = deque()
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="niresample-slab")
+    try:
+        it = iter(calls)
+        for args in it:
+            pending.append(pool.submit(fn, *args))
+            if len(pending) >= n:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, *nxt))
+            yield result
+            del result
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

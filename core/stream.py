@@ -175,12 +175,19 @@ def write_output(
         check_free_space(path, nbytes, compressed=split_ext(path)[1].lower().endswith(".gz"))
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
+    # Slabs are computed ahead on `jobs` threads while the previous one is written;
+    # each planned slab is cut in jobs + 1 so the slabs alive together fit the budget.
+    from ._dask import default_jobs, ordered_map, split_slabs
+
+    jobs = int(zarr_options.get("jobs") or default_jobs())
+    pieces = split_slabs(slabs, jobs + 1) if jobs > 1 else list(slabs)
+    calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
     with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:
-        for v in range(n_volumes):
-            for z0, z1 in slabs:
-                w.write(slab_fn(v, z0, z1))
-                if progress is not None:
-                    progress(w.bytes_written, w.total_bytes)
+        for slab in ordered_map(slab_fn, calls, jobs=jobs):
+            w.write(slab)
+            del slab
+            if progress is not None:
+                progress(w.bytes_written, w.total_bytes)
     return path
 
 
