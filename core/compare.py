@@ -236,7 +236,8 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = values.ravel()
     lo, hi = int(v.min()), int(v.max())
     if hi - lo < (1 << 22):
-        counts = np.bincount((v.astype(np.int64) - lo) if lo else v, minlength=hi - lo + 1)
+        direct = lo == 0 and (v.dtype.kind == "i" or v.dtype.itemsize <= 4)  # bincount takes intp
+        counts = np.bincount(v if direct else v.astype(np.int64) - lo, minlength=hi - lo + 1)
         present = np.flatnonzero(counts)
         return present.astype(np.int64) + lo, counts[present]
     return np.unique(v, return_counts=True)

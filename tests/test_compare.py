@@ -385,3 +385,20 @@ def test_print_report_fits_and_adapts(tmp_path: Path, width: int) -> None:
         assert word in text, word
     assert ("a mm³" in text) == (width >= 120)
     assert ("direction" in text) == (width >= 120)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint64", "int64"])
+def test_other_integer_dtypes(tmp_path: Path, dtype: str) -> None:
+    rng = np.random.default_rng(9)
+    a = _labels(rng, (9, 9, 9), [0, 3, 5, 100], dtype)
+    if dtype == "int8":
+        a[a == 100] = -7  # negative ids are ids too
+    import nibabel as nib
+
+    pa = tmp_path / "a.nii.gz"
+    nib.save(nib.Nifti1Image(a, np.eye(4), dtype=np.dtype(dtype)), str(pa))
+    r = compare_images(pa, pa)
+    ids = sorted(set(np.unique(a).tolist()) - {0})
+    assert [row["label"] for row in r["labels"]["per_label"]] == ids
+    assert r["labels"]["dice_mean"] == 1.0
+    check_stats(r["stats"]["a"], a)
