@@ -269,9 +269,13 @@ class _Mapper:
             self.m = voxel_map(b, a)
 
     def b_voxels_per_a_voxel(self) -> float:
-        """Voxels of ``b`` read per voxel of ``a`` (the block behind a slab)."""
+        """Voxels of ``b`` read per voxel of ``a`` (the block behind a slab).
+
+        Along z at most one slice of ``b`` per slice of ``a`` is needed when
+        the block would be too large (see :meth:`_map_separable`).
+        """
         if self.separable:
-            return float(np.prod(np.maximum(np.abs(self.scale), 1.0)))
+            return float(np.prod(np.maximum(np.abs(self.scale[:2]), 1.0)))
         return 1.0
 
     def map_slab(self, img_b: SourceImage, volume: int, z0: int, z1: int) -> np.ndarray:
@@ -292,9 +296,18 @@ class _Mapper:
         bx, by, bz = ix[vx], iy[vy], iz[vz]
         xs = slice(int(bx.min()), int(bx.max()) + 1)
         ys = slice(int(by.min()), int(by.max()) + 1)
-        block = img_b.read_slab(int(bz.min()), int(bz.max()) + 1, volume=volume, x=xs, y=ys)
-        sub = block[np.ix_(bx - xs.start, by - ys.start, bz - int(bz.min()))]
-        out[np.ix_(np.flatnonzero(vx), np.flatnonzero(vy), np.flatnonzero(vz))] = sub
+        ox, oy, oz = np.flatnonzero(vx), np.flatnonzero(vy), np.flatnonzero(vz)
+        z_lo, z_hi = int(bz.min()), int(bz.max()) + 1
+        block_bytes = (xs.stop - xs.start) * (ys.stop - ys.start) * (z_hi - z_lo) \
+            * img_b.value_dtype.itemsize
+        if block_bytes <= self.budget // 2:
+            block = img_b.read_slab(z_lo, z_hi, volume=volume, x=xs, y=ys)
+            out[np.ix_(ox, oy, oz)] = block[np.ix_(bx - xs.start, by - ys.start, bz - z_lo)]
+            return
+        # b is much finer along z: read only the slices the gather needs.
+        for k_out, k_b in zip(oz.tolist(), bz.tolist(), strict=True):
+            row = img_b.read_slab(k_b, k_b + 1, volume=volume, x=xs, y=ys)[..., 0]
+            out[np.ix_(ox, oy, [k_out])] = row[np.ix_(bx - xs.start, by - ys.start)][..., None]
 
     def _map_general(self, img_b: SourceImage, volume: int, z0: int, z1: int,
                      out: np.ndarray) -> None:

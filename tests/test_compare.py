@@ -20,10 +20,14 @@ from conftest import data_path, random_rotation, write_nifti
 runner = CliRunner()
 
 
-@pytest.fixture(params=[2, 1000], ids=["slab2", "whole"])
+@pytest.fixture(params=[2, 1000, 0], ids=["slab2", "whole", "tiny-budget"])
 def slab_height(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Run each test with 2-slice slabs and with one slab: results must not differ."""
+    """Run each test with 2-slice slabs, with one slab, and with a budget so small
+    that b is read slice by slice or in small chunks: results must not differ."""
     h = request.param
+    if h == 0:
+        monkeypatch.setattr(compare_mod, "_SLAB_CAP", 2048)
+        h = 1
     monkeypatch.setattr(compare_mod, "_slab_height", lambda grid, per_voxel, budget: min(h, grid.shape[2]))
     return h
 
