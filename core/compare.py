@@ -307,7 +307,7 @@ class _Mapper:
         # b is much finer along z: read only the slices the gather needs.
         for k_out, k_b in zip(oz.tolist(), bz.tolist(), strict=True):
             row = img_b.read_slab(k_b, k_b + 1, volume=volume, x=xs, y=ys)[..., 0]
-            out[np.ix_(ox, oy, [k_out])] = row[np.ix_(bx - xs.start, by - ys.start)][..., None]
+            out[:, :, k_out][np.ix_(ox, oy)] = row[np.ix_(bx - xs.start, by - ys.start)]
 
     def _map_general(self, img_b: SourceImage, volume: int, z0: int, z1: int,
                      out: np.ndarray) -> None:
