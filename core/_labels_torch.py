@@ -84,26 +84,54 @@ def majority(codes: np.ndarray, windows: Sequence[np.ndarray], valid: Sequence[n
     return out.reshape(shape_out).cpu().numpy()
 
 
+_BANDS: dict[tuple[int, tuple[float, ...], str], Any] = {}
+
+
+def _band(n: int, w: Any) -> Any:
+    """(n, n - 2r) banded matrix with ``T[i + j, i] = w[j]`` (cached per device)."""
+    import torch
+
+    key = (n, tuple(float(v) for v in w.tolist()), str(w.device))
+    t = _BANDS.get(key)
+    if t is None:
+        taps = int(w.shape[0])
+        m = np.zeros((n, n - taps + 1))
+        cols = np.arange(n - taps + 1)
+        for j, v in enumerate(w.tolist()):
+            m[cols + j, cols] = v
+        t = torch.as_tensor(m, device=w.device)
+        if len(_BANDS) > 256:
+            _BANDS.clear()
+        _BANDS[key] = t
+    return t
+
+
 def _valid_pass(x: Any, w: Any, dim: int) -> Any:
-    """Correlate along ``dim`` without padding: ``len - 2r`` outputs, exact integer sums."""
-    taps = w.shape[0]
-    if taps == 1:
+    """Correlate along ``dim`` without padding (``len - 2r`` outputs): one banded matmul.
+
+    Taps are integers and the data 0/1 indicators, so every sum is an exact
+    integer in float64 whatever order the matrix product adds in.
+    """
+    if int(w.shape[0]) == 1:
         return x * w[0]
-    n = x.shape[dim] - taps + 1
-    out = x.narrow(dim, 0, n) * w[0]
-    for k in range(1, taps):
-        out += x.narrow(dim, k, n) * w[k]
-    return out
+    xt = x.movedim(dim, -1)
+    return (xt @ _band(int(xt.shape[-1]), w)).movedim(-1, dim)
 
 
 def smooth_labels(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
-                  device: str, block: int | None = None) -> np.ndarray:
+                  device: str, block: int | None = None, batched: bool | None = None) -> np.ndarray:
     """Torch twin of :func:`.labels.smooth_labels_blocks` (identical labels).
 
-    All labels present in a block are smoothed together as a batch of
-    indicators (in groups bounded by memory); ties go to the nearest-neighbour
-    label, else to the smallest id.
+    On CUDA (``batched``) all labels present in a block are smoothed together
+    as a batch of indicators (in groups bounded by memory); on the CPU each
+    label is smoothed within its bounding box, as the numpy path does.  Ties go
+    to the nearest-neighbour label, else to the smallest id.
     """
+    if batched is None:
+        batched = device == "cuda"
+    if not batched:
+        return _smooth_per_label(padded, weights, z_halo=z_halo, device=device,
+                                 block=block or _BLOCK["cpu"])
     import torch
 
     dev = torch_device(device)
@@ -171,3 +199,85 @@ def _smooth_block(b: Any, ws: Sequence[Any], r: Sequence[int], dev: Any) -> Any:
         nn_score = torch.where(mine, sc, nn_score)
     code = torch.where(nn_score == best, nn, best_code)
     return values[code]
+
+
+def _smooth_per_label(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
+                      device: str, block: int) -> np.ndarray:
+    """Per label within its bounding box (label codes and boxes from numpy/scipy)."""
+    import torch
+
+    # Many small products: one thread avoids thread hand-off costing more than
+    # the work itself (measured 0.08 ms vs 2-9 ms per pass on 2 busy cores).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _smooth_per_label_run(padded, weights, z_halo=z_halo, device=device, block=block)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _smooth_per_label_run(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
+                          device: str, block: int) -> np.ndarray:
+    import torch
+    from scipy import ndimage
+
+    dev = torch_device(device)
+    nx, ny, nzp = padded.shape
+    nz = nzp - 2 * z_halo
+    r = [(len(w) - 1) // 2 for w in weights]
+    ws = [torch.as_tensor(np.asarray(w, dtype=np.float64), device=dev) for w in weights]
+    out = np.empty((nx, ny, nz), dtype=padded.dtype, order="F")
+    for bz in range(0, nz, block):
+        ez = min(nz, bz + block)
+        zi = np.arange(bz, ez + 2 * r[2])
+        for by in range(0, ny, block):
+            ey = min(ny, by + block)
+            yi = np.clip(np.arange(by - r[1], ey + r[1]), 0, ny - 1)
+            for bx in range(0, nx, block):
+                ex = min(nx, bx + block)
+                xi = np.clip(np.arange(bx - r[0], ex + r[0]), 0, nx - 1)
+                blk = padded[np.ix_(xi, yi, zi)]
+                lo, hi = blk.min(), blk.max()
+                if lo == hi:
+                    out[bx:ex, by:ey, bz:ez] = lo
+                    continue
+                values, inv = np.unique(blk, return_inverse=True)
+                codes = (inv.reshape(blk.shape) + 1).astype(np.int32)
+                objs = ndimage.find_objects(codes)
+                best_code = _per_label_block(torch.from_numpy(codes).to(dev), objs, ws, r, dev)
+                out[bx:ex, by:ey, bz:ez] = values[best_code - 1]
+    return out
+
+
+def _per_label_block(codes: Any, objs: Sequence[Any], ws: Sequence[Any], r: Sequence[int],
+                     dev: Any) -> np.ndarray:
+    import torch
+
+    shape = codes.shape
+    inner = tuple(slice(r[a], shape[a] - r[a]) for a in range(3))
+    nn = codes[inner]
+    best = torch.full(nn.shape, -1.0, dtype=torch.float64, device=dev)
+    best_code = torch.zeros(nn.shape, dtype=codes.dtype, device=dev)
+    nn_score = torch.zeros(nn.shape, dtype=torch.float64, device=dev)
+    for k, sl in enumerate(objs, start=1):
+        if sl is None:
+            continue
+        # Interior outputs this label can reach, and the inputs they need.
+        olo = [max(sl[a].start - r[a], r[a]) for a in range(3)]
+        ohi = [min(sl[a].stop + r[a], shape[a] - r[a]) for a in range(3)]
+        if any(olo[a] >= ohi[a] for a in range(3)):
+            continue
+        sub = codes[olo[0] - r[0]:ohi[0] + r[0], olo[1] - r[1]:ohi[1] + r[1],
+                    olo[2] - r[2]:ohi[2] + r[2]] == k
+        s = sub.to(torch.float64)
+        for a in range(3):
+            s = _valid_pass(s, ws[a], a)
+        region = tuple(slice(olo[a] - r[a], ohi[a] - r[a]) for a in range(3))
+        b = best[region]
+        upd = s > b
+        best[region] = torch.where(upd, s, b)
+        best_code[region] = torch.where(upd, torch.full_like(best_code[region], k), best_code[region])
+        mine = nn[region] == k
+        nn_score[region] = torch.where(mine, s, nn_score[region])
+    result = torch.where(nn_score == best, nn, best_code)
+    return result.cpu().numpy()

@@ -1,0 +1,263 @@
+"""Label resampling side by side: niresample vs SimpleITK vs the per-label FFT scripts.
+
+Every measurement runs in its own child process under ``/usr/bin/time -f %M``
+(peak RSS of that child only).  Times are medians of the repeats done inside
+the child, after the input is loaded (SimpleITK and the FFT script get their
+input in memory; niresample reads its .nii.gz slab by slab, which is included).
+
+Cases
+-----
+* ``allen-nearest``: Allen CCF 25 um (528x320x456, 672 labels, uint32) x2 nearest
+  -> 1056x640x912 (616 M voxels, 2.46 GB): niresample (numpy, in memory and
+  streamed to a .nii) vs sitkNearestNeighbor; a plain memory copy of the output
+  size for scale.
+* ``synth-gauss``: synthetic 300-label Voronoi map 128^3 (1 mm) -> 256^3 (0.5 mm),
+  sigma 0.5 mm: niresample numpy and torch-cpu vs sitkLabelGaussian vs the
+  per-label whole-volume FFT approach (timed on a subset of labels and scaled
+  to all labels, since the full run takes minutes; marked "extrapolated").
+* ``synth-small``: the same at 64^3 -> 128^3, where the FFT approach runs in
+  full, for its agreement figure.
+* ``allen-gauss``: a 160^3 crop of the Allen atlas x2 (sigma 12.5 um = 1 output voxel).
+
+Run: ``python bench/bench_labels.py [--cases allen-nearest,synth-gauss,...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ALLEN = DATA / "allen_ccf2017_annotation_25um.nii.gz"
+WORK = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "niresample_bench_labels"
+
+
+# -- inputs --------------------------------------------------------------------------
+def synthetic(n: int, n_labels: int = 300, seed: int = 0) -> Path:
+    """A Voronoi label map (ids 1..n_labels inside a ball, 0 outside), 1 mm, uint16."""
+    import nibabel as nib
+    from scipy.spatial import cKDTree
+
+    path = WORK / f"synth_{n}_{n_labels}.nii.gz"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    seeds = rng.uniform(0, n, size=(n_labels, 3))
+    g = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    _, lab = cKDTree(seeds).query(g)
+    data = (lab + 1).astype(np.uint16).reshape(n, n, n)
+    c = (n - 1) / 2
+    data[np.sum((g.reshape(n, n, n, 3) - c) ** 2, -1) > (0.48 * n) ** 2] = 0
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
+    return path
+
+
+def allen_crop(edge: int = 160) -> Path:
+    import nibabel as nib
+
+    path = WORK / f"allen_crop_{edge}.nii.gz"
+    if path.exists():
+        return path
+    img = nib.load(str(ALLEN))
+    x0, y0, z0 = 264 - edge // 2, 140 - edge // 2, 228 - edge // 2
+    nib.save(img.slicer[x0:x0 + edge, y0:y0 + edge, z0:z0 + edge], str(path))
+    return path
+
+
+# -- the child side ----------------------------------------------------------------------
+def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import nibabel as nib
+
+    img = nib.load(str(path))
+    return np.asarray(img.dataobj), img.affine
+
+
+def _target(path: Path, factor: float):
+    from niresample_cli.core.io import open_image
+
+    with open_image(path) as src:
+        return src.grid.with_spacing(tuple(src.grid.spacing / factor))
+
+
+def child(method: str, path: Path, factor: float, sigma_vox: float, repeats: int,
+          save: Path | None, subset: int) -> dict:
+    times = []
+    result = None
+    grid = _target(path, factor)
+    sigma_mm = sigma_vox * float(grid.spacing[0])
+    if method.startswith("niresample"):
+        from niresample_cli.core import labels as L
+
+        device = {"niresample": "numpy", "niresample-torch": "cpu", "niresample-file": "numpy"}[method]
+        for _ in range(repeats):
+            t = time.perf_counter()
+            if method == "niresample-file":
+                out = WORK / "out.nii"
+                L.resample_labels_file(path, out, spacing=tuple(grid.spacing),
+                                       sigma=sigma_mm if sigma_vox else None, device=device,
+                                       overwrite=True)
+            else:
+                result = np.asarray(L.resample_labels(
+                    path, spacing=tuple(grid.spacing), sigma=sigma_mm if sigma_vox else None,
+                    device=device).dataobj)
+            times.append(time.perf_counter() - t)
+    elif method.startswith("sitk"):
+        import SimpleITK as sitk
+
+        from niresample_cli.core._sitk import from_sitk, to_sitk
+
+        data, affine = _load(path)
+        moving = to_sitk(data, affine)
+        ref = sitk.Image(*grid.shape, sitk.sitkUInt8)
+        from niresample_cli.core._sitk import sitk_geometry
+
+        o, s, d = sitk_geometry(grid.affine)
+        ref.SetOrigin(o)
+        ref.SetSpacing(s)
+        ref.SetDirection(d)
+        interp = sitk.sitkNearestNeighbor if method == "sitk-nearest" else sitk.sitkLabelGaussian
+        for _ in range(repeats):
+            t = time.perf_counter()
+            r = sitk.Resample(moving, ref, sitk.Transform(), interp, 0, moving.GetPixelID())
+            times.append(time.perf_counter() - t)
+        result = from_sitk(r)[0]
+    elif method == "fft":
+        result, secs, done, total = fft_labels(path, grid, sigma_vox, subset)
+        times = [secs * total / done]
+        return {"seconds": times[0], "extrapolated": done < total, "labels_run": done,
+                "labels": total, **_save(result if done == total else None, save)}
+    elif method == "copy":
+        data, _ = _load(path)
+        n = int(np.prod(grid.shape))
+        src = np.ones(n, dtype=data.dtype)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            dst = src.copy()
+            times.append(time.perf_counter() - t)
+        del dst
+    return {"seconds": statistics.median(times), "extrapolated": False, **_save(result, save)}
+
+
+def _save(result: np.ndarray | None, save: Path | None) -> dict:
+    if result is not None and save is not None:
+        np.save(save, np.asarray(result))
+        return {"saved": str(save)}
+    return {}
+
+
+def fft_labels(path: Path, grid, sigma_vox: float, subset: int):
+    """The per-label whole-volume FFT approach of the usual scripts (seed 000)."""
+    from niresample_cli.core import labels as L
+
+    nn = np.asarray(L.resample_labels(path, like=grid, device="numpy").dataobj)
+    t = time.perf_counter()
+    labels = np.unique(nn)
+    total = len(labels)
+    run = labels if subset <= 0 else labels[:subset]
+    freqs = [np.fft.fftfreq(n) for n in nn.shape[:2]] + [np.fft.rfftfreq(nn.shape[2])]
+    kx, ky, kz = np.meshgrid(*freqs, indexing="ij", sparse=True)
+    transfer = np.exp(-2 * (np.pi * sigma_vox) ** 2 * (kx ** 2 + ky ** 2 + kz ** 2))
+    best = np.full(nn.shape, -np.inf, dtype=np.float32)
+    out = np.zeros(nn.shape, dtype=nn.dtype)
+    for lab in run:
+        sm = np.fft.irfftn(np.fft.rfftn((nn == lab).astype(np.float32)) * transfer, s=nn.shape)
+        upd = sm > best
+        best[upd] = sm[upd]
+        out[upd] = lab
+    return out, time.perf_counter() - t, len(run), total
+
+
+# -- the parent side -------------------------------------------------------------------
+def measure(method: str, path: Path, factor: float, sigma_vox: float, repeats: int,
+            tag: str, subset: int = 0) -> dict:
+    save = WORK / f"{tag}_{method}.npy"
+    cmd = ["/usr/bin/time", "-f", "MAXRSS %M", sys.executable, __file__, "--child", method,
+           str(path), str(factor), str(sigma_vox), str(repeats), str(save), str(subset)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{method} failed:\n{p.stderr[-2000:]}")
+    rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS")][-1]
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res["peak_mb"] = rss / 1024
+    res["method"] = method
+    return res
+
+
+def agreement(a: dict, b: dict) -> str:
+    if "saved" not in a or "saved" not in b:
+        return "—"
+    x, y = np.load(a["saved"], mmap_mode="r"), np.load(b["saved"], mmap_mode="r")
+    return f"{float(np.mean(x == y)):.4f}"
+
+
+def baseline_rss() -> float:
+    p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", sys.executable, "-c",
+                        "import numpy, scipy.ndimage, nibabel, SimpleITK; "
+                        "import niresample_cli.core.labels"], capture_output=True, text=True)
+    return int(p.stderr.strip().splitlines()[-1].split()[1]) / 1024
+
+
+def table(title: str, rows: list[dict], out_mb: float, ref: dict | None, ref2: dict | None,
+          base: float) -> str:
+    lines = [f"\n### {title}\n", f"output {out_mb:.0f} MB; interpreter + imports alone: {base:.0f} MB\n",
+             "| method | median s | peak RSS MB | peak − imports, x output | agrees with niresample | agrees with FFT |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        secs = f"{r['seconds']:.2f}" + (f" (extrapolated from {r['labels_run']}/{r['labels']} labels)"
+                                         if r.get("extrapolated") else "")
+        over = (r["peak_mb"] - base) / out_mb if out_mb else float("nan")
+        lines.append(f"| {r['method']} | {secs} | {r['peak_mb']:.0f} | {over:.2f} | "
+                     f"{agreement(r, ref) if ref else '—'} | {agreement(r, ref2) if ref2 else '—'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default="allen-nearest,synth-gauss,synth-small,allen-gauss")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--fft-subset", type=int, default=8)
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    base = baseline_rss()
+    print(f"# bench_labels ({os.cpu_count()} CPUs)")
+    cases = args.cases.split(",")
+    if "allen-nearest" in cases:
+        out_mb = 1056 * 640 * 912 * 4 / 2**20
+        rows = [measure(m, ALLEN, 2.0, 0.0, args.repeats, "an")
+                for m in ("niresample", "niresample-file", "sitk-nearest", "copy")]
+        print(table("Allen CCF 25 um x2, nearest (1056x640x912 uint32)", rows, out_mb, rows[0], None, base))
+    for case, n, subset in (("synth-gauss", 128, args.fft_subset), ("synth-small", 64, 0)):
+        if case not in cases:
+            continue
+        path = synthetic(n)
+        out_mb = (2 * n) ** 3 * 2 / 2**20
+        rows = [measure(m, path, 2.0, 1.0, args.repeats if m.startswith("nires") else 1, case, subset)
+                for m in ("niresample", "niresample-torch", "niresample-file", "sitk-gauss", "fft")]
+        fft = rows[-1] if "saved" in rows[-1] else None
+        print(table(f"synthetic 300 labels {n}^3 -> {2 * n}^3, sigma 0.5 mm (1 output voxel)",
+                    rows, out_mb, rows[0], fft, base))
+    if "allen-gauss" in cases:
+        path = allen_crop(160)
+        out_mb = 320 ** 3 * 4 / 2**20
+        rows = [measure(m, path, 2.0, 1.0, 1, "ag", args.fft_subset)
+                for m in ("niresample", "niresample-file", "sitk-gauss", "fft")]
+        print(table("Allen CCF crop 160^3 x2 -> 320^3, sigma 12.5 um (1 output voxel)",
+                    rows, out_mb, rows[0], None, base))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        m, p, f, s, r, sv, sub = sys.argv[2:9]
+        print(json.dumps(child(m, Path(p), float(f), float(s), int(r),
+                               Path(sv) if sv else None, int(sub))))
+    else:
+        main()
