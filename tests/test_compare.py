@@ -406,3 +406,32 @@ def test_other_integer_dtypes(tmp_path: Path, dtype: str) -> None:
     assert [row["label"] for row in r["labels"]["per_label"]] == ids
     assert r["labels"]["dice_mean"] == 1.0
     check_stats(r["stats"]["a"], a)
+
+
+def test_streams_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No read covers a whole image, and every read fits the (shrunk) slab budget."""
+    from niresample_cli.core.io import SourceImage
+
+    cap = 1 << 16
+    monkeypatch.setattr(compare_mod, "_SLAB_CAP", cap)
+    reads: list[tuple[int, int]] = []
+    real = SourceImage.read_slab
+
+    def spy(self: SourceImage, z0: int, z1: int, **kw: object) -> np.ndarray:
+        out = real(self, z0, z1, **kw)  # type: ignore[arg-type]
+        reads.append((z1 - z0, out.nbytes))
+        return out
+
+    monkeypatch.setattr(SourceImage, "read_slab", spy)
+    rng = np.random.default_rng(10)
+    a = _labels(rng, (64, 48, 40), [0, 1, 2, 3], "uint8")
+    aff_b = np.diag([0.5, 0.5, 0.5, 1.0])
+    aff_b[:3, 3] = -0.25
+    b = np.repeat(np.repeat(np.repeat(a, 2, 0), 2, 1), 2, 2)
+    pa = write_nifti(tmp_path / "a.nii.gz", a)
+    pb = write_nifti(tmp_path / "b.nii.gz", b, aff_b)
+    r = compare_images(pa, pb)
+    assert r["labels"]["dice_mean"] == 1.0
+    assert len(reads) > 40
+    assert max(n for _, n in reads) <= cap
+    assert max(dz for dz, _ in reads) < 40
