@@ -663,11 +663,14 @@ def failed_checks(
     fail_on : sequence of {'lost-labels', 'new-labels', 'fov-shift'}
         ``lost-labels``: a nonzero label of ``a`` is absent from ``b``.
         ``new-labels``: ``b`` holds a nonzero label absent from ``a``.
+        Both also fail when the labels could not be compared (e.g. ``b`` was
+        saved as floats).
         ``fov-shift``: the FOV centre moved by more than ``fov_tolerance`` mm,
-        or an outer edge moved by more than half a voxel of ``b`` plus
-        ``fov_tolerance`` (rounding a voxel count legitimately moves an edge
-        by up to half an output voxel; keeping the first voxel centre, the
-        classic script bug, moves the centre).
+        or (for grids with the same direction) an outer edge moved by more
+        than half a voxel of ``b`` plus ``fov_tolerance``: rounding a voxel
+        count legitimately moves an edge by up to half an output voxel,
+        while keeping the first voxel centre, the classic script bug, moves
+        the centre.
     fov_tolerance : float
         In mm, non-negative.
 
@@ -688,6 +691,11 @@ def failed_checks(
         raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}")
     failed: list[str] = []
     lab = report.get("labels") or {}
+    label_checks = [c for c in ("lost-labels", "new-labels") if c in fail_on]
+    if label_checks and "per_label" not in lab:
+        # A label map that came back as floats is exactly what these checks are for.
+        why = lab.get("skipped") or "not both unscaled integer images"
+        failed += [f"{c}: labels were not compared ({why})" for c in label_checks]
     if "lost-labels" in fail_on and lab.get("lost"):
         failed.append(f"lost-labels: {_ids(lab['lost'])} missing from b")
     if "new-labels" in fail_on and lab.get("new"):
@@ -698,9 +706,9 @@ def failed_checks(
         if fov["center_shift"] > fov_tolerance:
             failed.append(f"fov-shift: FOV centre moved {fov['center_shift']:.4g} mm "
                           f"(tolerance {fov_tolerance:g} mm)")
-        else:
+        elif fov["same_direction"]:  # a rotated box has no matching edges to compare
             for e in fov["edges"]:
-                half = 0.5 * (spacing_b[e["axis"]] if fov["same_direction"] else max(spacing_b))
+                half = 0.5 * spacing_b[e["axis"]]
                 worst = max(abs(e["low_mm"]), abs(e["high_mm"]))
                 if worst > half + fov_tolerance:
                     failed.append(f"fov-shift: an outer edge of axis {e['axis']} moved {worst:.4g} mm "

@@ -435,3 +435,16 @@ def test_streams_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(reads) > 40
     assert max(n for _, n in reads) <= cap
     assert max(dz for dz, _ in reads) < 40
+
+
+def test_label_checks_fail_when_labels_cannot_be_compared(tmp_path: Path) -> None:
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[1:3, 1:3, 1:3] = 7
+    pa = write_nifti(tmp_path / "a.nii.gz", a)
+    pb = write_nifti(tmp_path / "b.nii.gz", a.astype(np.float32))  # labels "resampled" to float
+    r = compare_images(pa, pb)
+    assert r["labels"] is None
+    failed = failed_checks(r, fail_on=["lost-labels", "fov-shift"])
+    assert len(failed) == 1 and failed[0].startswith("lost-labels: labels were not compared")
+    res = runner.invoke(app, ["compare", str(pa), str(pb), "--fail-on", "lost-labels"])
+    assert res.exit_code == 3 and "not compared" in res.stderr
