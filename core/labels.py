@@ -165,7 +165,8 @@ def check_label_values(source: SourceImage, *, force: bool = False) -> None:
         A float (or float-scaled) image with a non-whole or non-finite value,
         unless ``force``.
     """
-    if force or (source.dtype.kind in "iu" and _scaling_is_whole(source)):
+    if force or source.dtype.kind in "iu":
+        # Integers (scaled or not) are resampled on their stored values.
         return
     nz = source.grid.shape[2]
     per_slice = max(1, source.grid.shape[0] * source.grid.shape[1] * 8)
@@ -181,11 +182,6 @@ def check_label_values(source: SourceImage, *, force: bool = False) -> None:
                     f"{source.path}: a float image with non-whole values (e.g. {first!r}) is not a "
                     "label map; use --force-float-labels to treat its values as labels anyway"
                 )
-
-
-def _scaling_is_whole(source: SourceImage) -> bool:
-    # Integers with slope/inter are handled on their stored values (bijective).
-    return True
 
 
 def gaussian_weights(sigma_voxels: float) -> np.ndarray:
@@ -661,17 +657,21 @@ def _prepare(
     s_vox = _as_sigma(sigma_voxels, "--sigma-voxels")
     dev = resolve_device(device)
     like_grid = None
-    if like is not None:
-        like_grid = like if isinstance(like, Grid) else _as_source(like).grid
+    if isinstance(like, Grid):
+        like_grid = like
+    elif isinstance(like, (str, os.PathLike)):
+        with open_image(like) as ref:
+            like_grid = ref.grid
+    elif like is not None:
+        like_grid = _as_source(like).grid
     if spacing is not None and not isinstance(spacing, (int, float)) and len(list(spacing)) == 3 \
             and all(v is None for v in spacing):
         spacing = None
     grid = label_target_grid(source.grid, spacing=spacing, shape=shape, like=like_grid,
                              anchor=str(getattr(anchor, "value", anchor)))
     check_label_values(source, force=force_float_labels)
-    if m == "gaussian":
-        if s_mm is not None:
-            s_vox = (s_mm[0] / grid.spacing[0], s_mm[1] / grid.spacing[1], s_mm[2] / grid.spacing[2])
+    if m == "gaussian" and s_mm is not None:
+        s_vox = (s_mm[0] / grid.spacing[0], s_mm[1] / grid.spacing[1], s_mm[2] / grid.spacing[2])
     return LabelSlabs(source, grid, method=m, sigma_voxels=s_vox, device=dev)
 
 

@@ -309,6 +309,9 @@ def test_gaussian_identical_across_block_sizes() -> None:
         np.testing.assert_array_equal(L.smooth_labels_blocks(padded, fn.weights, z_halo=rz, block=b), base)
     np.testing.assert_array_equal(lt.smooth_labels(padded, fn.weights, z_halo=rz, device="cpu",
                                                    block=48), base)
+    # The batched code path that CUDA uses, run on the CPU.
+    np.testing.assert_array_equal(lt.smooth_labels(padded, fn.weights, z_halo=rz, device="cpu",
+                                                   block=40, batched=True), base)
 
 
 @CUDA
