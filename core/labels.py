@@ -419,16 +419,23 @@ class LabelSlabs:
         codes = codes.reshape(rows.shape).astype(np.int32)
         n_codes = len(values)
         if n_codes == 1:
-            return np.full((len(wx), len(wy), z1 - z0), values[0], dtype=src.dtype, order="F")
-        nn_codes = _gather(codes, [nn[0], nn[1], nn[2] - z_lo], "numpy")
-        win = [wx, wy, wz - z_lo]
-        if self.device == "numpy":
-            mode = majority_codes(codes, win, [vx, vy, vz], nn_codes, n_codes)
+            out = np.full((len(wx), len(wy), z1 - z0), values[0], dtype=src.dtype, order="F")
         else:
-            from . import _labels_torch as lt
+            nn_codes = _gather(codes, [nn[0], nn[1], nn[2] - z_lo], "numpy")
+            win = [wx, wy, wz - z_lo]
+            if self.device == "numpy":
+                mode = majority_codes(codes, win, [vx, vy, vz], nn_codes, n_codes)
+            else:
+                from . import _labels_torch as lt
 
-            mode = lt.majority(codes, win, [vx, vy, vz], nn_codes, n_codes, device=self.device)
-        return np.asfortranarray(values[mode])
+                mode = lt.majority(codes, win, [vx, vy, vz], nn_codes, n_codes, device=self.device)
+            out = np.asfortranarray(values[mode])
+        outside = [self.nn[0] < 0, self.nn[1] < 0, self.nn[2][z0:z1] < 0]
+        if any(o.any() for o in outside):  # beyond the input's field of view: background
+            out[outside[0]] = 0
+            out[:, outside[1]] = 0
+            out[:, :, outside[2]] = 0
+        return out
 
     def _gaussian(self, volume: int, z0: int, z1: int) -> np.ndarray:
         nz = self.grid.shape[2]

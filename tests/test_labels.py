@@ -434,3 +434,16 @@ def test_drop_in_resample_label_image_has_correct_affine() -> None:
     assert out.get_data_dtype() == img.get_data_dtype()
     assert set(np.unique(np.asarray(out.dataobj))) <= set(np.unique(np.asarray(img.dataobj)))
     np.testing.assert_allclose(out.header.get_best_affine(), out.affine, atol=1e-6)
+
+
+def test_majority_outside_the_input_fov_is_background() -> None:
+    src = open_image(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"))
+    affine = src.grid.affine.copy()
+    affine[:3, :3] *= 2.0
+    affine[:3, 3] += src.grid.affine[:3, :3] @ np.array([10.5, -20.5, 50.5])
+    fn = _slabs(src, like=Grid((40, 50, 40), affine), method="majority")
+    got = _run(fn, 6)
+    outside = (fn.nn[0][:, None, None] < 0) | (fn.nn[1][None, :, None] < 0) \
+        | (fn.nn[2][None, None, :] < 0)
+    assert outside.any() and not got[outside].any() and got[~outside].any()
+    assert set(np.unique(got)) <= set(np.unique(src.read_volume(scaled=False)))
