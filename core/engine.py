@@ -15,9 +15,10 @@ image and returns a picklable slab function for :mod:`core.stream`:
   them (order 0 is an exact index gather).
 
 Both give results that do not depend on the slab height: bit-for-bit for
-orders 0 and 1 (every slab runs the same operations per output row), to
-float32 precision for orders >= 2 (the pre-filter margin of
-:func:`core.kernels.prefilter_margin`).
+order 0 and for order 1 without anti-aliasing (every slab runs the same
+operations per output row), otherwise to float32 rounding (BLAS may block
+sums differently for another slab size; the pre-filter margin of
+:func:`core.kernels.prefilter_margin` makes cut slabs match whole lines).
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ class SeparableSlabs:
             1: self._rows(1),
             2: self._rows(0),
         }
-        result = self._apply(c, rows)
+        data = src._dataobj
+        owned = not (isinstance(data, np.ndarray) and np.may_share_memory(c, data))
+        result = self._apply(c, rows, owned=owned)
         values = result.T  # (nx', ny', dz), Fortran-ordered
         if self.raw:
             return values
@@ -191,27 +194,32 @@ class SeparableSlabs:
         w = self.weights[axis]
         return (w.index, w.weight, w.gather, w.prefilter, w.pad)
 
-    def _apply(self, c: np.ndarray, rows: dict[int, tuple[np.ndarray, np.ndarray, bool, bool, int]]) -> np.ndarray:
+    def _apply(
+        self, c: np.ndarray, rows: dict[int, tuple[np.ndarray, np.ndarray, bool, bool, int]], *,
+        owned: bool,
+    ) -> np.ndarray:
         backend = make_backend(self.device)
         z_prefilter = self.weights[2].prefilter
         need = {ax: (z_prefilter if ax == 0 else rows[ax][3]) for ax in rows}
         # From whole-axis ratios, so that every slab runs the same operations.
         ratio = {2 - a: self.target.shape[a] / self.n_in[a] for a in range(3)}
         order = self._pass_order()
+        # ``owned``: the block is ours to filter in place (not a view of the caller's array)
         if backend.name != "numpy":  # pre-filters stay in scipy; they commute with the passes
-            for ax in order:
-                if need[ax]:
-                    c = prefilter(c, ax, self.order, rows[ax][4])
-                    need[ax] = False
+            todo = [(ax, rows[ax][4]) for ax in order if need[ax]]
+            if todo:
+                c = prefilter(c, todo, self.order)
+            need = dict.fromkeys(need, False)
         data: Any = backend.to_device(c)
         for ax in order:
-            if need[ax]:
-                todo = [ax] if ratio[ax] < 1.0 else [a for a in order if need[a]]
-                for a in todo:  # pre-filter where the block is smallest
-                    data = prefilter(data, a, self.order, rows[a][4])
+            if need[ax]:  # pre-filter where the block is smallest
+                axes = [ax] if ratio[ax] < 1.0 else [a for a in order if need[a]]
+                data = prefilter(data, [(a, rows[a][4]) for a in axes], self.order, owned=owned)
+                for a in axes:
                     need[a] = False
             index, weight, gather = rows[ax][0], rows[ax][1], rows[ax][2]
             data = backend.apply(data, ax, index, weight, gather)
+            owned = True
         return backend.to_numpy(data)
 
 

@@ -134,3 +134,18 @@ def test_device_cpu_runs(image: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["spacing", str(image), str(tmp_path / "t.nii"), "--iso", "0.2",
                             "--device", "cpu", "-q"])
     assert r.exit_code == 0, r.output
+
+
+def test_output_larger_than_the_free_disk_is_refused(image: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**6, 10**6 - 1000, 1000))
+    out = tmp_path / "big.nii"
+    r = runner.invoke(app, ["spacing", str(image), str(out), "--iso", "0.01"])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "disk" in lines[0].lower(), r.output
+    assert not out.exists()

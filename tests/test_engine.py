@@ -72,9 +72,9 @@ def test_result_does_not_depend_on_slab_height(order: int, aa: bool) -> None:
     whole = _run(img, grid, order=order, anti_aliasing=aa)
     for height in (1, 3, 7):
         sliced = _run_slabs(img, grid, height, order=order, anti_aliasing=aa)
-        if order <= 1:
+        if order == 0 or (order == 1 and not aa):
             np.testing.assert_array_equal(sliced, whole)
-        else:  # the pre-filter margin: float32 rounding
+        else:  # BLAS blocking and the pre-filter margin: float32 rounding
             np.testing.assert_allclose(sliced, whole, rtol=0, atol=2e-6 * np.abs(whole).max())
 
 
