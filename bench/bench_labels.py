@@ -2,8 +2,9 @@
 
 Every measurement runs in its own child process under ``/usr/bin/time -f %M``
 (peak RSS of that child only).  Times are medians of the repeats done inside
-the child, after the input is loaded (SimpleITK and the FFT script get their
-input in memory; niresample reads its .nii.gz slab by slab, which is included).
+the child.  Rows without ``-file`` are compute only: input already in memory,
+output in memory.  ``-file`` rows are end to end: read the .nii.gz, resample,
+write a .nii (niresample streams slabs; SimpleITK reads and writes whole images).
 
 Cases
 -----
@@ -51,11 +52,13 @@ def synthetic(n: int, n_labels: int = 300, seed: int = 0) -> Path:
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
-    seeds = rng.uniform(0, n, size=(n_labels, 3))
+    c = (n - 1) / 2
+    seeds = rng.normal(size=(n_labels, 3))  # uniform in the ball, so every cell survives the mask
+    seeds *= (0.45 * n * rng.uniform(size=(n_labels, 1)) ** (1 / 3)) / np.linalg.norm(seeds, axis=1, keepdims=True)
+    seeds += c
     g = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3)
     _, lab = cKDTree(seeds).query(g)
     data = (lab + 1).astype(np.uint16).reshape(n, n, n)
-    c = (n - 1) / 2
     data[np.sum((g.reshape(n, n, n, 3) - c) ** 2, -1) > (0.48 * n) ** 2] = 0
     nib.save(nib.Nifti1Image(data, np.eye(4)), str(path))
     return path
@@ -97,39 +100,52 @@ def child(method: str, path: Path, factor: float, sigma_vox: float, repeats: int
     if method.startswith("niresample"):
         from niresample_cli.core import labels as L
 
-        device = {"niresample": "numpy", "niresample-torch": "cpu", "niresample-file": "numpy"}[method]
-        for _ in range(repeats):
-            t = time.perf_counter()
-            if method == "niresample-file":
-                out = WORK / "out.nii"
-                L.resample_labels_file(path, out, spacing=tuple(grid.spacing),
-                                       sigma=sigma_mm if sigma_vox else None, device=device,
-                                       overwrite=True)
-            else:
-                result = np.asarray(L.resample_labels(
-                    path, spacing=tuple(grid.spacing), sigma=sigma_mm if sigma_vox else None,
-                    device=device).dataobj)
-            times.append(time.perf_counter() - t)
+        device = "cpu" if method == "niresample-torch" else "numpy"
+        sigma = sigma_mm if sigma_vox else None
+        if method == "niresample-file":
+            for _ in range(repeats):
+                t = time.perf_counter()
+                L.resample_labels_file(path, WORK / "out.nii", spacing=tuple(grid.spacing),
+                                       sigma=sigma, device=device, overwrite=True)
+                times.append(time.perf_counter() - t)
+        else:
+            import nibabel as nib
+
+            data, affine = _load(path)  # input in memory, as SimpleITK gets it
+            src = L._source_from_nibabel(nib.Nifti1Image(data, affine))
+            for _ in range(repeats):
+                result = None
+                t = time.perf_counter()
+                result = np.asarray(L.resample_labels(src, spacing=tuple(grid.spacing), sigma=sigma,
+                                                      device=device).dataobj)
+                times.append(time.perf_counter() - t)
     elif method.startswith("sitk"):
         import SimpleITK as sitk
 
-        from niresample_cli.core._sitk import from_sitk, to_sitk
+        from niresample_cli.core._sitk import from_sitk, sitk_geometry, to_sitk
 
-        data, affine = _load(path)
-        moving = to_sitk(data, affine)
         ref = sitk.Image(*grid.shape, sitk.sitkUInt8)
-        from niresample_cli.core._sitk import sitk_geometry
-
         o, s, d = sitk_geometry(grid.affine)
         ref.SetOrigin(o)
         ref.SetSpacing(s)
         ref.SetDirection(d)
-        interp = sitk.sitkNearestNeighbor if method == "sitk-nearest" else sitk.sitkLabelGaussian
-        for _ in range(repeats):
-            t = time.perf_counter()
-            r = sitk.Resample(moving, ref, sitk.Transform(), interp, 0, moving.GetPixelID())
-            times.append(time.perf_counter() - t)
-        result = from_sitk(r)[0]
+        interp = sitk.sitkNearestNeighbor if method.startswith("sitk-nearest") else sitk.sitkLabelGaussian
+        if method.endswith("-file"):  # end to end: read .nii.gz, resample, write .nii
+            for _ in range(repeats):
+                t = time.perf_counter()
+                moving = sitk.ReadImage(str(path))
+                r = sitk.Resample(moving, ref, sitk.Transform(), interp, 0, moving.GetPixelID())
+                sitk.WriteImage(r, str(WORK / "out_sitk.nii"))
+                times.append(time.perf_counter() - t)
+                del r, moving
+        else:
+            data, affine = _load(path)
+            moving = to_sitk(data, affine)
+            for _ in range(repeats):
+                t = time.perf_counter()
+                r = sitk.Resample(moving, ref, sitk.Transform(), interp, 0, moving.GetPixelID())
+                times.append(time.perf_counter() - t)
+            result = from_sitk(r)[0]
     elif method == "fft":
         result, secs, done, total = fft_labels(path, grid, sigma_vox, subset)
         times = [secs * total / done]
@@ -199,22 +215,41 @@ def agreement(a: dict, b: dict) -> str:
     return f"{float(np.mean(x == y)):.4f}"
 
 
-def baseline_rss() -> float:
-    p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", sys.executable, "-c",
-                        "import numpy, scipy.ndimage, nibabel, SimpleITK; "
-                        "import niresample_cli.core.labels"], capture_output=True, text=True)
-    return int(p.stderr.strip().splitlines()[-1].split()[1]) / 1024
+_IMPORTS = {
+    "niresample": "import numpy, scipy.ndimage, nibabel, niresample_cli.core.labels",
+    "niresample-torch": "import numpy, scipy.ndimage, nibabel, torch, niresample_cli.core.labels",
+    "sitk": "import numpy, nibabel, SimpleITK, niresample_cli.core.labels",
+}
+
+
+def baseline_rss() -> dict[str, float]:
+    """Peak RSS of a child that only imports what each method imports."""
+    out = {}
+    for key, code in _IMPORTS.items():
+        p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", sys.executable, "-c", code],
+                           capture_output=True, text=True)
+        out[key] = int(p.stderr.strip().splitlines()[-1].split()[1]) / 1024
+    return out
+
+
+def _base_for(method: str, base: dict[str, float]) -> float:
+    if method == "niresample-torch":
+        return base["niresample-torch"]
+    if method.startswith("sitk"):
+        return base["sitk"]
+    return base["niresample"]
 
 
 def table(title: str, rows: list[dict], out_mb: float, ref: dict | None, ref2: dict | None,
-          base: float) -> str:
-    lines = [f"\n### {title}\n", f"output {out_mb:.0f} MB; interpreter + imports alone: {base:.0f} MB\n",
+          base: dict[str, float]) -> str:
+    imports = ", ".join(f"{k} {v:.0f} MB" for k, v in base.items())
+    lines = [f"\n### {title}\n", f"output {out_mb:.0f} MB; peak RSS of the imports alone: {imports}\n",
              "| method | median s | peak RSS MB | peak − imports, x output | agrees with niresample | agrees with FFT |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         secs = f"{r['seconds']:.2f}" + (f" (extrapolated from {r['labels_run']}/{r['labels']} labels)"
                                          if r.get("extrapolated") else "")
-        over = (r["peak_mb"] - base) / out_mb if out_mb else float("nan")
+        over = (r["peak_mb"] - _base_for(r["method"], base)) / out_mb
         lines.append(f"| {r['method']} | {secs} | {r['peak_mb']:.0f} | {over:.2f} | "
                      f"{agreement(r, ref) if ref else '—'} | {agreement(r, ref2) if ref2 else '—'} |")
     return "\n".join(lines)
@@ -233,7 +268,7 @@ def main() -> None:
     if "allen-nearest" in cases:
         out_mb = 1056 * 640 * 912 * 4 / 2**20
         rows = [measure(m, ALLEN, 2.0, 0.0, args.repeats, "an")
-                for m in ("niresample", "niresample-file", "sitk-nearest", "copy")]
+                for m in ("niresample", "sitk-nearest", "copy", "niresample-file", "sitk-nearest-file")]
         print(table("Allen CCF 25 um x2, nearest (1056x640x912 uint32)", rows, out_mb, rows[0], None, base))
     for case, n, subset in (("synth-gauss", 128, args.fft_subset), ("synth-small", 64, 0)):
         if case not in cases:
@@ -241,15 +276,16 @@ def main() -> None:
         path = synthetic(n)
         out_mb = (2 * n) ** 3 * 2 / 2**20
         rows = [measure(m, path, 2.0, 1.0, args.repeats if m.startswith("nires") else 1, case, subset)
-                for m in ("niresample", "niresample-torch", "niresample-file", "sitk-gauss", "fft")]
-        fft = rows[-1] if "saved" in rows[-1] else None
+                for m in ("niresample", "niresample-torch", "sitk-gauss", "fft", "niresample-file",
+                          "sitk-gauss-file")]
+        fft = rows[3] if "saved" in rows[3] else None
         print(table(f"synthetic 300 labels {n}^3 -> {2 * n}^3, sigma 0.5 mm (1 output voxel)",
                     rows, out_mb, rows[0], fft, base))
     if "allen-gauss" in cases:
         path = allen_crop(160)
         out_mb = 320 ** 3 * 4 / 2**20
         rows = [measure(m, path, 2.0, 1.0, 1, "ag", args.fft_subset)
-                for m in ("niresample", "niresample-file", "sitk-gauss", "fft")]
+                for m in ("niresample", "niresample-torch", "sitk-gauss", "fft", "niresample-file")]
         print(table("Allen CCF crop 160^3 x2 -> 320^3, sigma 12.5 um (1 output voxel)",
                     rows, out_mb, rows[0], None, base))
 
