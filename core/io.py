@@ -11,10 +11,13 @@ Scaling (``scl_slope``/``scl_inter``) is applied here and only here.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import struct
+import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,19 +255,46 @@ def open_image(path: str | os.PathLike[str]) -> SourceImage:
     return _open_nifti(p, size)
 
 
+@contextlib.contextmanager
+def _quiet_nibabel() -> Iterator[None]:
+    """Keep nibabel's header-fixing log lines and numpy warnings off stderr.
+
+    nibabel logs ("magic string ... not valid", "setting 0 dims to 1") to a
+    stderr handler and numpy warns on NaN arithmetic; the CLI promises one
+    error line, and what matters reaches the user through our own errors.
+    """
+    from nibabel.imageglobals import logger
+
+    # (nibabel's own LoggingOutputSuppressor drops its handler for good and
+    # then Python's last-resort handler prints anyway.)
+    was_disabled = logger.disabled
+    logger.disabled = True
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.disabled = was_disabled
+
+
 def _open_nifti(p: Path, size: int) -> SourceImage:
     import nibabel as nib
 
     with open(p, "rb") as f:
         magic = f.read(2)
     gz = magic == b"\x1f\x8b"
+    nifti2 = _check_raw_header(p, gz)
+    img: Any
     try:
-        img = nib.Nifti1Image.from_filename(str(p), keep_file_open=True) if not _is_nifti2(p, gz) \
-            else nib.Nifti2Image.from_filename(str(p), keep_file_open=True)
+        with _quiet_nibabel():
+            img = (nib.Nifti2Image if nifti2 else nib.Nifti1Image).from_filename(
+                str(p), keep_file_open=True
+            )
     except NiresampleError:
         raise
     except Exception as err:  # nibabel raises many types for bad files
-        raise InputError(f"{p}: not a readable NIfTI file ({_why(err)})") from err
+        what = "corrupt or truncated gzip data, " if gz and _gzip_error(err) else ""
+        raise InputError(f"{p}: not a readable NIfTI file ({what}{_why(err)})") from err
     hdr = img.header
     fmt = "nifti2" if isinstance(img, nib.Nifti2Image) else "nifti1"
     shape = tuple(int(v) for v in hdr.get_data_shape())
@@ -272,7 +302,9 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     dtype = _check_dtype(p, hdr.get_data_dtype())
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if not gz:
-        need = int(hdr["vox_offset"]) + nbytes
+        # The proxy's offset is what will be read (the header copy may be "fixed").
+        offset = int(getattr(img.dataobj, "offset", hdr["vox_offset"]))
+        need = offset + nbytes
         if size < need:
             raise InputError(
                 f"{p}: truncated file ({size} bytes on disk, the header needs {need})"
@@ -291,22 +323,52 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     )
 
 
-def _is_nifti2(p: Path, gz: bool) -> bool:
+def _gzip_error(err: BaseException) -> bool:
+    # zlib, gzip, indexed_gzip (ZranError, odd readinto lengths) all end up here.
+    return isinstance(err, (OSError, EOFError, zlib.error, ValueError)) or "zran" in repr(err).lower()
+
+
+def _check_raw_header(p: Path, gz: bool) -> bool:
+    """Read the raw header; return True for NIfTI-2.
+
+    Checks what nibabel would misread: the header size (which also gives the
+    byte order) and dim[0], which must be 1..7 (nibabel takes any other value
+    as a byte-swapped header and reports nonsense).
+    """
     opener: Callable[..., Any] = gzip.open if gz else open
     try:
         with opener(p, "rb") as f:
-            head = f.read(4)
+            head = f.read(540)
     except (OSError, EOFError, zlib.error) as err:
         raise InputError(f"{p}: not a readable NIfTI file ({_why(err)})") from err
     if len(head) < 4:
         raise InputError(f"{p}: not a NIfTI file (too short for a header)")
-    n_le = int.from_bytes(head, "little")
-    n_be = int.from_bytes(head, "big")
+    n_le = int.from_bytes(head[:4], "little")
+    n_be = int.from_bytes(head[:4], "big")
     if 540 in (n_le, n_be):
-        return True
-    if 348 in (n_le, n_be):
-        return False
-    raise InputError(f"{p}: not a NIfTI file (header size field is {n_le}, expected 348 or 540)")
+        nifti2, endian = True, "<" if n_le == 540 else ">"
+    elif 348 in (n_le, n_be):
+        nifti2, endian = False, "<" if n_le == 348 else ">"
+    else:
+        raise InputError(
+            f"{p}: not a NIfTI file (header size field is {n_le}, expected 348 or 540)"
+        )
+    hsize = 540 if nifti2 else 348
+    if len(head) < hsize:
+        raise InputError(f"{p}: truncated header ({len(head)} of {hsize} bytes)")
+    dim0 = struct.unpack_from(endian + ("q" if nifti2 else "h"), head, 16 if nifti2 else 40)[0]
+    if not 1 <= dim0 <= 7:
+        raise HeaderError(f"{p}: header dim[0] = {dim0}, expected 1..7 (corrupt header?)")
+    pixdim = struct.unpack_from(endian + ("3d" if nifti2 else "3f"), head, 112 if nifti2 else 80)
+    sform_code = struct.unpack_from(endian + ("i" if nifti2 else "h"), head, 348 if nifti2 else 254)[0]
+    if sform_code <= 0 and not all(np.isfinite(v) and v != 0 for v in pixdim):
+        # qform and the pixdim fallback take voxel sizes from pixdim, which
+        # nibabel silently "fixes" from 0 to 1: a zero size is unknown geometry.
+        raise HeaderError(
+            f"{p}: header voxel sizes pixdim[1:4] = {[float(v) for v in pixdim]} must be "
+            "non-zero and finite when sform_code is 0 (corrupt header?)"
+        )
+    return nifti2
 
 
 def _check_shape(p: Path, shape: tuple[int, ...]) -> None:
@@ -332,7 +394,8 @@ def _check_dtype(p: Path, dtype: np.dtype) -> np.dtype:
 def _nifti_affine(p: Path, hdr: Any) -> np.ndarray:
     # sform when its code is set, else qform, else pixdim: nibabel's rule.
     try:
-        affine = hdr.get_best_affine()
+        with _quiet_nibabel():
+            affine = hdr.get_best_affine()
     except Exception as err:
         raise HeaderError(f"{p}: cannot build an affine from the header ({_why(err)})") from err
     return np.asarray(affine, dtype=np.float64)
@@ -342,7 +405,7 @@ def _make_grid(p: Path, shape: tuple[int, ...], affine: np.ndarray) -> Grid:
     from .errors import GridError
 
     try:
-        return Grid(shape[:3], affine)
+        return Grid((shape[0], shape[1], shape[2]), affine)
     except GridError as err:
         raise HeaderError(f"{p}: {err}") from err
 
@@ -381,6 +444,7 @@ def _open_with_sitk(p: Path) -> SourceImage:
 def _open_mgh(p: Path) -> SourceImage:
     import nibabel as nib
 
+    img: Any
     try:
         img = nib.load(str(p))
         data = np.asarray(img.dataobj)
