@@ -77,7 +77,7 @@ def write_zarr(
     inputs: Sequence[Path] = (),
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    chunks: int | Sequence[int] | None = None,
+    chunks: int | str | Sequence[int] | None = None,
     pyramid: int = 0,
     pyramid_method: str = "auto",
     resume: bool = False,
@@ -115,8 +115,9 @@ def write_zarr(
         Replace an existing target (swapped only once the new store is complete).
     progress : callable, optional
         ``progress(done_bytes, total_bytes)`` (uncompressed bytes, all levels).
-    chunks : int or (cx, cy, cz), optional
-        Chunk shape in voxels along x, y, z (default 128 each).  The z depth is
+    chunks : int or (cx, cy, cz) or str, optional
+        Chunk shape in voxels along x, y, z (default 128 each); text ``'64'``
+        or ``'64,128,128'`` is accepted.  The z depth is
         lowered (halved) when a chunk row would not fit ``max_memory``.
     pyramid : int
         Number of downsampled levels to add (each halves every spatial axis).
@@ -395,10 +396,18 @@ def _as_jobs(jobs: int | None) -> int:
     return int(jobs)
 
 
-def _as_chunks(chunks: int | Sequence[int] | None) -> tuple[int, int, int]:
+def _as_chunks(chunks: int | str | Sequence[int] | None) -> tuple[int, int, int]:
     if chunks is None:
         return (DEFAULT_CHUNK,) * 3
-    vals = [int(chunks)] * 3 if isinstance(chunks, (int, np.integer)) else [int(v) for v in chunks]
+    try:
+        if isinstance(chunks, str):
+            vals = [int(v) for v in chunks.replace("x", ",").split(",") if v.strip()]
+        elif isinstance(chunks, (int, np.integer)):
+            vals = [int(chunks)] * 3
+        else:
+            vals = [int(v) for v in chunks]
+    except (TypeError, ValueError):
+        vals = []
     if len(vals) == 1:
         vals = vals * 3
     if len(vals) != 3 or any(v < 1 for v in vals):
@@ -419,7 +428,7 @@ def _engine_bytes_per_slice(
 
 
 def _plan_chunks(
-    chunks: int | Sequence[int] | None, shape: Sequence[int], itemsize: int, budget: int,
+    chunks: int | str | Sequence[int] | None, shape: Sequence[int], itemsize: int, budget: int,
     tasks: int, engine_per_slice: float,
 ) -> tuple[int, int, int]:
     """Chunk shape (x, y, z) whose row buffers of all tasks fit half the budget."""

@@ -76,3 +76,16 @@ IsoOpt = Annotated[Optional[float], typer.Option("--iso", metavar="S", help="Sam
 OrderOpt = Annotated[int, typer.Option("--order", min=0, max=5, help="B-spline order: 0 nearest, 1 linear, 3 cubic (up to 5).")]
 NoAntialiasOpt = Annotated[bool, typer.Option("--no-antialias", help="Do not average over the output voxel when an axis is downsampled.")]
 __all__ += ["IsoOpt", "OrderOpt", "NoAntialiasOpt"]
+
+# -- huge outputs: Zarr, dask, disk checks (issue 5) ---------------------------------------
+# Wire as: output_options = {"chunks": chunks, "pyramid": pyramid, "resume": resume,
+#   "scheduler": scheduler, "jobs": threads, "max_memory": max_memory, "force": force}
+# (forwarded by the engines to core.stream.write_output; only "jobs" and "force" matter for NIfTI).
+__all__ += ["ChunksOpt", "PyramidOpt", "ResumeOpt", "SchedulerOpt", "ForceOpt", "ThreadsOpt"]
+
+ChunksOpt = Annotated[Optional[str], typer.Option("--chunks", metavar="N|X,Y,Z", help="Zarr chunk shape in voxels (default 128; the z depth is lowered to fit --max-memory).", show_default=False)]
+PyramidOpt = Annotated[int, typer.Option("--pyramid", min=0, max=16, metavar="N", help="Add N downsampled Zarr levels, each half the size (labels by 2x2x2 majority, intensities by mean).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Finish an interrupted Zarr output: chunk rows already written are kept.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="Run the Zarr chunk tasks on this dask.distributed scheduler (workers must see the same paths).", show_default=False)]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Skip the free-disk-space check.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N", help="Threads computing the slabs/chunks of one output (default: all cores).", show_default=False)]

@@ -387,3 +387,12 @@ def test_another_live_run_is_not_clobbered(tmp_path: Path) -> None:
             _write(out, shape=(8, 8, 8))
     finally:
         shutil.rmtree(other)
+
+
+def test_chunks_from_text() -> None:
+    assert _zarr_io._as_chunks("64") == (64, 64, 64)
+    assert _zarr_io._as_chunks("64,32,16") == (64, 32, 16)
+    assert _zarr_io._as_chunks("8x8x4") == (8, 8, 4)
+    for bad in ("a,b", "0", "1,2", (1, -2, 3)):
+        with pytest.raises(OptionError, match="--chunks"):
+            _zarr_io._as_chunks(bad)  # type: ignore[arg-type]
