@@ -340,7 +340,8 @@ def _check_raw_header(p: Path, gz: bool) -> bool:
         with opener(p, "rb") as f:
             head = f.read(540)
     except (OSError, EOFError, zlib.error) as err:
-        raise InputError(f"{p}: not a readable NIfTI file ({_why(err)})") from err
+        what = "corrupt or truncated gzip data, " if gz else ""
+        raise InputError(f"{p}: not a readable NIfTI file ({what}{_why(err)})") from err
     if len(head) < 4:
         raise InputError(f"{p}: not a NIfTI file (too short for a header)")
     n_le = int.from_bytes(head[:4], "little")

@@ -39,6 +39,7 @@ __all__ = [
     "write_output",
     "collect_output",
     "is_zarr_path",
+    "check_output_size",
 ]
 
 SlabFn = Callable[[int, int, int], np.ndarray]
@@ -69,16 +70,19 @@ def parse_memory(value: str | int | None) -> int:
     if value is None:
         ram = _total_ram()
         return min(DEFAULT_MAX_MEMORY, ram // 4) if ram else DEFAULT_MAX_MEMORY
-    if isinstance(value, (int, np.integer)):
-        n = int(value)
-    else:
-        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(i?[bB])?\s*", str(value))
-        if not m:
-            raise OptionError(f"--max-memory: expected a size like 512M or 2G, got {value!r}")
-        n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    n = _parse_size(value, "--max-memory")
     if n < 16 << 20:
         raise OptionError(f"--max-memory: at least 16M is needed, got {value!r}")
     return n
+
+
+def _parse_size(value: str | int, option: str) -> int:
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(i?[bB])?\s*", str(value))
+    if not m:
+        raise OptionError(f"{option}: expected a size like 512M or 2G, got {value!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def plan_slabs(nz: int, bytes_per_slice: float, budget: int, *, min_height: int = 1) -> list[tuple[int, int]]:
@@ -96,6 +100,37 @@ def plan_slabs(nz: int, bytes_per_slice: float, budget: int, *, min_height: int 
     """
     h = int(max(min_height, min(nz, budget // max(bytes_per_slice, 1.0))))
     return [(z0, min(nz, z0 + h)) for z0 in range(0, nz, h)]
+
+
+def check_output_size(
+    path: Path, nbytes: int, *, shape: tuple[int, ...], dtype: np.dtype,
+    max_output: int | str | None,
+) -> None:
+    """Refuse an output of ``nbytes`` (uncompressed) above ``max_output`` bytes.
+
+    Raises
+    ------
+    OptionError
+    """
+    if max_output is None:
+        return
+    limit = _parse_size(max_output, "--max-output")
+    if limit <= 0:
+        raise OptionError(f"--max-output: expected a positive size, got {max_output!r}")
+    if nbytes > limit:
+        raise OptionError(
+            f"{path}: output {'x'.join(str(v) for v in shape)} {dtype} would be "
+            f"{_fmt_size(nbytes)}, over --max-output {_fmt_size(limit)}; "
+            "nothing was written"
+        )
+
+
+def _fmt_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
 
 
 def is_zarr_path(path: str | os.PathLike[str]) -> bool:
@@ -118,6 +153,7 @@ def write_output(
     compress_level: int | None = None,
     progress: ProgressFn | None = None,
     force: bool = False,
+    max_output: int | str | None = None,
     **zarr_options: Any,
 ) -> Path:
     """Check, then stream every slab of every volume to ``path`` atomically.
@@ -143,6 +179,10 @@ def write_output(
         Inputs, never overwritten.
     force : bool
         Skip the free-disk check.
+    max_output : int or str, optional
+        Refuse, before any work, an output whose uncompressed size (header
+        and voxels) exceeds this many bytes (``--max-output``; text such as
+        ``'20G'`` is read like ``--max-memory``).
 
     Returns
     -------
