@@ -358,18 +358,29 @@ class LabelSlabs:
                    y: slice = slice(None)) -> np.ndarray:
         return self.source.read_slab(z_lo, z_hi, volume=volume, x=x, y=y, scaled=False)
 
-    def _nearest_separable(self, volume: int, zs: np.ndarray) -> np.ndarray:
+    def fill(self, volume: int, z0: int, z1: int, out: np.ndarray) -> None:
+        """Compute slab ``[z0, z1)`` straight into ``out`` (an F-ordered view), saving a copy."""
+        if self.method == "nearest" and self.separable and self.device == "numpy":
+            self._nearest_separable(volume, np.arange(z0, z1), out=out)
+        else:
+            out[...] = self(volume, z0, z1)
+
+    def _nearest_separable(self, volume: int, zs: np.ndarray,
+                           out: np.ndarray | None = None) -> np.ndarray:
         src = self.source
         ix, iy = self.nn[0], self.nn[1]
         iz = self.nn[2][zs]
         nx, ny = self.grid.shape[0], self.grid.shape[1]
         valid_z = iz >= 0
         if not valid_z.any():
-            return np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
+            if out is None:
+                return np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
+            out[...] = 0
+            return out
         z_lo, z_hi = int(iz[valid_z].min()), int(iz[valid_z].max()) + 1
         rows = self._read_rows(volume, z_lo, z_hi)
         idx = [np.maximum(ix, 0), np.maximum(iy, 0), np.where(valid_z, iz - z_lo, 0)]
-        out = _gather(rows, idx, self.device)
+        out = _gather(rows, idx, self.device, out=out)
         if (ix < 0).any() or (iy < 0).any() or not valid_z.all():
             out[ix < 0] = 0
             out[:, iy < 0] = 0
@@ -456,16 +467,34 @@ def _take_order(idx: Sequence[np.ndarray], shape: Sequence[int]) -> list[int]:
     return sorted(range(3), key=lambda a: (ratios[a], a))
 
 
-def _gather(arr: np.ndarray, idx: Sequence[np.ndarray], device: str) -> np.ndarray:
-    """``arr[ix][:, iy][:, :, iz]`` as separable takes; result F-ordered."""
+def _gather(arr: np.ndarray, idx: Sequence[np.ndarray], device: str,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """``arr[ix][:, iy][:, :, iz]`` as separable takes; result F-ordered.
+
+    The contiguous axis is gathered first on the smallest array (element
+    gathers are the slow kind), then whole rows and planes are copied; the last
+    take writes into ``out`` when given (an F-ordered array or view).
+    """
     if device in ("cpu", "cuda"):
         from . import _labels_torch as lt
 
-        return lt.gather(arr, idx, device=device)
+        res = lt.gather(arr, idx, device=device)
+        if out is None:
+            return res
+        out[...] = res
+        return out
     t = np.asarray(arr).T  # C view (z, y, x) when arr is F-ordered
-    for a in _take_order(idx, arr.shape):
-        t = t.take(np.asarray(idx[a], dtype=np.intp), axis=2 - a)
-    return t.T
+    order = _take_order(idx, arr.shape)
+    for n, a in enumerate(order):
+        ia = np.asarray(idx[a], dtype=np.intp)
+        if n == len(order) - 1 and out is not None and out.T.flags.c_contiguous:
+            np.take(t, ia, axis=2 - a, out=out.T, mode="clip")  # indices are in range
+            return out
+        t = t.take(ia, axis=2 - a)
+    if out is None:
+        return t.T
+    out[...] = t.T
+    return out
 
 
 def _gather_points(arr: np.ndarray, idx: Sequence[np.ndarray], device: str) -> np.ndarray:
@@ -691,6 +720,17 @@ def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None) ->
     return plan_slabs(slab_fn.grid.shape[2], slab_fn.bytes_per_slice(item), usable)
 
 
+def _collect(fn: LabelSlabs, source: SourceImage, slabs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """:func:`.stream.collect_output`'s loop, computing each slab in place (no slab copy)."""
+    extra = tuple(source.shape[3:])
+    out = np.empty(tuple(fn.grid.shape) + extra, dtype=source.dtype, order="F")
+    for v in range(source.n_volumes):
+        vidx = source.volume_index(v)
+        for z0, z1 in slabs:
+            fn.fill(v, z0, z1, out[(slice(None), slice(None), slice(z0, z1), *vidx)])
+    return out
+
+
 def resample_labels(
     img: Any,
     *,
@@ -755,7 +795,6 @@ def resample_labels(
     """
     import nibabel as nib
 
-    from .stream import collect_output
     from .writer import make_header
 
     source = _as_source(img)
@@ -763,8 +802,7 @@ def resample_labels(
                   sigma_voxels=sigma_voxels, anchor=anchor, device=device,
                   force_float_labels=force_float_labels)
     try:
-        data = collect_output(grid=fn.grid, extra_shape=source.shape[3:], dtype=source.dtype,
-                              slab_fn=fn, slabs=_plan(fn, source.dtype, max_memory))
+        data = _collect(fn, source, _plan(fn, source.dtype, max_memory))
     finally:
         if not isinstance(img, SourceImage):
             fn.close()
