@@ -121,19 +121,25 @@ class SeparableSlabs:
 
     # -- memory -----------------------------------------------------------
     def memory(self) -> tuple[float, float]:
-        """``(bytes per output slice, fixed bytes)`` of peak working memory."""
+        """``(bytes per output slice, fixed bytes)`` of peak working memory.
+
+        Follows the passes in their order: the largest input + output pair of
+        one pass (per output slice), the cast result, with 25% slack; the fixed
+        part is the input rows every slab reads beyond its share (taps and the
+        pre-filter margin).
+        """
         isz = self.work.itemsize
-        lines = [w.line_length if w.prefilter else w.n_in for w in self.weights]
-        sz = self.n_in[2] / self.target.shape[2]
-        rows_in = max(sz, 1.0)
-        areas = [
-            rows_in * lines[0] * lines[1],
-            rows_in * self.target.shape[0] * lines[1],
-            rows_in * self.target.shape[0] * self.target.shape[1],
-            float(self.target.shape[0] * self.target.shape[1]),
-        ]
-        per_slice = isz * (3.0 * max(areas) + areas[3]) + self.out.dtype.itemsize * areas[3]
-        fixed = 3.0 * isz * lines[0] * lines[1] * (self.weights[2].taps + 2 * self.margin + 2)
+        lines = [float(w.line_length if w.prefilter else w.n_in) for w in self.weights]
+        # C axes: 0 z (input rows per output slice), 1 y, 2 x
+        dims = {0: self.n_in[2] / self.target.shape[2], 1: lines[1], 2: lines[0]}
+        sizes = [dims[0] * dims[1] * dims[2]]
+        for ax in self._pass_order():
+            dims[ax] = 1.0 if ax == 0 else float(self.target.shape[2 - ax])
+            sizes.append(dims[0] * dims[1] * dims[2])
+        pairs = max(a + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        out_area = float(self.target.shape[0] * self.target.shape[1])
+        per_slice = 1.25 * (isz * pairs + self.out.dtype.itemsize * out_area)
+        fixed = isz * lines[0] * lines[1] * (self.weights[2].taps + 2 * self.margin + 2)
         return per_slice, fixed
 
     # -- one slab ---------------------------------------------------------
@@ -151,14 +157,20 @@ class SeparableSlabs:
         c = np.ascontiguousarray(block.T)  # (z, y, x), free for Fortran-ordered slabs
         if len(real) != r1 - r0:
             c = np.take(c, real - r0, axis=0)
-        rows = {
-            # zero-weight taps may fall outside the rows read: keep them inside
-            0: (np.clip(wz.index - lo, 0, hi - lo - 1), wz.weight, wz.gather, False, 0),
-            1: self._rows(1),
-            2: self._rows(0),
-        }
         data = src._dataobj
         owned = not (isinstance(data, np.ndarray) and np.may_share_memory(c, data))
+        # zero-weight taps may fall outside the rows read: keep them inside
+        zindex = np.clip(wz.index - lo, 0, hi - lo - 1)
+        if wz.prefilter:
+            # Filter along z first, on the input rows, then keep only the rows the
+            # taps use: the margin rows never reach the x and y passes.
+            c = prefilter(c, [(0, 0)], self.order, owned=owned)
+            owned = True
+            used = zindex[wz.weight != 0] if np.any(wz.weight != 0) else zindex
+            u0, u1 = int(used.min()), int(used.max()) + 1
+            c = c[u0:u1]
+            zindex = np.clip(zindex - u0, 0, u1 - u0 - 1)
+        rows = {0: (zindex, wz.weight, wz.gather, False, 0), 1: self._rows(1), 2: self._rows(0)}
         result = self._apply(c, rows, owned=owned)
         values = result.T  # (nx', ny', dz), Fortran-ordered
         if self.raw:
@@ -199,8 +211,7 @@ class SeparableSlabs:
         owned: bool,
     ) -> np.ndarray:
         backend = make_backend(self.device)
-        z_prefilter = self.weights[2].prefilter
-        need = {ax: (z_prefilter if ax == 0 else rows[ax][3]) for ax in rows}
+        need = {ax: rows[ax][3] for ax in rows}  # z was filtered by the caller
         # From whole-axis ratios, so that every slab runs the same operations.
         ratio = {2 - a: self.target.shape[a] / self.n_in[a] for a in range(3)}
         order = self._pass_order()
@@ -434,12 +445,40 @@ def plan_resample(
         slab_fn = MappedSlabs(source, target, order=order, out=out)
         used_aa = False
     per_slice, fixed = slab_fn.memory()
-    slabs = plan_slabs(target.shape[2], per_slice, max(int(budget - fixed), 1))
+    if max_memory is None:
+        budget = _default_budget(budget, source, target, out)
+    # The stream computes `jobs` slabs ahead on threads, cutting each planned slab
+    # in jobs + 1: those pieces share the budget, but each pays the fixed rows.
+    from ._dask import default_jobs
+
+    pieces = default_jobs() + 1 if default_jobs() > 1 else 1
+    slabs = plan_slabs(target.shape[2], per_slice, max(int(budget - pieces * fixed), 1),
+                       min_height=min(pieces, target.shape[2]))
     return ResamplePlan(
         source=source, target=target, slab_fn=slab_fn, slabs=slabs, out=out,
         extra_shape=tuple(source.shape[3:]), order=order, anti_aliasing=used_aa,
         separable=aligned is not None, device=dev,
     )
+
+
+#: Outputs above this size get a default budget scaled to the data (see below).
+_LARGE_OUTPUT = 10**9
+_MIN_BUDGET = 256 << 20
+
+
+def _default_budget(budget: int, source: SourceImage, target: Grid, out: OutputType) -> int:
+    """Without ``--max-memory``, large outputs stream in slabs of about 1/8 of the data.
+
+    For outputs over 1 GB the working memory is ``max(256 MiB, (input + output
+    volume bytes) / 8)``, never above the default budget, which keeps the peak
+    below a quarter of input + output (measured in docs/benchmarks.md) at a
+    small cost in speed; smaller outputs use the default budget.
+    """
+    out_bytes = target.n_voxels * out.dtype.itemsize
+    if out_bytes <= _LARGE_OUTPUT:
+        return budget
+    in_bytes = source.grid.n_voxels * source.dtype.itemsize
+    return int(min(budget, max(_MIN_BUDGET, (in_bytes + out_bytes) // 8)))
 
 
 def _result(plan: ResamplePlan, output: Path | None) -> ResampleResult:
