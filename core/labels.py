@@ -426,20 +426,26 @@ class LabelSlabs:
         z_lo = int(min(wz.min(), nn[2].min()))
         z_hi = int(max(wz.max(), nn[2].max())) + 1
         rows = self._read_rows(volume, z_lo, z_hi)
-        values, codes = np.unique(rows, return_inverse=True)
-        codes = codes.reshape(rows.shape).astype(np.int32)
-        n_codes = len(values)
-        if n_codes == 1:
-            out = np.full((len(wx), len(wy), z1 - z0), values[0], dtype=src.dtype, order="F")
+        win = [wx, wy, wz - z_lo]
+        shape = (len(wx), len(wy), z1 - z0)
+        sentinel = _free_sentinel(rows) if self.device == "numpy" else None
+        if rows.size and rows.min() == rows.max():
+            out = np.full(shape, rows.flat[0], dtype=src.dtype, order="F")
+        elif sentinel is not None:
+            # Vote on the ids themselves; an id the slab lacks marks the padding taps.
+            nn_vals = _gather(rows, [nn[0], nn[1], nn[2] - z_lo], "numpy")
+            out = np.asfortranarray(majority_codes(rows, win, [vx, vy, vz], nn_vals, sentinel))
         else:
+            values, inv = np.unique(rows, return_inverse=True)
+            codes = inv.reshape(rows.shape).astype(np.int32)
             nn_codes = _gather(codes, [nn[0], nn[1], nn[2] - z_lo], "numpy")
-            win = [wx, wy, wz - z_lo]
             if self.device == "numpy":
-                mode = majority_codes(codes, win, [vx, vy, vz], nn_codes, n_codes)
+                mode = majority_codes(codes, win, [vx, vy, vz], nn_codes, len(values))
             else:
                 from . import _labels_torch as lt
 
-                mode = lt.majority(codes, win, [vx, vy, vz], nn_codes, n_codes, device=self.device)
+                mode = lt.majority(codes, win, [vx, vy, vz], nn_codes, len(values),
+                                   device=self.device)
             out = np.asfortranarray(values[mode])
         outside = [self.nn[0] < 0, self.nn[1] < 0, self.nn[2][z0:z1] < 0]
         if any(o.any() for o in outside):  # beyond the input's field of view: background
@@ -503,23 +509,33 @@ def _gather_points(arr: np.ndarray, idx: Sequence[np.ndarray], device: str) -> n
     return np.asarray(arr).ravel(order="F")[flat]
 
 
+def _free_sentinel(rows: np.ndarray) -> Any:
+    """The largest value of an integer dtype when ``rows`` lacks it (else None)."""
+    if rows.dtype.kind not in "iu":
+        return None
+    top = rows.dtype.type(np.iinfo(rows.dtype).max)
+    return None if bool((rows == top).any()) else top
+
+
 def majority_codes(codes: np.ndarray, windows: Sequence[np.ndarray], valid: Sequence[np.ndarray],
                    nn_codes: np.ndarray, n_codes: int) -> np.ndarray:
     """Most frequent code in each output voxel's window (numpy).
 
     Parameters
     ----------
-    codes : (nx, ny, nz) int32 ndarray
-        Dense label codes ``0 .. n_codes - 1`` of the input rows.
+    codes : (nx, ny, nz) integer ndarray
+        Label codes of the input rows, all below ``n_codes`` (dense codes, or
+        the ids themselves with ``n_codes`` an id absent from them).
     windows, valid : 3 (n_out_a, w_a) arrays
         Input indices per output index along each axis, and which are real.
     nn_codes : (nx', ny', nz') int32 ndarray
         Nearest-neighbour code of each output voxel (wins ties).
     n_codes : int
+        Marks padding taps (never counted).
 
     Returns
     -------
-    (nx', ny', nz') int ndarray of codes, F-ordered.
+    (nx', ny', nz') ndarray of codes (C-ordered).
     """
     (wx, vx), (wy, vy), (wz, vz) = ((windows[a], valid[a]) for a in range(3))
     nxo, nyo, nzo = len(wx), len(wy), len(wz)
@@ -528,7 +544,8 @@ def majority_codes(codes: np.ndarray, windows: Sequence[np.ndarray], valid: Sequ
     t = t.reshape(nxo, wx.shape[1], nyo, wy.shape[1], nzo, wz.shape[1], order="C")
     ok = vx[:, :, None, None, None, None] & vy[None, None, :, :, None, None] \
         & vz[None, None, None, None, :, :]
-    t = np.where(ok, t, n_codes)
+    if not ok.all():
+        t = np.where(ok, t, t.dtype.type(n_codes))
     t = t.transpose(0, 2, 4, 1, 3, 5).reshape(nxo * nyo * nzo, -1)
     mode = _row_mode(t, np.asarray(nn_codes).reshape(-1), n_codes)
     return mode.reshape(nxo, nyo, nzo)
