@@ -10,11 +10,15 @@ dead process' pid and are cleaned by the next run in that directory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import re
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -189,6 +193,44 @@ def clean_stale_temporaries(directory: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while a block goes into the output stream.
+
+    An exception raised half-way through the threaded gzip writer's
+    ``write`` (between numbering a block and queueing it) leaves its ordered
+    queues waiting for a block that never comes, and the clean-up ``close``
+    then hangs.  Here a signal is only recorded, and its handler runs (and
+    raises) once the stream is consistent again.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[tuple[int, Any]] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        pending.append((signum, frame))
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, hold)
+        except (ValueError, OSError):
+            pass
+    try:
+        yield
+    finally:
+        for signo, handler in previous.items():
+            signal.signal(signo, handler)
+        if pending:
+            signum, frame = pending[0]
+            handler = previous.get(signum)
+            if callable(handler):
+                handler(signum, frame)
+            elif handler in (signal.SIG_DFL, None):
+                os.kill(os.getpid(), signum)
+
+
 def temporary_path(target: Path) -> Path:
     return target.parent / f".{target.name}.niresample-{os.getpid()}.part"
 
@@ -298,7 +340,9 @@ class NiftiWriter:
         try:
             # NIfTI data is Fortran-ordered (x fastest): the C-ordered bytes of
             # the transposed array, without a copy when the slab is F-ordered.
-            self._f.write(np.ascontiguousarray(arr.T).data.cast("B"))
+            data = np.ascontiguousarray(arr.T).data.cast("B")
+            with _signals_deferred():
+                self._f.write(data)
         except BaseException as err:
             raise self._as_output_error(err) from err
         self.bytes_written += arr.nbytes
@@ -317,11 +361,12 @@ class NiftiWriter:
                     f"{self.total_bytes} data bytes"
                 )
             assert self._f is not None
-            self._f.flush()
-            if hasattr(self._f, "fileno") and not self.compressed:
-                os.fsync(self._f.fileno())
-            self._f.close()
-            self._f = None
+            with _signals_deferred():  # a signal here aborts before the commit
+                self._f.flush()
+                if hasattr(self._f, "fileno") and not self.compressed:
+                    os.fsync(self._f.fileno())
+                self._f.close()
+                self._f = None
             self._commit()
         except BaseException as err:
             self._abort()
