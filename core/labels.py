@@ -458,12 +458,31 @@ class LabelSlabs:
         nz = self.grid.shape[2]
         rz = self.radius[2]
         zs = np.clip(np.arange(z0 - rz, z1 + rz), 0, nz - 1)
-        padded = self.nearest(volume, zs)
-        from . import _labels_torch as lt
-
+        coded = self._nearest_codes(volume, zs)
+        if coded is None:
+            values, codes = _dense_codes(self.nearest(volume, zs))
+        else:
+            values, codes = coded
         if self.device == "numpy":
-            return smooth_labels_blocks(padded, self.weights, z_halo=rz)
-        return lt.smooth_labels(padded, self.weights, z_halo=rz, device=self.device)
+            res = smooth_labels_blocks(codes, self.weights, z_halo=rz, codes=True)
+        else:
+            from . import _labels_torch as lt
+
+            res = lt.smooth_labels(codes, self.weights, z_halo=rz, device=self.device)
+        return np.asfortranarray(values[res - 1])
+
+    def _nearest_codes(self, volume: int, zs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Nearest-neighbour *codes* gathered from the input rows' codes (relabelling
+        the input, not the larger output); None when some voxel lies outside the input."""
+        if not self.separable:
+            return None
+        ix, iy, iz = self.nn[0], self.nn[1], self.nn[2][zs]
+        if (ix < 0).any() or (iy < 0).any() or (iz < 0).any():
+            return None
+        z_lo = int(iz.min())
+        rows = self._read_rows(volume, z_lo, int(iz.max()) + 1)
+        values, codes_in = _dense_codes(rows)
+        return values, _gather(codes_in, [ix, iy, iz - z_lo], "numpy")
 
 
 # -- kernels shared by the numpy path ------------------------------------------------
@@ -570,7 +589,7 @@ def _row_mode(t: np.ndarray, nn: np.ndarray, n_codes: int) -> np.ndarray:
 
 
 def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
-                         z_halo: int, block: int = _BLOCK) -> np.ndarray:
+                         z_halo: int, block: int = _BLOCK, codes: bool = False) -> np.ndarray:
     """Per-label Gaussian argmax of a nearest-neighbour slab, block by block (numpy).
 
     Parameters
@@ -582,6 +601,11 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
         Per-axis taps from :func:`gaussian_weights`.
     z_halo : int
         Halo slices on each side along z (the z kernel radius).
+    block : int
+        Output block edge in voxels (the result does not depend on it).
+    codes : bool
+        ``padded`` holds dense positive int32 codes (1 .. K) ordered like the
+        ids they stand for: used directly, no per-block relabelling.
 
     Returns
     -------
@@ -612,14 +636,17 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
                 if lo == hi:
                     out[bx:ex, by:ey, bz:ez] = lo
                     continue
-                out[bx:ex, by:ey, bz:ez] = _smooth_block(blk, weights, (rx, ry, rz), ndimage)
+                out[bx:ex, by:ey, bz:ez] = _smooth_block(blk, weights, (rx, ry, rz), ndimage, codes)
     return out
 
 
 def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[int],
-                  ndimage: Any) -> np.ndarray:
-    values, inv = np.unique(blk, return_inverse=True)
-    codes = (inv.reshape(blk.shape) + 1).astype(np.int32)
+                  ndimage: Any, dense: bool) -> np.ndarray:
+    if dense:
+        values, codes = None, blk
+    else:
+        values, inv = np.unique(blk, return_inverse=True)
+        codes = (inv.reshape(blk.shape) + 1).astype(np.int32)
     inner = tuple(slice(r[a], blk.shape[a] - r[a]) for a in range(3))
     shape_in = tuple(blk.shape[a] - 2 * r[a] for a in range(3))
     nn = codes[inner]
@@ -652,7 +679,14 @@ def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[in
         mine = nn[region] == k
         nn_score[region][mine] = sub[mine]
     result = np.where(nn_score == best, nn, best_code)
-    return values[result - 1]
+    return result if values is None else values[result - 1]
+
+
+def _dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ids and int32 codes ``1 .. K`` (F-ordered like ``labels``)."""
+    t = labels.T  # C-contiguous when labels is F-ordered: no copy in ravel
+    values, inv = np.unique(t, return_inverse=True)
+    return values, (inv.reshape(t.shape) + 1).astype(np.int32).T
 
 
 # -- the API -----------------------------------------------------------------------------
