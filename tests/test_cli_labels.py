@@ -147,3 +147,16 @@ def test_help_does_not_import_torch_or_simpleitk() -> None:
             "print([m for m in ('torch', 'SimpleITK', 'scipy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_zarr_output_equals_nifti_output(tmp_path: Path) -> None:
+    pytest.importorskip("zarr")
+    from niresample_cli.core.io import open_image
+
+    src = data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")
+    assert _invoke(src, tmp_path / "o.nii", "-r", 1.5, "--sigma", 1).exit_code == 0
+    res = _invoke(src, tmp_path / "o.ome.zarr", "-r", 1.5, "--sigma", 1)
+    assert res.exit_code == 0, res.output
+    with open_image(tmp_path / "o.ome.zarr") as z:
+        np.testing.assert_array_equal(z.read_volume(scaled=False),
+                                      np.asarray(nib.load(str(tmp_path / "o.nii")).dataobj))
