@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .grid import Grid
-from .io import SourceImage, open_image
+from .io import SourceImage, _quiet_nibabel, open_image
 
 __all__ = ["describe_image", "iter_slabs", "slab_height", "fov_shift"]
 
@@ -71,8 +71,9 @@ def _header_facts(img: SourceImage) -> tuple[dict[str, Any], list[str]]:
     facts["qform_sform_shift_mm"] = None
     if qcode > 0 and scode > 0:
         try:
-            q = Grid(img.grid.shape, hdr.get_qform())
-            s = Grid(img.grid.shape, hdr.get_sform())
+            with _quiet_nibabel():
+                q = Grid(img.grid.shape, hdr.get_qform())
+                s = Grid(img.grid.shape, hdr.get_sform())
             shift = float(np.max(np.linalg.norm(q.fov_corners() - s.fov_corners(), axis=1)))
         except Exception:
             shift = float("nan")
@@ -81,10 +82,19 @@ def _header_facts(img: SourceImage) -> tuple[dict[str, Any], list[str]]:
             warnings.append(f"qform and sform disagree by up to {shift:.3g} mm (sform is used)")
     if qcode == 0 and scode == 0:
         warnings.append("qform_code and sform_code are both 0: orientation is unknown")
-    units = hdr.get_xyzt_units()
+    # Unknown unit or intent codes are facts to report, not reasons to fail.
+    try:
+        units = hdr.get_xyzt_units()
+    except (KeyError, ValueError):
+        code = int(hdr["xyzt_units"])
+        units = (f"unknown code {code & 0x07}", f"unknown code {code & 0x38}")
+        warnings.append(f"xyzt_units {code} holds unknown unit codes")
     facts["units"] = {"space": units[0], "time": units[1]}
     facts["description"] = hdr["descrip"].item().decode("latin-1", "replace").strip("\x00 ")
-    facts["intent"] = str(hdr.get_intent()[0])
+    try:
+        facts["intent"] = str(hdr.get_intent()[0])
+    except (KeyError, ValueError):
+        facts["intent"] = f"unknown code {int(hdr['intent_code'])}"
     facts["scl_slope"], facts["scl_inter"] = img.slope, img.inter
     return facts, warnings
 

@@ -44,6 +44,8 @@ SUPPORTED_DTYPES = tuple(
 #: Refuse headers describing more voxels than this per volume (2^31 per axis is
 #: allowed by the grid, but 2^48 voxels in total is petabytes and certainly corrupt).
 _MAX_TOTAL_VOXELS = 2**48
+#: deflate cannot compress better than about 1032:1.
+_DEFLATE_MAX_RATIO = 1032
 
 
 def split_ext(path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -182,10 +184,13 @@ class SourceImage:
         if not scaled or not self.is_scaled:
             return raw if not scaled else raw.astype(self.value_dtype, copy=False)
         out = raw.astype(self.value_dtype)
-        if self.slope != 1.0:
-            out *= self.value_dtype.type(self.slope)
-        if self.inter != 0.0:
-            out += self.value_dtype.type(self.inter)
+        # A corrupt slope can push values past float32: they become inf
+        # (reported by info --stats), without a numpy warning on stderr.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.slope != 1.0:
+                out *= self.value_dtype.type(self.slope)
+            if self.inter != 0.0:
+                out += self.value_dtype.type(self.inter)
         return out
 
     def read_volume(self, volume: int = 0, *, scaled: bool = True) -> np.ndarray:
@@ -301,14 +306,17 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     _check_shape(p, shape)
     dtype = _check_dtype(p, hdr.get_data_dtype())
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if not gz:
-        # The proxy's offset is what will be read (the header copy may be "fixed").
-        offset = int(getattr(img.dataobj, "offset", hdr["vox_offset"]))
-        need = offset + nbytes
-        if size < need:
-            raise InputError(
-                f"{p}: truncated file ({size} bytes on disk, the header needs {need})"
-            )
+    # The proxy's offset is what will be read (the header copy may be "fixed").
+    need = int(getattr(img.dataobj, "offset", hdr["vox_offset"])) + nbytes
+    if not gz and size < need:
+        raise InputError(f"{p}: truncated file ({size} bytes on disk, the header needs {need})")
+    if gz and need > size * _DEFLATE_MAX_RATIO:
+        # Checked before any read: a corrupt shape must not make us allocate
+        # gigabytes for a file that cannot possibly hold them.
+        raise InputError(
+            f"{p}: truncated or corrupt file (the header needs {need} bytes, more than "
+            f"{size} compressed bytes can hold)"
+        )
     affine = _nifti_affine(p, hdr)
     # nibabel moves scl_slope/inter from the header into the array proxy.
     slope = float(getattr(img.dataobj, "slope", 1.0))
