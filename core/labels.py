@@ -64,6 +64,8 @@ _TRUNCATE = 4.0
 #: Output block edge (voxels) for the Gaussian method on the CPU.
 _BLOCK = 32
 _EPS = 1e-9
+#: Working bytes per slab when no --max-memory is given.
+_DEFAULT_SLAB_BYTES = 256 << 20
 
 
 # -- validation ---------------------------------------------------------------
@@ -327,8 +329,9 @@ class LabelSlabs:
         if self.method == "majority":
             w = int(np.prod([self.windows[a][0].shape[1] for a in range(3)]))
             return rows * 3 + nx * ny * w * (4 + 4 + 8 + 1) + 2 * out
-        # gaussian: the NN slab, the int32 codes of a block row, the output
-        return rows + 3 * out + nx * ny * 8
+        # gaussian: input rows and their codes; per output voxel the NN codes, the
+        # result codes, the id lookup and the output (itemsize + up to 4 B each)
+        return rows * 3 + nx * ny * (2 * itemsize + 16)
 
     def fixed_bytes(self, itemsize: int) -> float:
         """Working bytes independent of the slab height (halo slices, blocks)."""
@@ -683,10 +686,13 @@ def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[in
 
 
 def _dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted ids and int32 codes ``1 .. K`` (F-ordered like ``labels``)."""
+    """Sorted ids and codes ``1 .. K`` (uint16 when K allows, else int32; F-ordered)."""
     t = labels.T  # C-contiguous when labels is F-ordered: no copy in ravel
     values, inv = np.unique(t, return_inverse=True)
-    return values, (inv.reshape(t.shape) + 1).astype(np.int32).T
+    dtype = np.uint16 if len(values) < 65535 else np.int32
+    codes = inv.reshape(t.shape).astype(dtype)
+    codes += 1
+    return values, codes.T
 
 
 # -- the API -----------------------------------------------------------------------------
@@ -763,9 +769,13 @@ def _prepare(
 
 
 def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None) -> list[tuple[int, int]]:
+    """Slab heights from the budget; by default at most ``_DEFAULT_SLAB_BYTES`` of work
+    per slab (larger slabs were not faster, only heavier)."""
     from .stream import parse_memory, plan_slabs
 
     budget = parse_memory(max_memory)
+    if max_memory is None:
+        budget = min(budget, _DEFAULT_SLAB_BYTES)
     item = np.dtype(dtype).itemsize
     usable = max(1 << 20, int(budget - slab_fn.fixed_bytes(item)))
     return plan_slabs(slab_fn.grid.shape[2], slab_fn.bytes_per_slice(item), usable)
