@@ -277,6 +277,85 @@ def _open_gzip(path: Path, level: int | None, threads: int | None) -> IO[bytes]:
     )
 
 
+class _WriteBehindFile:
+    """A sequential output file written at the disk's speed, not the page cache's.
+
+    Data goes out in 16 MiB pieces; write-back of each piece starts at once
+    (``sync_file_range``) and pieces a few steps behind are waited for and
+    dropped from the page cache.  Without it, gigabytes of dirty pages pile
+    up and the kernel throttles large writes: 0.31 GB/s plain vs 0.9 GB/s
+    here for the same 4.8 GB on this machine (bench/huge/README.md).  Where
+    ``sync_file_range`` is missing (not Linux) it is a plain unbuffered file.
+    """
+
+    PIECE = 16 << 20
+    LAG = 8
+
+    def __init__(self, path: Path) -> None:
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._offset = 0
+        self._synced = 0
+
+    def fileno(self) -> int:
+        assert self._fd is not None
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        assert self._fd is not None
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), self.PIECE):
+            piece = view[start:start + self.PIECE]
+            done = 0
+            while done < len(piece):
+                done += os.write(self._fd, piece[done:])
+            _sync_range(self._fd, self._offset, len(piece), _SYNC_WRITE)
+            self._offset += len(piece)
+            while self._offset - self._synced > self.LAG * self.PIECE:
+                _sync_range(self._fd, self._synced, self.PIECE, _SYNC_WAIT_WRITE_WAIT)
+                if hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(self._fd, self._synced, self.PIECE, os.POSIX_FADV_DONTNEED)
+                self._synced += self.PIECE
+        return len(view)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+_SYNC_WRITE = 2  # SYNC_FILE_RANGE_WRITE
+_SYNC_WAIT_WRITE_WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+_SYNC_FILE_RANGE: Any = None
+
+
+def _sync_range(fd: int, offset: int, nbytes: int, flags: int) -> None:
+    """Linux ``sync_file_range``; a no-op elsewhere (errors surface at fsync)."""
+    global _SYNC_FILE_RANGE
+    if _SYNC_FILE_RANGE is None:
+        _SYNC_FILE_RANGE = False
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            fn = libc.sync_file_range
+            fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            fn.restype = ctypes.c_int
+            _SYNC_FILE_RANGE = fn
+        except (OSError, AttributeError):
+            pass
+    if _SYNC_FILE_RANGE:
+        _SYNC_FILE_RANGE(fd, offset, nbytes, flags)
+
+
+def _open_raw(path: Path) -> IO[bytes]:
+    """The uncompressed output stream (see :class:`_WriteBehindFile`)."""
+    return _WriteBehindFile(path)  # type: ignore[return-value]
+
+
 class NiftiWriter:
     """Write a NIfTI file slab by slab, atomically.
 
@@ -319,7 +398,7 @@ class NiftiWriter:
         try:
             self._f = (
                 _open_gzip(self.tmp, self.compress_level, self.threads)
-                if self.compressed else open(self.tmp, "wb")
+                if self.compressed else _open_raw(self.tmp)
             )
             # Header and extensions go through a buffer: extensions need tell().
             buf = io.BytesIO()
