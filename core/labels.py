@@ -690,7 +690,7 @@ def _dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = labels.T  # C-contiguous when labels is F-ordered: no copy in ravel
     values, inv = np.unique(t, return_inverse=True)
     dtype = np.uint16 if len(values) < 65535 else np.int32
-    codes = inv.reshape(t.shape).astype(dtype)
+    codes: np.ndarray = inv.reshape(t.shape).astype(dtype)
     codes += 1
     return values, codes.T
 
@@ -788,7 +788,8 @@ def _collect(fn: LabelSlabs, source: SourceImage, slabs: Sequence[tuple[int, int
     for v in range(source.n_volumes):
         vidx = source.volume_index(v)
         for z0, z1 in slabs:
-            fn.fill(v, z0, z1, out[(slice(None), slice(None), slice(z0, z1), *vidx)])
+            key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *vidx)
+            fn.fill(v, z0, z1, out[key])
     return out
 
 
