@@ -192,12 +192,15 @@ def write_output(
     Raises
     ------
     OutputError, OutputExistsError, DiskSpaceError
+    OptionError
+        When the output would exceed ``max_output``.
     """
     path = Path(path)
     shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
     if any(v < 1 for v in shape):
         raise OptionError(f"output shape {shape} is empty")
     nbytes = estimate_output_bytes(shape, dtype)
+    check_output_size(path, nbytes, shape=shape, dtype=np.dtype(dtype), max_output=max_output)
     if is_zarr_path(path):
         from ._zarr_io import check_zarr_target, write_zarr  # issue 5: chunked output
 
