@@ -77,7 +77,14 @@ class _SourceHandle:
         return state
 
 
-class SeparableSlabs:
+class _ClipCount:
+    @property
+    def clipped(self) -> int:
+        """Integer voxels clipped so far by this object (in this process)."""
+        return sum(self._clipped)  # type: ignore[attr-defined]
+
+
+class SeparableSlabs(_ClipCount):
     """Slab function of the separable path: ``slabs(volume, z0, z1) -> (nx', ny', z1-z0)``.
 
     Picklable: it stores the input path and parameters and opens the image
@@ -113,7 +120,7 @@ class SeparableSlabs:
             and (out.slope, out.inter) == (source.slope, source.inter)
         )
         self.work = work_dtype(source, out)
-        self.clipped = 0
+        self._clipped: list[int] = []  # list.append is atomic: slabs run on threads
 
     @property
     def source(self) -> SourceImage:
@@ -176,7 +183,8 @@ class SeparableSlabs:
         if self.raw:
             return values
         raw, clipped = cast_values(values, self.out)
-        self.clipped += clipped
+        if clipped:
+            self._clipped.append(clipped)
         return raw
 
     def _pass_order(self) -> list[int]:
@@ -234,7 +242,7 @@ class SeparableSlabs:
         return backend.to_numpy(data)
 
 
-class MappedSlabs:
+class MappedSlabs(_ClipCount):
     """Slab function of the general (rotated or permuted grids) path.
 
     For each output slab the source voxel coordinates are computed from
@@ -255,7 +263,7 @@ class MappedSlabs:
             (out.slope, out.inter) == (source.slope, source.inter)
         )
         self.work = work_dtype(source, out)
-        self.clipped = 0
+        self._clipped: list[int] = []  # list.append is atomic: slabs run on threads
 
     @property
     def source(self) -> SourceImage:
@@ -307,7 +315,8 @@ class MappedSlabs:
                 prefilter=self.order >= 2, output=self.work,
             )
         raw, clipped = cast_values(np.asfortranarray(values), self.out)
-        self.clipped += clipped
+        if clipped:
+            self._clipped.append(clipped)
         return raw
 
 
