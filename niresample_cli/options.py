@@ -89,3 +89,9 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="Finish an interrupted
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="tcp://HOST:PORT", help="Run the Zarr chunk tasks on this dask.distributed scheduler (workers must see the same paths).", show_default=False)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Skip the free-disk-space check.")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N", help="Threads computing the slabs/chunks of one output (default: all cores).", show_default=False)]
+
+# -- resource guards (issue 7) ---------------------------------------------------------------
+# Wire as: write_output(..., max_output=max_output) (text such as "20G" is parsed there).
+__all__ += ["MaxOutputOpt"]
+
+MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]
