@@ -34,6 +34,9 @@ COMMANDS = {
     "info": lambda src, out: ["info", "--stats", src],
     "spacing": lambda src, out: ["spacing", src, out, "--iso", "1.5", "-q"],
     "labels": lambda src, out: ["labels", src, out, "--resolution", "1.5", "-q"],
+    "size": lambda src, out: ["size", src, out, "--shape", "4", "4", "4", "-q"],
+    # compare writes nothing; the damaged file as B (A is a good image beside it)
+    "compare": lambda src, out: ["compare", out.parent.parent / "good_a.nii", src],
 }
 
 
@@ -56,6 +59,7 @@ def test_bad_file_gives_one_line_and_writes_nothing(
     src, words = cases[case]
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    good_nifti(tmp_path / "good_a.nii")
     r = cli(*COMMANDS[command](src, out_dir / "o.nii.gz"))
     assert_one_line_error(r, *words)
     assert files_in(out_dir) == set(), "nothing may be written, not even a temporary"
