@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OptionError
+from .errors import OptionError, OutputError
 from .grid import Grid
 from .io import split_ext
 from .writer import (
@@ -213,9 +213,16 @@ def write_output(
             slabs=slabs, template=template, slope=slope, inter=inter, inputs=inputs,
             overwrite=overwrite, progress=progress, **zarr_options,
         )
+    ext = split_ext(path)[1].lower()
+    if ext not in (".nii", ".nii.gz"):
+        # A NIfTI stream under another name (out.nrrd, out.txt) would be a trap.
+        raise OutputError(
+            f"{path}: outputs are written as .nii, .nii.gz, .zarr or .ome.zarr; got "
+            f"{repr(ext) if ext else 'no extension'}"
+        )
     check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
     if not force:
-        check_free_space(path, nbytes, compressed=split_ext(path)[1].lower().endswith(".gz"))
+        check_free_space(path, nbytes, compressed=ext.endswith(".gz"))
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
     # Slabs are computed ahead on `jobs` threads while the previous one is written;

@@ -302,3 +302,21 @@ def test_two_writers_with_overwrite_leave_one_complete_file(tmp_path: Path) -> N
     data = np.asarray(nib.load(str(out)).dataobj)
     assert np.array_equal(data[3, 4], np.arange(24, dtype=np.float32))
     assert files_in(tmp_path) == {"o.nii.gz"}
+
+
+@pytest.mark.parametrize("name", ["o.txt", "o.nrrd", "o"])
+def test_output_that_is_not_nifti_or_zarr_is_refused(tmp_path: Path, name: str) -> None:
+    """A NIfTI stream under another name would be a trap for whoever opens it."""
+    src = _noise(tmp_path / "in.nii", 8)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert_one_line_error(cli("spacing", src, out_dir / name, "--iso", "2", "-q"), name,
+                          ".nii.gz")
+    assert files_in(out_dir) == set()
+
+
+def test_missing_output_directory_is_refused(tmp_path: Path) -> None:
+    src = _noise(tmp_path / "in.nii", 8)
+    assert_one_line_error(cli("spacing", src, tmp_path / "no" / "such" / "o.nii", "--iso", "2"),
+                          "does not exist")
+    assert not (tmp_path / "no").exists()
