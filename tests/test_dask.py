@@ -102,3 +102,49 @@ def test_distributed_cluster_equals_local_bit_for_bit(tmp_path: Path) -> None:
     for name in (".zattrs", "0/.zarray", "1/.zarray"):
         assert (tmp_path / "local.ome.zarr" / name).read_text().replace("local", "X") == \
             (tmp_path / "cluster.ome.zarr" / name).read_text().replace("cluster", "X")
+
+
+def test_split_slabs_covers_each_slab_in_order() -> None:
+    from niresample_cli.core._dask import split_slabs
+
+    slabs = [(0, 10), (10, 13), (13, 14)]
+    pieces = split_slabs(slabs, 3)
+    assert pieces == [(0, 4), (4, 8), (8, 10), (10, 11), (11, 12), (12, 13), (13, 14)]
+    assert split_slabs(slabs, 1) == slabs
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_ordered_map_keeps_order_and_bounds_lookahead(jobs: int) -> None:
+    import time
+
+    from niresample_cli.core._dask import ordered_map
+
+    lock = threading.Lock()
+    state = {"started": 0, "max_ahead": 0}
+    consumed = [0]
+
+    def slow(i: int) -> int:
+        with lock:
+            state["started"] += 1
+            state["max_ahead"] = max(state["max_ahead"], state["started"] - consumed[0])
+        time.sleep(0.002 * ((i * 7) % 5))  # finish out of order
+        return i
+
+    out = []
+    for value in ordered_map(slow, [(i,) for i in range(30)], jobs=jobs):
+        out.append(value)
+        consumed[0] += 1
+    assert out == list(range(30))
+    assert state["max_ahead"] <= jobs + 1
+
+
+def test_ordered_map_propagates_the_error() -> None:
+    from niresample_cli.core._dask import ordered_map
+
+    def boom(i: int) -> int:
+        if i == 3:
+            raise ValueError("slab 3 failed")
+        return i
+
+    with pytest.raises(ValueError, match="slab 3"):
+        list(ordered_map(boom, [(i,) for i in range(10)], jobs=2))
