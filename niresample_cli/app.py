@@ -80,6 +80,12 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Terminated:
             error_line("terminated; no partial output was left")
             raise typer.Exit(143) from None
+        except BrokenPipeError:
+            # stdout closed early (`niresample info --json ... | head -1`): stop
+            # quietly like other Unix tools; point stdout at /dev/null so the
+            # interpreter's final flush does not complain either.
+            _silence_stdout()
+            raise typer.Exit(141) from None
         except MemoryError:
             if state.debug:
                 raise
@@ -95,6 +101,16 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real fd (tests): nothing to flush
+        pass
 
 
 def _register() -> None:
