@@ -211,3 +211,21 @@ def test_two_d_is_refused_with_the_shape(tmp_path: Path) -> None:
     line = assert_one_line_error(cli("spacing", src, tmp_path / "o.nii", "--iso", "1"),
                                  "slice.nii", "2D", "3D")
     assert "(64, 64)" in line
+
+
+@pytest.mark.parametrize("command", [["spacing", "--iso", "2"], ["labels", "--resolution", "2"]])
+def test_batch_reports_each_bad_file_and_writes_the_good_ones(
+    cases: dict[str, tuple[Path, tuple[str, ...]]], tmp_path: Path, command: list[str]
+) -> None:
+    good = [good_nifti(tmp_path / f"good{i}.nii") for i in range(2)]
+    bad = [cases[c][0] for c in ("wrong_magic", "truncated_nii_352")]
+    out = tmp_path / "out"
+    r = cli(command[0], good[0], *bad, good[1], "-o", out, *command[1:], "-q")
+    assert r.exit_code == 1
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert all(ln.startswith("niresample: error:") for ln in lines), lines
+    assert sum(b.name in ln for b in bad for ln in lines) == 2
+    assert "2 of 4" in lines[-1]
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 2 and all(n.startswith("good") for n in written), written
