@@ -27,13 +27,18 @@ state = _State()
 
 def error_line(message: str) -> None:
     """Print ``niresample: error: <message>`` as one line on stderr."""
-    text = " ".join(str(message).split())
+    from rich.markup import escape
+
+    # escape: paths and values like "sub-01[bold].nii" or "[2.0, nan]" are text, not markup
+    text = escape(" ".join(str(message).split()))
     err.print(f"[bold red]niresample: error:[/] {text}", markup=True, highlight=False,
               soft_wrap=True)
 
 
 def warn_line(message: str) -> None:
-    err.print(f"[yellow]niresample: warning:[/] {' '.join(str(message).split())}",
+    from rich.markup import escape
+
+    err.print(f"[yellow]niresample: warning:[/] {escape(' '.join(str(message).split()))}",
               soft_wrap=True)
 
 

@@ -49,3 +49,12 @@ def test_bad_max_memory_is_one_line(tmp_path: Path) -> None:
         r = cli("spacing", src, tmp_path / "o.nii", "--iso", "1", "--max-memory", value)
         assert_one_line_error(r, "--max-memory")
     assert not (tmp_path / "o.nii").exists()
+
+
+def test_file_names_that_look_like_markup_are_printed_verbatim(tmp_path: Path) -> None:
+    """rich markup in a message would swallow "[bold]" and crash on "[/]"."""
+    (tmp_path / "sub-01[bold].nii").write_bytes(b"")
+    r = cli("spacing", tmp_path / "sub-01[bold].nii", tmp_path / "o.nii", "--iso", "1")
+    assert_one_line_error(r, "sub-01[bold].nii: empty file")
+    r = cli("info", tmp_path / "x[/]y.nii")
+    assert_one_line_error(r, "x[/]y.nii: no such file")
