@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ __all__ = [
     "collect_output",
     "is_zarr_path",
     "check_output_size",
+    "request_cancel",
+    "reset_cancel",
 ]
 
 SlabFn = Callable[[int, int, int], np.ndarray]
@@ -131,6 +134,21 @@ def _fmt_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+#: Set by the CLI's SIGINT/SIGTERM handlers: writes running on other threads
+#: (``-j N`` batches) stop at their next slab and remove their temporaries,
+#: instead of finishing the file while the process waits for them.
+_CANCEL = threading.Event()
+
+
+def request_cancel() -> None:
+    """Ask every NIfTI write in this process to stop at its next slab."""
+    _CANCEL.set()
+
+
+def reset_cancel() -> None:
+    _CANCEL.clear()
 
 
 def is_zarr_path(path: str | os.PathLike[str]) -> bool:
@@ -234,6 +252,8 @@ def write_output(
     calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
     with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:
         for slab in ordered_map(slab_fn, calls, jobs=jobs):
+            if _CANCEL.is_set():  # Ctrl-C reached another thread (parallel batch)
+                raise KeyboardInterrupt
             w.write(slab)
             del slab
             if progress is not None:

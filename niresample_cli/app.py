@@ -34,8 +34,21 @@ class Terminated(BaseException):
     """Raised on SIGTERM so that writers clean up like on Ctrl-C."""
 
 
+def _cancel_writes() -> None:
+    # Imported here: core.stream is loaded by then if anything is being written.
+    stream = sys.modules.get("niresample_cli.core.stream")
+    if stream is not None:
+        stream.request_cancel()
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    _cancel_writes()
     raise Terminated()
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _cancel_writes()
+    raise KeyboardInterrupt
 
 
 def _version(value: bool) -> None:
@@ -60,9 +73,14 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from niresample_cli.core.errors import NiresampleError
 
-        previous = None
+        previous = previous_int = None
+        stream = sys.modules.get("niresample_cli.core.stream")
+        if stream is not None:  # a command run before in this process was cancelled
+            stream.reset_cancel()
         try:
             previous = signal.signal(signal.SIGTERM, _on_sigterm)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not SIG_IGN
+                previous_int = signal.signal(signal.SIGINT, _on_sigint)
         except ValueError:  # not in the main thread
             pass
         try:
@@ -99,6 +117,8 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
 
     return wrapper
 

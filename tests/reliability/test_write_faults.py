@@ -223,6 +223,29 @@ def test_signal_mid_write_leaves_nothing(tmp_path: Path, sig: signal.Signals, ex
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_a_parallel_batch(tmp_path: Path, sig: signal.Signals) -> None:
+    """-j 2: files are written on threads; Ctrl-C at the terminal (the whole
+    process group) stops them at their next slab instead of letting them finish."""
+    srcs = [_noise(tmp_path / f"in{i}.nii", 96) for i in range(2)]
+    out_dir = tmp_path / "out"
+    p = _popen([*CLI, "spacing", *srcs, "-o", out_dir, "--iso", "0.3", "--max-memory", "16M",
+                "-q", "-j", "2"], start_new_session=True)
+
+    def writing() -> bool:
+        return out_dir.is_dir() and any(
+            (out_dir / n).stat().st_size > 1 << 20 for n in _temporaries(out_dir))
+
+    started = _wait_for(writing, p)
+    os.killpg(p.pid, sig)
+    r = _finish(p)
+    if not started:
+        pytest.fail(f"the batch ended before the signal could be sent: {r}")
+    assert r.exit_code == (130 if sig == signal.SIGINT else 143), r
+    assert "Traceback" not in r.stderr
+    assert files_in(out_dir) == set()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_write_stand_in_command(tmp_path: Path, sig: signal.Signals) -> None:
     """Same through the shared stream with a slab function that sleeps: the
     signal is sent right after a slab, whatever the machine's speed."""
