@@ -17,6 +17,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from niresample_cli.core import labels as L
 from niresample_cli.core.errors import LabelError, OptionError
@@ -447,3 +449,61 @@ def test_majority_outside_the_input_fov_is_background() -> None:
         | (fn.nn[2][None, None, :] < 0)
     assert outside.any() and not got[outside].any() and got[~outside].any()
     assert set(np.unique(got)) <= set(np.unique(src.read_volume(scaled=False)))
+
+
+# -- properties on random small label maps ------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1),
+       shape=st.tuples(st.integers(1, 9), st.integers(1, 9), st.integers(1, 9)),
+       spacing=st.tuples(*[st.sampled_from([0.3, 0.5, 0.7, 1.3, 2.0, 3.0])] * 3),
+       anchor=st.sampled_from(["center", "origin", "corner"]),
+       rotated=st.booleans())
+def test_nearest_is_the_voxel_under_each_output_centre(seed, shape, spacing, anchor, rotated) -> None:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(1, 2**32, size=shape, dtype=np.uint64).astype(np.uint32)
+    affine = np.eye(4)
+    affine[:3, :3] = random_rotation(rng) @ np.diag(rng.uniform(0.5, 2.0, 3))
+    affine[:3, 3] = rng.normal(size=3) * 10
+    src = L._source_from_nibabel(nib.Nifti1Image(data, affine))
+    if rotated:  # a reference grid with other axes: the general (non-separable) path
+        ref_aff = np.eye(4)
+        ref_aff[:3, :3] = random_rotation(rng) @ np.diag(spacing)
+        ref_aff[:3, 3] = affine[:3, 3] + rng.normal(size=3)
+        fn = _slabs(src, like=Grid(tuple(int(v) for v in rng.integers(1, 12, 3)), ref_aff))
+        assert not fn.separable
+    else:
+        fn = _slabs(src, spacing=spacing, anchor=anchor)
+    got = _run(fn, int(rng.integers(1, 5)))
+    # Independent reference: world position of every output centre, back to input voxels.
+    ijk = np.stack(np.meshgrid(*[np.arange(n) for n in fn.grid.shape], indexing="ij"), -1)
+    world = ijk.reshape(-1, 3) @ fn.grid.affine[:3, :3].T + fn.grid.affine[:3, 3]
+    x = (world - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T
+    frac = x - np.floor(x)
+    sure = np.all(np.abs(frac - 0.5) > 1e-6, axis=1)  # skip exact half-voxel ties and edges
+    inside = np.all((x >= -0.5) & (x < np.array(shape) - 0.5), axis=1)
+    idx = np.floor(x + 0.5).astype(int)
+    flat = got.reshape(-1, order="C")
+    ok = sure & inside
+    np.testing.assert_array_equal(flat[ok], data[tuple(idx[ok].T)])
+    assert not flat[sure & ~inside].any()  # outside the input: background
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_labels=st.integers(1, 6),
+       sigma=st.floats(0.3, 2.5), block=st.integers(3, 20))
+def test_gaussian_independent_of_block_and_backend(seed, n_labels, sigma, block) -> None:
+    from niresample_cli.core import _labels_torch as lt
+
+    rng = np.random.default_rng(seed)
+    nn = rng.integers(0, n_labels, size=(11, 9, 14)).astype(np.int16) * 7 - 3
+    weights = [L.gaussian_weights(sigma * f) for f in (1.0, 0.7, 1.3)]
+    rz = (len(weights[2]) - 1) // 2
+    padded = nn[:, :, np.clip(np.arange(-rz, nn.shape[2] + rz), 0, nn.shape[2] - 1)]
+    base = L.smooth_labels_blocks(padded, weights, z_halo=rz, block=64)
+    np.testing.assert_array_equal(L.smooth_labels_blocks(padded, weights, z_halo=rz, block=block), base)
+    np.testing.assert_array_equal(
+        lt.smooth_labels(padded, weights, z_halo=rz, device="cpu", block=block), base)
+    np.testing.assert_array_equal(
+        lt.smooth_labels(padded, weights, z_halo=rz, device="cpu", block=block, batched=True), base)
+    assert set(np.unique(base)) <= set(np.unique(nn))
