@@ -15,8 +15,8 @@ from .device import torch_device
 
 __all__ = ["gather", "majority", "smooth_labels"]
 
-#: Working bytes per label group (one-hot + three passes) on the device.
-_GROUP_BYTES = 256 << 20
+#: Working bytes per label group (one-hot + three passes) on each device.
+_GROUP_BYTES = {"cpu": 256 << 20, "cuda": 2 << 30}
 _BLOCK = {"cpu": 32, "cuda": 128}
 
 
@@ -181,7 +181,7 @@ def _smooth_block(b: Any, ws: Sequence[Any], r: Sequence[int], dev: Any) -> Any:
     best_code = torch.zeros(shape_in, dtype=torch.int64, device=dev)
     nn_score = torch.zeros(shape_in, dtype=torch.float64, device=dev)
     vol = int(b.numel())
-    group = max(1, min(k_all, _GROUP_BYTES // max(1, vol * 8 * 3)))
+    group = max(1, min(k_all, _GROUP_BYTES[dev.type] // max(1, vol * 8 * 3)))
     for g0 in range(0, k_all, group):
         g1 = min(k_all, g0 + group)
         ks = torch.arange(g0, g1, device=dev)
