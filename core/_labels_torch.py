@@ -119,7 +119,8 @@ def _valid_pass(x: Any, w: Any, dim: int) -> Any:
 
 
 def smooth_labels(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
-                  device: str, block: int | None = None, batched: bool | None = None) -> np.ndarray:
+                  device: str, block: int | None = None, batched: bool | None = None,
+                  codes: bool = False) -> np.ndarray:
     """Torch twin of :func:`.labels.smooth_labels_blocks` (identical labels).
 
     On CUDA (``batched``) all labels present in a block are smoothed together
@@ -131,7 +132,7 @@ def smooth_labels(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: 
         batched = device == "cuda"
     if not batched:
         return _smooth_per_label(padded, weights, z_halo=z_halo, device=device,
-                                 block=block or _BLOCK["cpu"])
+                                 block=block or _BLOCK["cpu"], dense=codes)
     import torch
 
     dev = torch_device(device)
@@ -202,7 +203,7 @@ def _smooth_block(b: Any, ws: Sequence[Any], r: Sequence[int], dev: Any) -> Any:
 
 
 def _smooth_per_label(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
-                      device: str, block: int) -> np.ndarray:
+                      device: str, block: int, dense: bool) -> np.ndarray:
     """Per label within its bounding box (label codes and boxes from numpy/scipy)."""
     import torch
 
@@ -211,13 +212,14 @@ def _smooth_per_label(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_ha
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _smooth_per_label_run(padded, weights, z_halo=z_halo, device=device, block=block)
+        return _smooth_per_label_run(padded, weights, z_halo=z_halo, device=device, block=block,
+                                     dense=dense)
     finally:
         torch.set_num_threads(threads)
 
 
 def _smooth_per_label_run(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: int,
-                          device: str, block: int) -> np.ndarray:
+                          device: str, block: int, dense: bool) -> np.ndarray:
     import torch
     from scipy import ndimage
 
@@ -241,11 +243,14 @@ def _smooth_per_label_run(padded: np.ndarray, weights: Sequence[np.ndarray], *, 
                 if lo == hi:
                     out[bx:ex, by:ey, bz:ez] = lo
                     continue
-                values, inv = np.unique(blk, return_inverse=True)
-                codes = (inv.reshape(blk.shape) + 1).astype(np.int32)
+                if dense:  # already codes 1..K ordered like the ids
+                    codes = blk.astype(np.int32)
+                else:
+                    values, inv = np.unique(blk, return_inverse=True)
+                    codes = (inv.reshape(blk.shape) + 1).astype(np.int32)
                 objs = ndimage.find_objects(codes)
                 best_code = _per_label_block(torch.from_numpy(codes).to(dev), objs, ws, r, dev)
-                out[bx:ex, by:ey, bz:ez] = values[best_code - 1]
+                out[bx:ex, by:ey, bz:ez] = best_code if dense else values[best_code - 1]
     return out
 
 

@@ -479,7 +479,7 @@ class LabelSlabs:
         else:
             from . import _labels_torch as lt
 
-            res = lt.smooth_labels(codes, self.weights, z_halo=rz, device=self.device)
+            res = lt.smooth_labels(codes, self.weights, z_halo=rz, device=self.device, codes=True)
         return np.asfortranarray(values[res - 1])
 
     def _nearest_codes(self, volume: int, zs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
