@@ -139,6 +139,15 @@ def _run_distributed(
             "--scheduler needs dask.distributed: pip install 'niresample[zarr]'"
         ) from err
     try:
+        import cloudpickle
+
+        cloudpickle.dumps(task)
+    except Exception as err:
+        raise OptionError(
+            f"--scheduler: this computation cannot be sent to dask workers "
+            f"({type(err).__name__}: {str(err)[:120]}); run without --scheduler"
+        ) from err
+    try:
         # timeout: dask's distributed.comm.timeouts.connect (30 s by default)
         client = Client(scheduler if scheduler != "distributed" else None, set_as_default=False)
     except (OSError, TimeoutError) as err:

@@ -66,7 +66,7 @@ def test_unreachable_scheduler_is_one_line_error(tmp_path: Path) -> None:
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
             pytest.raises(OptionError, match="cannot reach"):
-        run_tasks(Square(), [1, 2], scheduler="tcp://127.0.0.1:9")
+        run_tasks(abs, [1, 2], scheduler="tcp://127.0.0.1:9")
 
 
 def _write(path: Path, **kw) -> None:
@@ -148,3 +148,17 @@ def test_ordered_map_propagates_the_error() -> None:
 
     with pytest.raises(ValueError, match="slab 3"):
         list(ordered_map(boom, [(i,) for i in range(10)], jobs=2))
+
+
+def test_unpicklable_task_refused_before_connecting() -> None:
+    pytest.importorskip("distributed")
+
+    class Holder:
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+
+        def __call__(self, item: int) -> int:
+            return item
+
+    with pytest.raises(OptionError, match="cannot be sent to dask workers"):
+        run_tasks(Holder(), [1, 2], scheduler="tcp://127.0.0.1:9")
