@@ -46,7 +46,8 @@ def _fields() -> list[tuple[str, str, int, int]]:
     import nibabel as nib
 
     out = []
-    for name, (dt, offset) in nib.nifti1.header_dtype.fields.items():
+    fields: Any = nib.nifti1.header_dtype.fields
+    for name, (dt, offset) in fields.items():
         base = dt.base if dt.subdtype is None else dt.subdtype[0]
         count = 1 if dt.subdtype is None else int(np.prod(dt.subdtype[1]))
         code = {"i": {1: "b", 2: "h", 4: "i", 8: "q"}, "u": {1: "B", 2: "H", 4: "I", 8: "Q"},

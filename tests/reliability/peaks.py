@@ -61,6 +61,7 @@ def make_input(case: Case, directory: Path) -> Path:
     import nibabel as nib
 
     rng = np.random.default_rng(0)
+    data: np.ndarray
     if case.dtype == "uint16":
         data = (rng.random(case.shape) * 6).astype(np.uint16)
     else:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,6 +63,13 @@ def assert_one_line_error(r: Result, *needles: str, code: int = 1) -> str:
     return line
 
 
+def load(path: Path) -> Any:
+    """nibabel's image (typed Any: nibabel's stubs know only FileBasedImage)."""
+    import nibabel as nib
+
+    return nib.load(str(path))
+
+
 def files_in(directory: Path) -> set[str]:
     return {p.name for p in directory.iterdir()}
 
@@ -81,7 +89,7 @@ def good_nifti(path: Path, data: np.ndarray | None = None, affine: np.ndarray | 
     return path
 
 
-def patched(src: Path, dst: Path, *patches: tuple[int, str, Sequence[float]]) -> Path:
+def patched(src: Path, dst: Path, *patches: tuple[int, str, Sequence[Any]]) -> Path:
     """Copy ``src`` (uncompressed NIfTI-1) with ``struct`` patches at byte offsets."""
     raw = bytearray(src.read_bytes())
     for offset, fmt, values in patches:

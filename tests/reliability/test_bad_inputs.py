@@ -14,6 +14,7 @@ from reltools import (
     cli_subprocess,
     files_in,
     good_nifti,
+    load,
     make_cases,
 )
 
@@ -138,14 +139,13 @@ def test_gz_corrupt_block_mid_data(tmp_path: Path) -> None:
 
 
 def test_five_d_is_resampled_per_volume(tmp_path: Path) -> None:
-    import nibabel as nib
 
     data = np.arange(6 * 7 * 8 * 2 * 3, dtype=np.float32).reshape(6, 7, 8, 2, 3)
     src = good_nifti(tmp_path / "five.nii", data)
     out = tmp_path / "five_out.nii.gz"
     r = cli("spacing", src, out, "--iso", "1", "-q")
     assert r.exit_code == 0, r.stderr
-    img = nib.load(str(out))
+    img = load(out)
     assert img.shape[3:] == (2, 3)
     got = np.asarray(img.dataobj)
     # every 3D volume resampled on its own: a constant offset between volumes is kept
@@ -170,14 +170,13 @@ def test_qform_sform_disagreement_warns_and_uses_the_sform(tmp_path: Path) -> No
     assert "qform and sform disagree" in " ".join(r.stderr.split())
     out = tmp_path / "qs_out.nii"
     assert cli("spacing", src, out, "--iso", "1", "-q").exit_code == 0
-    res = nib.load(str(out))
+    res = load(out)
     # same field of view as the sform's: first outer edge at -1 mm
     first_edge = res.affine[:3, 3] - 0.5 * np.diag(res.affine)[:3]
     assert np.allclose(first_edge, s_aff[:3, 3] - 1.0)
 
 
 def test_nan_voxels_stay_local_in_intensity_resampling(tmp_path: Path) -> None:
-    import nibabel as nib
 
     data = np.full((16, 16, 16), 5.0, np.float32)
     data[8, 8, 8] = np.nan
@@ -186,7 +185,7 @@ def test_nan_voxels_stay_local_in_intensity_resampling(tmp_path: Path) -> None:
     out = tmp_path / "nan_out.nii"
     r = cli("spacing", src, out, "--iso", "0.5", "--order", "1", "-q")
     assert r.exit_code == 0, r.stderr
-    got = np.asarray(nib.load(str(out)).dataobj)
+    got = np.asarray(load(out).dataobj)
     bad = ~np.isfinite(got)
     assert bad.any(), "a NaN input voxel must not silently vanish"
     # linear interpolation: only output voxels within one input voxel of the bad ones

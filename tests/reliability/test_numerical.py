@@ -8,15 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reltools import cli, good_nifti
+from reltools import (
+    cli,
+    good_nifti,
+    load,
+)
 
 from conftest import data_path
 
 
 def _load(path: Path) -> np.ndarray:
-    import nibabel as nib
 
-    return np.asarray(nib.load(str(path)).dataobj)
+    return np.asarray(load(path).dataobj)
 
 
 # -- integer overflow -------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def allen_block(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[int
     """An 80^3 block of the real Allen CCF annotation holding 14 ids above 2^24."""
     import nibabel as nib
 
-    img = nib.load(str(data_path("allen_ccf2017_annotation_25um.nii.gz")))
+    img = load(data_path("allen_ccf2017_annotation_25um.nii.gz"))
     block = img.slicer[260:340, 160:240, 188:268]
     path = tmp_path_factory.mktemp("allen") / "allen_block.nii.gz"
     nib.save(block, str(path))
@@ -140,14 +143,13 @@ def test_allen_ids_never_pass_through_float32(allen_block: tuple[Path, set[int]]
 def test_scl_slope_inter_applied_once(tmp_path: Path, ext: str) -> None:
     """nibabel_functional.nii (int16, slope 0.0754, inter 3100.76) through spacing
     onto its own grid: the stored values, read back by nibabel, are the input's."""
-    import nibabel as nib
 
     src = data_path("nibabel_functional.nii")
     out = tmp_path / f"f{ext}"
     r = cli("spacing", src, out, "--spacing", "4", "4", "8", "-q")
     assert r.exit_code == 0, r.stderr
-    want = nib.load(str(src)).get_fdata()
-    got = nib.load(str(out)).get_fdata()
+    want = load(src).get_fdata()
+    got = load(out).get_fdata()
     assert got.shape == want.shape
     # applied twice would give about want * 0.075 + 3100; never applied, the raw ints
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from peaks import CASES, TIME, make_input, run_peak
-from reltools import REPO, WRITER_CHILD, Result, assert_one_line_error, cli, files_in, good_nifti
+from peaks import CASES, TIME, Case, make_input, run_peak
+from reltools import (
+    REPO,
+    WRITER_CHILD,
+    Result,
+    assert_one_line_error,
+    cli,
+    files_in,
+    good_nifti,
+    load,
+)
 
 from niresample_cli.core import writer
 from niresample_cli.core.errors import DiskSpaceError, OptionError
@@ -90,13 +99,12 @@ SLACK = 300 << 20
 
 @pytest.mark.skipif(not TIME, reason="needs /usr/bin/time")
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in _IN_SUITE], ids=lambda c: c.name)
-def test_peak_memory_follows_max_memory(case: object, tmp_path: Path) -> None:
-    import nibabel as nib
+def test_peak_memory_follows_max_memory(case: Case, tmp_path: Path) -> None:
 
-    src = make_input(case, tmp_path)  # type: ignore[arg-type]
+    src = make_input(case, tmp_path)
     out = tmp_path / "o.nii"
-    cmd, *opts = case.args  # type: ignore[attr-defined]
+    cmd, *opts = case.args
     pk = run_peak([cmd, str(src), str(out), *opts, "--max-memory", "64M", "-q"], out)
     assert pk.rc == 0, pk.stderr
-    assert nib.load(str(out)).shape == case.out_shape  # type: ignore[attr-defined]
+    assert load(out).shape == case.out_shape
     assert pk.peak_bytes < BUDGET + SLACK, f"peak {pk.peak_bytes / 2**20:.0f} MiB"

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from reltools import (
     cli,
     files_in,
     good_nifti,
+    load,
 )
 
 from niresample_cli.core.writer import TEMP_PATTERN, clean_stale_temporaries
@@ -52,10 +54,10 @@ def _finish(p: subprocess.Popen[str], timeout: float = 60) -> Result:
     return Result(p.returncode, out, err)
 
 
-def _wait_for(cond: object, p: subprocess.Popen[str], timeout: float = 30) -> bool:
+def _wait_for(cond: Callable[[], bool], p: subprocess.Popen[str], timeout: float = 30) -> bool:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if cond():  # type: ignore[operator]
+        if cond():
             return True
         if p.poll() is not None:
             return False
@@ -298,7 +300,6 @@ def test_clean_stale_temporaries_only_removes_dead_pids(tmp_path: Path) -> None:
 def test_two_writers_one_output(tmp_path: Path) -> None:
     """A slow writer and a fast one race for the same target: the fast one wins
     with a complete file, the slow one reports it and leaves it untouched."""
-    import nibabel as nib
 
     out, ready = tmp_path / "o.nii", tmp_path / "ready"
     slow = _popen([sys.executable, WRITER_CHILD, out, 32, 32, 40, "--slab", "1", "--sleep", "0.1",
@@ -308,21 +309,20 @@ def test_two_writers_one_output(tmp_path: Path) -> None:
     rf, rs = _finish(fast), _finish(slow)
     assert rf.exit_code == 0, rf
     assert_one_line_error(rs, "o.nii", "another process")
-    data = np.asarray(nib.load(str(out)).dataobj)
+    data = np.asarray(load(out).dataobj)
     assert data.shape == (32, 32, 40)
     assert np.array_equal(data[0, 0], np.arange(40, dtype=np.float32))
     assert files_in(tmp_path) == {"o.nii", "ready"}
 
 
 def test_two_writers_with_overwrite_leave_one_complete_file(tmp_path: Path) -> None:
-    import nibabel as nib
 
     out = tmp_path / "o.nii.gz"
     procs = [_popen([sys.executable, WRITER_CHILD, out, 32, 32, 24, "--slab", "2", "--sleep",
                      "0.01", "--overwrite"]) for _ in range(2)]
     results = [_finish(p) for p in procs]
     assert all(r.exit_code == 0 for r in results), results
-    data = np.asarray(nib.load(str(out)).dataobj)
+    data = np.asarray(load(out).dataobj)
     assert np.array_equal(data[3, 4], np.arange(24, dtype=np.float32))
     assert files_in(tmp_path) == {"o.nii.gz"}
 
