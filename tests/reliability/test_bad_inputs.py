@@ -195,6 +195,20 @@ def test_nan_voxels_stay_local_in_intensity_resampling(tmp_path: Path) -> None:
     assert np.isfinite(got).mean() > 0.99
 
 
+@pytest.mark.xfail(strict=True, reason="engine: the recursive spline pre-filter (order >= 2) "
+                   "spreads one NaN voxel over the whole output; see docs/reliability.md")
+@pytest.mark.parametrize("order", ["2", "3"])
+def test_nan_voxels_stay_local_with_spline_orders(tmp_path: Path, order: str) -> None:
+    data = np.full((16, 16, 16), 5.0, np.float32)
+    data[8, 8, 8] = np.nan
+    src = good_nifti(tmp_path / "nan.nii", data, np.eye(4))
+    out = tmp_path / "nan_out.nii"
+    r = cli("spacing", src, out, "--iso", "0.5", "--order", order, "-q")
+    assert r.exit_code == 0, r.stderr
+    got = np.asarray(load(out).dataobj)
+    assert np.isfinite(got).mean() > 0.9
+
+
 def test_nan_voxels_in_labels_are_a_clear_error(tmp_path: Path) -> None:
     data = np.zeros((10, 10, 10), np.float32)
     data[2:5, 2:5, 2:5] = 3
