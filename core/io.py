@@ -245,6 +245,8 @@ def open_image(path: str | os.PathLike[str]) -> SourceImage:
         return open_zarr(p)
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not an image file")
+    if not p.is_file():  # a FIFO would block the first read forever
+        raise InputError(f"{p}: not a regular file (a pipe or device?)")
     try:
         size = p.stat().st_size
         with open(p, "rb"):

@@ -195,7 +195,7 @@ def clean_stale_temporaries(directory: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while a block goes into the output stream.
+    """Hold SIGINT/SIGTERM/SIGHUP while a block goes into the output stream.
 
     An exception raised half-way through the threaded gzip writer's
     ``write`` (between numbering a block and queueing it) leaves its ordered
@@ -212,7 +212,7 @@ def _signals_deferred() -> Iterator[None]:
         pending.append((signum, frame))
 
     previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
         try:
             previous[sig] = signal.signal(sig, hold)
         except (ValueError, OSError):

@@ -77,10 +77,14 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         stream = sys.modules.get("niresample_cli.core.stream")
         if stream is not None:  # a command run before in this process was cancelled
             stream.reset_cancel()
+        previous_hup = None
         try:
             previous = signal.signal(signal.SIGTERM, _on_sigterm)
             if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not SIG_IGN
                 previous_int = signal.signal(signal.SIGINT, _on_sigint)
+            # a closed terminal cleans up like SIGTERM (left alone under nohup)
+            if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+                previous_hup = signal.signal(signal.SIGHUP, _on_sigterm)
         except ValueError:  # not in the main thread
             pass
         try:
@@ -119,6 +123,8 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
                 signal.signal(signal.SIGTERM, previous)
             if previous_int is not None:
                 signal.signal(signal.SIGINT, previous_int)
+            if previous_hup is not None:
+                signal.signal(signal.SIGHUP, previous_hup)
 
     return wrapper
 

@@ -242,3 +242,13 @@ def test_batch_reports_each_bad_file_and_writes_the_good_ones(
     assert "2 of 4" in lines[-1]
     written = sorted(p.name for p in out.iterdir())
     assert len(written) == 2 and all(n.startswith("good") for n in written), written
+
+
+def test_fifo_input_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.nii"
+    os.mkfifo(fifo)
+    r = cli_subprocess("spacing", fifo, tmp_path / "o.nii", "--iso", "1", timeout=60)
+    assert_one_line_error(r, "pipe.nii", "not a regular file")
+    assert not (tmp_path / "o.nii").exists()

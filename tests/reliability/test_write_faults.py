@@ -200,7 +200,7 @@ def test_existing_output_needs_overwrite(tmp_path: Path, command: list[str]) -> 
 
 # -- signals ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
 def test_signal_mid_write_leaves_nothing(tmp_path: Path, sig: signal.Signals, ext: str) -> None:
     """The real CLI, a slow enough write (many slabs under --max-memory 16M);
@@ -219,7 +219,7 @@ def test_signal_mid_write_leaves_nothing(tmp_path: Path, sig: signal.Signals, ex
     r = _finish(p)
     if not started:
         pytest.fail(f"the write ended before the signal could be sent: {r}")
-    code = 130 if sig == signal.SIGINT else 143
+    code = 130 if sig == signal.SIGINT else 143  # SIGHUP (terminal closed) is handled as SIGTERM
     assert_one_line_error(r, "no partial output", code=code)
     assert files_in(out_dir) == set()
 
