@@ -404,7 +404,8 @@ class NiftiWriter:
             buf = io.BytesIO()
             self.header.write_to(buf)
             pad = int(self.header["vox_offset"]) - buf.tell()
-            self._f.write(buf.getvalue() + b"\x00" * max(pad, 0))
+            with _signals_deferred():
+                self._f.write(buf.getvalue() + b"\x00" * max(pad, 0))
         except BaseException as err:
             self._abort()
             raise self._as_output_error(err) from err
