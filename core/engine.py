@@ -237,6 +237,10 @@ class SeparableSlabs(_ClipCount):
                 for a in axes:
                     need[a] = False
             index, weight, gather = rows[ax][0], rows[ax][1], rows[ax][2]
+            if gather and index.shape[0] == data.shape[ax] and np.array_equal(
+                index[:, 0], np.arange(index.shape[0])
+            ):
+                continue  # an untouched axis: no copy at all
             data = backend.apply(data, ax, index, weight, gather)
             owned = True
         return backend.to_numpy(data)
