@@ -50,6 +50,8 @@ def prefilter(
         block = np.pad(block, widths, mode="edge")
         owned = True
     for axis, _ in axes:
+        if order < 2:  # padding only (indicator propagation)
+            break
         if axis == block.ndim - 1 or block.shape[axis] < 2:
             # contiguous lines: scipy's per-line C loop is fastest
             block = spline_filter1d(block, order, axis=axis,

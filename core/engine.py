@@ -168,6 +168,17 @@ class SeparableSlabs(_ClipCount):
         owned = not (isinstance(data, np.ndarray) and np.may_share_memory(c, data))
         # zero-weight taps may fall outside the rows read: keep them inside
         zindex = np.clip(wz.index - lo, 0, hi - lo - 1)
+        bad = None
+        if self.order >= 2 and c.dtype.kind == "f":
+            # The recursive pre-filter would spread one NaN/inf over whole lines:
+            # filter with those voxels at 0, and make NaN the outputs whose taps
+            # touch them.
+            finite = np.isfinite(c)
+            if not finite.all():
+                bad = (~finite).astype(c.dtype)
+                c = np.where(finite, c, c.dtype.type(0))
+                owned = True
+            del finite
         if wz.prefilter:
             # Filter along z first, on the input rows, then keep only the rows the
             # taps use: the margin rows never reach the x and y passes.
@@ -176,9 +187,13 @@ class SeparableSlabs(_ClipCount):
             used = zindex[wz.weight != 0] if np.any(wz.weight != 0) else zindex
             u0, u1 = int(used.min()), int(used.max()) + 1
             c = c[u0:u1]
+            bad = None if bad is None else bad[u0:u1]
             zindex = np.clip(zindex - u0, 0, u1 - u0 - 1)
         rows = {0: (zindex, wz.weight, wz.gather, False, 0), 1: self._rows(1), 2: self._rows(0)}
         result = self._apply(c, rows, owned=owned)
+        if bad is not None:
+            touched = self._apply(bad, rows, owned=True, support=True)
+            result[touched > 0] = np.nan
         values = result.T  # (nx', ny', dz), Fortran-ordered
         if self.raw:
             return values
@@ -216,9 +231,17 @@ class SeparableSlabs(_ClipCount):
 
     def _apply(
         self, c: np.ndarray, rows: dict[int, tuple[np.ndarray, np.ndarray, bool, bool, int]], *,
-        owned: bool,
+        owned: bool, support: bool = False,
     ) -> np.ndarray:
-        backend = make_backend(self.device)
+        """Run the passes on block ``c`` (C axes 0 z, 1 y, 2 x).
+
+        ``support``: propagate an indicator instead (pad without pre-filter,
+        weights 1 where a tap is used), numpy only.
+        """
+        backend = make_backend("numpy" if support else self.device)
+        if support:
+            rows = {ax: (r[0], (r[1] != 0).astype(np.float64), r[2], r[3], r[4])
+                    for ax, r in rows.items()}
         need = {ax: rows[ax][3] for ax in rows}  # z was filtered by the caller
         # From whole-axis ratios, so that every slab runs the same operations.
         ratio = {2 - a: self.target.shape[a] / self.n_in[a] for a in range(3)}
@@ -233,7 +256,8 @@ class SeparableSlabs(_ClipCount):
         for ax in order:
             if need[ax]:  # pre-filter where the block is smallest
                 axes = [ax] if ratio[ax] < 1.0 else [a for a in order if need[a]]
-                data = prefilter(data, [(a, rows[a][4]) for a in axes], self.order, owned=owned)
+                data = prefilter(data, [(a, rows[a][4]) for a in axes],
+                                 0 if support else self.order, owned=owned)
                 for a in axes:
                     need[a] = False
             index, weight, gather = rows[ax][0], rows[ax][1], rows[ax][2]
@@ -312,12 +336,25 @@ class MappedSlabs(_ClipCount):
                 return np.asfortranarray(values)
             values = values.astype(self.work, copy=False)
         else:
-            from scipy.ndimage import map_coordinates
+            from scipy.ndimage import binary_dilation, map_coordinates
 
+            work = block.astype(self.work, copy=False)
+            finite = np.isfinite(work) if self.order >= 2 else None
+            touched = None
+            if finite is not None and not finite.all():
+                # as in the separable path: NaN/inf stay local instead of spreading
+                # through the pre-filter; a voxel is touched when a tap reaches one
+                r = (self.order + 1) // 2
+                reach_bad = binary_dilation(~finite, structure=np.ones((2 * r + 1,) * 3, bool))
+                touched = map_coordinates(reach_bad.astype(np.float32), coords, order=0,
+                                          mode="nearest") > 0
+                work = np.where(finite, work, work.dtype.type(0))
             values = map_coordinates(
-                block.astype(self.work, copy=False), coords, order=self.order, mode="nearest",
+                work, coords, order=self.order, mode="nearest",
                 prefilter=self.order >= 2, output=self.work,
             )
+            if touched is not None:
+                values[touched] = np.nan
         raw, clipped = cast_values(np.asfortranarray(values), self.out)
         if clipped:
             self._clipped.append(clipped)

@@ -252,3 +252,34 @@ def test_classic_example_small_variant_values() -> None:
     out = _run(img, grid, order=1, anti_aliasing=False)
     kz = _source_coords(Grid(shape, affine), grid)[2].reshape(grid.shape)
     np.testing.assert_allclose(out, 3.0 * np.clip(kz, 0, 29) + 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_non_finite_voxels_stay_local_with_spline_orders(order: int, rotated: bool) -> None:
+    data = _smooth((16, 16, 20), seed=12)
+    data[8, 8, 8] = np.nan
+    data[2, 3, 15] = np.inf
+    affine = np.eye(4)
+    img = nib.Nifti1Image(data, affine)
+    src = source_from_nibabel(img)
+    if rotated:
+        ref = np.eye(4)
+        ref[:3, :3] = random_rotation(np.random.default_rng(1)) * 0.5
+        ref[:3, 3] = src.grid.fov_center - ref[:3, :3] @ np.full(3, 15.5)
+        grid = Grid((32, 32, 32), ref)
+    else:
+        grid = src.grid.with_spacing(0.5)
+    out = _run(img, grid, order=order)
+    bad = ~np.isfinite(out)
+    assert bad.any()
+    c = _source_coords(src.grid, grid).T.reshape(grid.shape + (3,))[bad]
+    c = np.clip(c, 0, np.asarray(data.shape) - 1)  # outside: the edge values are used
+    dist = np.minimum(np.abs(c - [8, 8, 8]).max(axis=1), np.abs(c - [2, 3, 15]).max(axis=1))
+    assert dist.max() < (order + 1) / 2 + 1
+    # away from the bad voxels the values equal those of the same image without them
+    clean = data.copy()
+    clean[~np.isfinite(clean)] = 0
+    ref_out = _run(nib.Nifti1Image(clean, affine), grid, order=order)
+    far = np.isfinite(out)
+    np.testing.assert_allclose(out[far], ref_out[far], rtol=1e-5, atol=1e-3)
