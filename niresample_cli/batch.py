@@ -93,8 +93,10 @@ def plan_pairs(
         if len(paths) < 2:
             raise OptionError("expected IN OUT (or several inputs with -o/--output-dir DIR)")
         *inputs, out = paths
-        if len(inputs) > 1 or out.is_dir():
-            if not out.is_dir():
+        # An existing OUT.zarr / OUT.ome.zarr is an output store, not a directory of outputs.
+        out_is_dir = out.is_dir() and not out.name.lower().endswith(".zarr")
+        if len(inputs) > 1 or out_is_dir:
+            if not out_is_dir:
                 raise OptionError(
                     f"{out}: several inputs need an output directory (use -o DIR)"
                 )

@@ -396,3 +396,32 @@ def test_chunks_from_text() -> None:
     for bad in ("a,b", "0", "1,2", (1, -2, 3)):
         with pytest.raises(OptionError, match="--chunks"):
             _zarr_io._as_chunks(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", [["labels", "--resolution", "0.6"], ["spacing", "--iso", "0.6"]])
+def test_cli_writes_ome_zarr_equal_to_nifti(tmp_path: Path, command: list[str]) -> None:
+    """`niresample labels|spacing IN OUT.ome.zarr` streams the same values as `.nii`."""
+    import nibabel as nib
+    from typer.testing import CliRunner
+
+    from niresample_cli.app import app
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 6, size=(14, 12, 10)).astype(np.int16)
+    affine = np.diag([1.0, 1.0, 1.5, 1.0])
+    affine[:3, 3] = [-3.0, 2.0, 5.0]
+    src = tmp_path / "in.nii.gz"
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code=1)
+    nib.save(img, str(src))
+    runner = CliRunner(env={"COLUMNS": "100", "TERM": "dumb"})
+    name, *opts = command
+    for out in ("o.nii", "o.ome.zarr"):
+        r = runner.invoke(app, [name, str(src), str(tmp_path / out), "--quiet", *opts])
+        assert r.exit_code == 0, r.output
+    ref = nib.load(str(tmp_path / "o.nii"))
+    with open_image(tmp_path / "o.ome.zarr") as z:
+        assert np.array_equal(z.read_volume(scaled=False), np.asarray(ref.dataobj))
+        assert np.allclose(z.grid.affine, ref.affine, atol=1e-6)
+    r = runner.invoke(app, [name, str(src), str(tmp_path / "o.ome.zarr"), "--quiet", *opts])
+    assert r.exit_code == 1 and "already exists" in r.output
