@@ -182,7 +182,12 @@ def write_zarr(
     cx, cy, cz = _plan_chunks(chunks, grid.shape, dtype.itemsize, budget, tasks_in_flight,
                               engine_per_slice)
     # Slab height used inside one task: the engine's memory for it fits a share of the budget.
-    sub_height = max(1, int((budget / 2) / tasks_in_flight // max(engine_per_slice, 1.0)))
+    # When a whole chunk row fits the engine's share, it is computed in one call and goes to
+    # the chunks without a row buffer (one copy of the output less).
+    if tasks_in_flight * cz * engine_per_slice <= budget:
+        sub_height = cz
+    else:
+        sub_height = max(1, int((budget / 2) / tasks_in_flight // max(engine_per_slice, 1.0)))
     levels = _level_shapes(grid.shape, pyramid)
     n_volumes = int(np.prod(extra, dtype=np.int64)) if extra else 1
 
@@ -286,7 +291,7 @@ class _RowTask:
         """Output rows ``[z0, z1)`` as a C-ordered (dz, ny, nx) array."""
         nx, ny, _ = self.shape
         dtype = np.dtype(self.dtype)
-        buf = np.empty((z1 - z0, ny, nx), dtype=dtype)
+        buf: np.ndarray | None = None
         for a in range(z0, z1, self.sub_height):
             b = min(z1, a + self.sub_height)
             slab = np.asarray(self.slab_fn(volume, a, b))
@@ -295,7 +300,12 @@ class _RowTask:
                     f"internal error: slab function returned {slab.shape} for rows {a}:{b}, "
                     f"expected {(nx, ny, b - a)}"
                 )
+            if a == z0 and b == z1:  # the whole row at once: no buffer
+                return np.ascontiguousarray(slab.T, dtype=dtype)
+            if buf is None:
+                buf = np.empty((z1 - z0, ny, nx), dtype=dtype)
             buf[a - z0: b - z0] = slab.T  # (nx, ny, dz) Fortran == (dz, ny, nx) C
+        assert buf is not None
         return buf
 
     def _downsample(self, vidx: tuple[int, ...], z0: int, z1: int) -> np.ndarray:
