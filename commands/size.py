@@ -13,6 +13,7 @@ from niresample_cli.options import (
     JobsOpt,
     LikeOpt,
     MaxMemoryOpt,
+    MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
@@ -42,6 +43,7 @@ def run(
     jobs: JobsOpt = 1,
     device: DeviceOpt = None,  # type: ignore[assignment]
     max_memory: MaxMemoryOpt = None,
+    max_output: MaxOutputOpt = None,
     compress_level: CompressLevelOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -66,4 +68,5 @@ def run(
         anchor=anchor.value, dtype=dtype, no_antialias=no_antialias, compare=compare,
         quiet=quiet, overwrite=overwrite, max_memory=max_memory, compress_level=compress_level,
         device=device, output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+        max_output=max_output,
     )

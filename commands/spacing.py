@@ -16,6 +16,7 @@ from niresample_cli.options import (
     JobsOpt,
     LikeOpt,
     MaxMemoryOpt,
+    MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
@@ -55,6 +56,7 @@ def run_resample(
     max_memory: str | None,
     compress_level: int | None,
     device: Any,
+    max_output: str | None = None,
     output_dir: Path | None,
     name: str,
     skip_existing: bool,
@@ -79,6 +81,7 @@ def run_resample(
             anti_aliasing=False if no_antialias else None, dtype=dtype, device=dev,
             max_memory=max_memory, overwrite=overwrite, compress_level=compress_level,
             progress=progress,
+            output_options={"max_output": max_output} if max_output is not None else None,
         )
         if not quiet:
             err.print(
@@ -162,6 +165,7 @@ def run(
     jobs: JobsOpt = 1,
     device: DeviceOpt = None,  # type: ignore[assignment]
     max_memory: MaxMemoryOpt = None,
+    max_output: MaxOutputOpt = None,
     compress_level: CompressLevelOpt = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
@@ -187,4 +191,5 @@ def run(
         no_antialias=no_antialias, compare=compare, quiet=quiet, overwrite=overwrite,
         max_memory=max_memory, compress_level=compress_level, device=device,
         output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+        max_output=max_output,
     )

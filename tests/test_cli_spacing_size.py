@@ -149,3 +149,13 @@ def test_output_larger_than_the_free_disk_is_refused(image: Path, tmp_path: Path
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "disk" in lines[0].lower(), r.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["spacing", "--iso", "0.01"], ["size", "--shape", "128", "128", "64"]])
+def test_max_output_refuses_before_any_work(image: Path, tmp_path: Path, command: list[str]) -> None:
+    out = tmp_path / "big.nii"
+    r = runner.invoke(app, [command[0], str(image), str(out), *command[1:], "--max-output", "1M"])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "max-output" in lines[0], r.output
+    assert not out.exists()
