@@ -66,9 +66,10 @@ _niresample() {
                 --jobs|-j) return;;
                 --device) COMPREPLY=($(compgen -W "auto cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
+                --max-output) return;;
                 --compress-level) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --compress-level --overwrite --quiet -q --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --overwrite --quiet -q --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -86,9 +87,10 @@ _niresample() {
                 --jobs|-j) return;;
                 --device) COMPREPLY=($(compgen -W "auto cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
+                --max-output) return;;
                 --compress-level) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --compress-level --overwrite --quiet -q --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --overwrite --quiet -q --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then
