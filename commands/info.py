@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from niresample_cli.console import error_line, fmt_num, fmt_shape, fmt_size, fmt_vec, out, state, warn_line
@@ -89,7 +90,7 @@ def _table(files: list[dict[str, Any]], stats: bool) -> Any:
         values["spacing mm"] = fmt_vec(f["spacing"])
         values["FOV mm"] = fmt_vec(f["fov_mm"], 5)
         values["origin mm"] = fmt_vec(f["origin"], 5, ", ")
-        table.add_row(Path(f["path"]).name, *(values.get(t, "") for t in titles))
+        table.add_row(escape(Path(f["path"]).name), *(values.get(t, "") for t in titles))
     return table
 
 
@@ -110,7 +111,7 @@ def _block(f: dict[str, Any], stats: bool, width: int) -> str:
         used += (2 if used > 2 else 0) + plain
     if line:
         lines.append(line)
-    return f"[bold]{Path(f['path']).name}[/]\n" + "\n".join("  " + ln for ln in lines)
+    return f"[bold]{escape(Path(f['path']).name)}[/]\n" + "\n".join("  " + ln for ln in lines)
 
 
 def render_facts(files: list[dict[str, Any]], *, stats: bool, console: Console | None = None) -> None:
@@ -167,7 +168,7 @@ def run(
             print(json.dumps(facts), flush=True)
             continue
         shown.append(facts)
-        notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]
+        notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]  # plain text
     if not json_out:
         render_facts(shown, stats=stats)
     for note in notes:

@@ -12,15 +12,25 @@ DEVICES = ("auto", "numpy", "cpu", "cuda")
 
 
 def torch_available() -> bool:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether torch can be imported (found without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def _nvidia_driver_present() -> bool:
+    """Cheap test for an NVIDIA driver, so 'auto' never imports torch (about
+    180 MB and a second per process) on machines without a GPU."""
+    import ctypes.util
+    import os
+
+    if os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl"):
+        return True
+    return ctypes.util.find_library("cuda") is not None
 
 
 def cuda_available() -> bool:
-    if not torch_available():
+    if not torch_available() or not _nvidia_driver_present():
         return False
     import torch
 

@@ -238,7 +238,8 @@ def run_paths(
     if failed:
         if quiet:
             for r in failed:
-                error_line(f"{r['input']}: {r['reason']}")
+                named = Path(r["input"]).name in r["reason"]
+                error_line(r["reason"] if named else f"{r['input']}: {r['reason']}")
         raise NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
     return final
 
@@ -296,6 +297,7 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
 
 def print_summary(results: Sequence[dict[str, Any]]) -> None:
     """The ok / skipped / failed table, on stderr (stdout stays for --json)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from niresample_cli.console import err
@@ -313,5 +315,5 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
         s = r["status"]
         detail = r.get("reason", "") if s != "ok" else Path(r["output"]).name
         secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
-        table.add_row(Path(r["input"]).name, f"[{style[s]}]{s}[/]", detail, secs)
+        table.add_row(escape(Path(r["input"]).name), f"[{style[s]}]{s}[/]", escape(detail), secs)
     err.print(table)

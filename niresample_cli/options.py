@@ -16,7 +16,7 @@ __all__ = [
 
 
 class AnchorChoice(str, Enum):
-    center = "center"
+    center = "center"  # type: ignore[assignment]  # shadows str.center on purpose
     origin = "origin"
     corner = "corner"
 
