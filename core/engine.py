@@ -55,6 +55,26 @@ def _check_order(order: object) -> int:
     return int(order)
 
 
+
+def _fill_nonfinite(values: np.ndarray, finite: np.ndarray, *, slab_axis: int) -> np.ndarray:
+    """Replace NaN/inf by the nearest finite voxel before the spline pre-filter.
+
+    The caller makes NaN every output whose taps touch a bad voxel; filling
+    with the nearest finite value (rather than 0) keeps the pre-filter from
+    ringing into the finite outputs next to large NaN regions.  The nearest
+    voxel is searched within the same slice first (the slab axis is weighted
+    heavily), so the fill does not depend on where slabs are cut.
+    """
+    if not finite.any():
+        return np.zeros_like(values)
+    from scipy.ndimage import distance_transform_edt
+
+    sampling = [1.0] * values.ndim
+    sampling[slab_axis] = 1e4
+    nearest = distance_transform_edt(~finite, sampling=sampling, return_distances=False,
+                                     return_indices=True)
+    return values[tuple(nearest)]
+
 class _SourceHandle:
     """Holds the input path and opens it lazily in each process (picklable)."""
 
@@ -176,7 +196,7 @@ class SeparableSlabs(_ClipCount):
             finite = np.isfinite(c)
             if not finite.all():
                 bad = (~finite).astype(c.dtype)
-                c = np.where(finite, c, c.dtype.type(0))
+                c = _fill_nonfinite(c, finite, slab_axis=0)
                 owned = True
             del finite
         if wz.prefilter:
@@ -348,7 +368,8 @@ class MappedSlabs(_ClipCount):
                 reach_bad = binary_dilation(~finite, structure=np.ones((2 * r + 1,) * 3, bool))
                 touched = map_coordinates(reach_bad.astype(np.float32), coords, order=0,
                                           mode="nearest") > 0
-                work = np.where(finite, work, work.dtype.type(0))
+                # (z, y, x) order, as in the separable path: same neighbour choices
+                work = _fill_nonfinite(work.T, finite.T, slab_axis=0).T
             values = map_coordinates(
                 work, coords, order=self.order, mode="nearest",
                 prefilter=self.order >= 2, output=self.work,

@@ -172,7 +172,10 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_temporaries(directory: Path) -> list[Path]:
     """Remove temporaries left by killed niresample runs in ``directory``.
 
-    Returns the paths removed.  Temporaries of live processes are left alone.
+    Returns the paths removed.  Temporaries of live processes are left alone,
+    and so are resumable Zarr stores (a ``.niresample/manifest.json`` inside):
+    ``--resume`` finishes those, and a later run to the same target without
+    ``--resume`` replaces them.
     """
     removed: list[Path] = []
     try:
@@ -182,6 +185,8 @@ def clean_stale_temporaries(directory: Path) -> list[Path]:
     for entry in entries:
         m = TEMP_PATTERN.match(entry.name)
         if m and not _pid_alive(int(m.group("pid"))):
+            if os.path.exists(os.path.join(entry.path, ".niresample", "manifest.json")):
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path)

@@ -97,10 +97,10 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             error_line(str(err))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            error_line("interrupted; no partial output was left")
+            error_line("interrupted; no partial output was left at the target")
             raise typer.Exit(130) from None
         except Terminated:
-            error_line("terminated; no partial output was left")
+            error_line("terminated; no partial output was left at the target")
             raise typer.Exit(143) from None
         except BrokenPipeError:
             # stdout closed early (`niresample info --json ... | head -1`): stop

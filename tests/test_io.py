@@ -270,3 +270,11 @@ def test_truncated_gzip_fails_on_read_with_a_clear_error(tmp_path: Path) -> None
 )
 def test_split_ext(name: str, stem: str, ext: str) -> None:
     assert split_ext(name) == (stem, ext)
+
+
+def test_resumable_zarr_partials_are_kept_for_resume(tmp_path: Path) -> None:
+    dead_store = tmp_path / ".big.ome.zarr.niresample-999999999.part"
+    (dead_store / ".niresample").mkdir(parents=True)
+    (dead_store / ".niresample" / "manifest.json").write_text("{}")
+    assert clean_stale_temporaries(tmp_path) == []
+    assert dead_store.exists()
