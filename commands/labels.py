@@ -6,30 +6,38 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from niresample_cli.commands._output import output_options
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
+    ChunksOpt,
     CompareOpt,
     CompressLevelOpt,
     DeviceChoice,
     DeviceOpt,
     ForceFloatLabelsOpt,
+    ForceOpt,
     JobsOpt,
     LabelMethodChoice,
     LabelMethodOpt,
     LabelResolutionOpt,
     LikeOpt,
     MaxMemoryOpt,
+    MaxOutputOpt,
     NameOpt,
     OutputDirOpt,
     OverwriteOpt,
     PathsArg,
+    PyramidOpt,
     QuietOpt,
+    ResumeOpt,
+    SchedulerOpt,
     ShapeOpt,
     SigmaOpt,
     SigmaVoxelsOpt,
     SkipExistingOpt,
     SpacingOpt,
+    ThreadsOpt,
     XOpt,
     YOpt,
     ZOpt,
@@ -86,6 +94,13 @@ def run(
     name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
     jobs: JobsOpt = 1,
+    max_output: MaxOutputOpt = None,
+    threads: ThreadsOpt = None,
+    chunks: ChunksOpt = None,
+    pyramid: PyramidOpt = 0,
+    resume: ResumeOpt = False,
+    scheduler: SchedulerOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Resample label maps: every output value is an input value, dtype kept.
 
@@ -96,6 +111,7 @@ def run(
       niresample labels seg.nii.gz seg_3mm.nii.gz --resolution 3 --method majority
       niresample labels aseg.nii.gz out.nii.gz --like T1.nii.gz
       niresample labels *.nii.gz -o out/ --resolution 1 -j 2
+      niresample labels ccf_25um.nii.gz ccf_10um.ome.zarr --resolution 0.01 --pyramid 4
 
     --sigma is in mm in output space: each label's indicator on the
     nearest-neighbour output grid is smoothed, and each voxel takes the label
@@ -111,6 +127,9 @@ def run(
         "anchor": anchor.value, "device": device.value, "max_memory": max_memory,
         "force_float_labels": force_float_labels, "overwrite": overwrite,
         "compress_level": compress_level,
+        "output_options": output_options(
+            chunks=chunks, pyramid=pyramid, resume=resume, scheduler=scheduler, force=force,
+            threads=threads, max_output=max_output, max_memory=max_memory),
     }
     _check_early(options)
     pairs = plan_pairs(paths, output_dir=output_dir, name=name)

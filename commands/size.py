@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from niresample_cli.commands._output import output_options
 from niresample_cli.commands.spacing import run_resample
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
+    ChunksOpt,
     CompareOpt,
     CompressLevelOpt,
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     JobsOpt,
     LikeOpt,
     MaxMemoryOpt,
@@ -20,9 +23,13 @@ from niresample_cli.options import (
     OutputDirOpt,
     OverwriteOpt,
     PathsArg,
+    PyramidOpt,
     QuietOpt,
+    ResumeOpt,
+    SchedulerOpt,
     ShapeOpt,
     SkipExistingOpt,
+    ThreadsOpt,
 )
 
 __all__ = ["run"]
@@ -45,6 +52,12 @@ def run(
     max_memory: MaxMemoryOpt = None,
     max_output: MaxOutputOpt = None,
     compress_level: CompressLevelOpt = None,
+    threads: ThreadsOpt = None,
+    chunks: ChunksOpt = None,
+    pyramid: PyramidOpt = 0,
+    resume: ResumeOpt = False,
+    scheduler: SchedulerOpt = None,
+    force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -68,5 +81,7 @@ def run(
         anchor=anchor.value, dtype=dtype, no_antialias=no_antialias, compare=compare,
         quiet=quiet, overwrite=overwrite, max_memory=max_memory, compress_level=compress_level,
         device=device, output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-        max_output=max_output,
+        output=output_options(chunks=chunks, pyramid=pyramid, resume=resume, scheduler=scheduler,
+                              force=force, threads=threads, max_output=max_output,
+                              max_memory=max_memory),
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from niresample_cli.commands._output import output_options
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
+    ChunksOpt,
     CompareOpt,
     CompressLevelOpt,
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     IsoOpt,
     JobsOpt,
     LikeOpt,
@@ -23,9 +26,13 @@ from niresample_cli.options import (
     OutputDirOpt,
     OverwriteOpt,
     PathsArg,
+    PyramidOpt,
     QuietOpt,
+    ResumeOpt,
+    SchedulerOpt,
     SkipExistingOpt,
     SpacingOpt,
+    ThreadsOpt,
     XOpt,
     YOpt,
     ZOpt,
@@ -56,7 +63,7 @@ def run_resample(
     max_memory: str | None,
     compress_level: int | None,
     device: Any,
-    max_output: str | None = None,
+    output: dict[str, Any] | None = None,
     output_dir: Path | None,
     name: str,
     skip_existing: bool,
@@ -81,7 +88,7 @@ def run_resample(
             anti_aliasing=False if no_antialias else None, dtype=dtype, device=dev,
             max_memory=max_memory, overwrite=overwrite, compress_level=compress_level,
             progress=progress,
-            output_options={"max_output": max_output} if max_output is not None else None,
+            output_options=output,
         )
         if not quiet:
             err.print(
@@ -167,6 +174,12 @@ def run(
     max_memory: MaxMemoryOpt = None,
     max_output: MaxOutputOpt = None,
     compress_level: CompressLevelOpt = None,
+    threads: ThreadsOpt = None,
+    chunks: ChunksOpt = None,
+    pyramid: PyramidOpt = 0,
+    resume: ResumeOpt = False,
+    scheduler: SchedulerOpt = None,
+    force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -184,6 +197,8 @@ def run(
       niresample spacing *.nii.gz -o resampled/ --spacing 1 1 2
 
       niresample spacing moving.nii.gz out.nii.gz --like fixed.nii.gz
+
+      niresample spacing big.nii.gz big_10um.ome.zarr --iso 0.01 --pyramid 3
     """
     new_spacing = _spacing_from(x, y, z, spacing, iso, like)
     run_resample(
@@ -191,5 +206,7 @@ def run(
         no_antialias=no_antialias, compare=compare, quiet=quiet, overwrite=overwrite,
         max_memory=max_memory, compress_level=compress_level, device=device,
         output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-        max_output=max_output,
+        output=output_options(chunks=chunks, pyramid=pyramid, resume=resume, scheduler=scheduler,
+                              force=force, threads=threads, max_output=max_output,
+                              max_memory=max_memory),
     )

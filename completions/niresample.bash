@@ -51,8 +51,13 @@ _niresample() {
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
                 --jobs|-j) return;;
+                --max-output) return;;
+                --threads) return;;
+                --chunks) return;;
+                --pyramid) return;;
+                --scheduler) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
             ;;
         size)
             case "$prev" in
@@ -68,8 +73,12 @@ _niresample() {
                 --max-memory) return;;
                 --max-output) return;;
                 --compress-level) return;;
+                --threads) return;;
+                --chunks) return;;
+                --pyramid) return;;
+                --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --overwrite --quiet -q --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -89,8 +98,12 @@ _niresample() {
                 --max-memory) return;;
                 --max-output) return;;
                 --compress-level) return;;
+                --threads) return;;
+                --chunks) return;;
+                --pyramid) return;;
+                --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --overwrite --quiet -q --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

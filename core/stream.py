@@ -231,6 +231,12 @@ def write_output(
             slabs=slabs, template=template, slope=slope, inter=inter, inputs=inputs,
             overwrite=overwrite, progress=progress, **zarr_options,
         )
+    zarr_only = sorted(k for k in ("chunks", "pyramid", "resume", "scheduler") if zarr_options.get(k))
+    if zarr_only:
+        raise OptionError(
+            f"{path}: --{', --'.join(zarr_only)} "
+            f"{'applies' if len(zarr_only) == 1 else 'apply'} to .zarr/.ome.zarr outputs only"
+        )
     ext = split_ext(path)[1].lower()
     if ext not in (".nii", ".nii.gz"):
         # A NIfTI stream under another name (out.nrrd, out.txt) would be a trap.
