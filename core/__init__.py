@@ -10,12 +10,34 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    # geometry and I/O
     "Grid": "grid",
     "voxel_sizes": "grid",
     "voxel_map": "grid",
+    "axis_aligned_map": "grid",
     "open_image": "io",
     "SourceImage": "io",
     "describe_image": "info",
+    "compare_images": "compare",
+    # intensity resampling
+    "resample_to_grid": "api",
+    "resample_to_spacing": "api",
+    "resample_to_shape": "api",
+    "resample_file": "api",
+    "source_from_nibabel": "api",
+    "target_grid": "api",
+    "plan_resample": "engine",
+    "ResamplePlan": "engine",
+    "ResampleResult": "engine",
+    # labels
+    "resample_labels": "labels",
+    "resample_labels_file": "labels",
+    "label_target_grid": "labels",
+    # drop-in replacements for common scripts
+    "resample_nifti_spacing": "api",
+    "resampling": "api",
+    "resample_label_image": "labels",
+    # errors
     "NiresampleError": "errors",
 }
 
