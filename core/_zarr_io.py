@@ -63,6 +63,19 @@ _EXTRA_AXES = ({"name": "t", "type": "time", "unit": "second"}, {"name": "c", "t
 
 # -- output ------------------------------------------------------------------------------
 
+
+def _require_zarr() -> None:
+    """Zarr support is the optional ``zarr`` extra: say what to install."""
+    import importlib.util
+
+    from .errors import DependencyError
+
+    missing = [m for m in ("zarr", "numcodecs", "dask") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DependencyError(
+            f"Zarr input/output needs {', '.join(missing)}: pip install 'niresample[zarr]'"
+        )
+
 def write_zarr(
     path: Path,
     *,
@@ -158,6 +171,7 @@ def write_zarr(
     interrupted (Ctrl-C, SIGTERM, SIGKILL) so that ``resume=True`` can finish
     it; a later run without ``resume`` removes it.
     """
+    _require_zarr()
     from ._dask import run_tasks, validate_scheduler
     from .stream import parse_memory
 
@@ -763,6 +777,7 @@ def open_zarr(path: str | os.PathLike[str]) -> Any:
     HeaderError
         Fewer than three spatial axes, more than five axes, unsupported dtype.
     """
+    _require_zarr()
     from .io import SourceImage, _check_dtype, _check_shape, _make_grid, _template_header
 
     p = Path(path)

@@ -19,6 +19,7 @@ __all__ = [
     "OutputExistsError",
     "DeviceError",
     "LabelError",
+    "DependencyError",
 ]
 
 
@@ -60,3 +61,7 @@ class DeviceError(NiresampleError, RuntimeError):
 
 class LabelError(NiresampleError, ValueError):
     """An image given as labels cannot be treated as a label map."""
+
+
+class DependencyError(NiresampleError, ImportError):
+    """An optional dependency needed for what was asked is not installed."""

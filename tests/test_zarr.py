@@ -425,3 +425,16 @@ def test_cli_writes_ome_zarr_equal_to_nifti(tmp_path: Path, command: list[str]) 
         assert np.allclose(z.grid.affine, ref.affine, atol=1e-6)
     r = runner.invoke(app, [name, str(src), str(tmp_path / "o.ome.zarr"), "--quiet", *opts])
     assert r.exit_code == 1 and "already exists" in r.output
+
+
+def test_missing_zarr_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    from niresample_cli.core._zarr_io import _require_zarr
+    from niresample_cli.core.errors import DependencyError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "zarr" else real(name, *a))
+    with pytest.raises(DependencyError, match=r"pip install 'niresample\[zarr\]'"):
+        _require_zarr()
