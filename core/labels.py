@@ -575,9 +575,13 @@ def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None) ->
     from .stream import parse_memory, plan_slabs
 
     budget = parse_memory(max_memory)
-    if max_memory is None:
-        budget = min(budget, _DEFAULT_SLAB_BYTES)
     item = np.dtype(dtype).itemsize
+    if max_memory is None:
+        # By default the slab work also stays within twice the output volume, so
+        # small outputs do not cost many times their size (Gaussian work per slice
+        # is about ten outputs' worth); never below 16 MiB.
+        volume_bytes = float(np.prod(slab_fn.grid.shape)) * item
+        budget = int(min(budget, _DEFAULT_SLAB_BYTES, max(16 << 20, 2 * volume_bytes)))
     usable = max(1 << 20, int(budget - slab_fn.fixed_bytes(item)))
     return plan_slabs(slab_fn.grid.shape[2], slab_fn.bytes_per_slice(item), usable)
 
