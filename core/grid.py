@@ -100,19 +100,27 @@ def _validate_shape(shape: object, name: str = "shape") -> tuple[int, int, int]:
     return (vals[0], vals[1], vals[2])
 
 
-def _as_triple(values: object, name: str, *, allow_none: bool = False) -> tuple[float | None, ...]:
-    """Scalars become triples; every value must be positive and finite."""
+def as_triple(
+    values: object, name: str, *, allow_none: bool = False, allow_zero: bool = False,
+    error: type[Exception] = GridError,
+) -> tuple[float | None, ...]:
+    """Validate a per-axis value at the door: a scalar becomes a triple.
+
+    Every value must be finite and positive (or ``>= 0`` with ``allow_zero``);
+    ``None`` entries are kept with ``allow_none``.  Raises ``error`` (a
+    :class:`GridError` unless told otherwise) naming ``name`` and the axis.
+    """
     if values is None:
-        raise GridError(f"{name}: a value is required")
+        raise error(f"{name}: a value is required")
     if isinstance(values, (int, float, np.integer, np.floating)):
         seq: list[object] = [values] * 3
     else:
         try:
             seq = list(values)  # type: ignore[call-overload]
         except TypeError as err:
-            raise GridError(f"{name}: expected a number or three numbers, got {values!r}") from err
+            raise error(f"{name}: expected a number or three numbers, got {values!r}") from err
     if len(seq) != 3:
-        raise GridError(f"{name}: expected 3 values (x, y, z), got {len(seq)}")
+        raise error(f"{name}: expected 1 or 3 values (x, y, z), got {len(seq)}")
     out: list[float | None] = []
     for axis, v in zip("xyz", seq, strict=True):
         if v is None and allow_none:
@@ -121,9 +129,10 @@ def _as_triple(values: object, name: str, *, allow_none: bool = False) -> tuple[
         try:
             f = float(v)  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
-            raise GridError(f"{name}: {axis} must be a number, got {v!r}") from err
-        if not math.isfinite(f) or f <= 0:
-            raise GridError(f"{name}: {axis} must be positive and finite, got {v!r}")
+            raise error(f"{name}: {axis} must be a number, got {v!r}") from err
+        if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "positive"
+            raise error(f"{name}: {axis} must be finite and {bound}, got {v!r}")
         out.append(f)
     return tuple(out)
 
@@ -275,7 +284,7 @@ class Grid:
         GridError
             If a spacing is not positive and finite, or the result is absurd.
         """
-        requested = _as_triple(spacing, "spacing", allow_none=True)
+        requested = as_triple(spacing, "spacing", allow_none=True)
         old = self.spacing
         new = np.array([old[a] if v is None else v for a, v in enumerate(requested)])
         shape = tuple(_count(self.shape[a] * old[a] / new[a]) for a in range(3))

@@ -32,7 +32,6 @@ integers and keep their scaling, so output values are input values.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,7 +49,7 @@ from ._labels_numpy import (
     smooth_labels_blocks,
 )
 from .errors import GridError, LabelError, OptionError
-from .grid import Grid, axis_aligned_map, voxel_map
+from .grid import Grid, as_triple, axis_aligned_map, voxel_map
 from .io import SourceImage, open_image
 
 __all__ = [
@@ -79,27 +78,11 @@ _DEFAULT_SLAB_BYTES = 256 << 20
 
 # -- validation ---------------------------------------------------------------
 def _as_sigma(value: object, name: str) -> tuple[float, float, float] | None:
+    """Sigma per axis (a number or three); 0 means no smoothing along that axis."""
     if value is None:
         return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        seq: list[object] = [value] * 3
-    else:
-        try:
-            seq = list(value)  # type: ignore[call-overload]
-        except TypeError as err:
-            raise OptionError(f"{name}: expected a number or three numbers, got {value!r}") from err
-    if len(seq) != 3:
-        raise OptionError(f"{name}: expected 1 or 3 values, got {len(seq)}")
-    out = []
-    for v in seq:
-        try:
-            f = float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as err:
-            raise OptionError(f"{name}: expected a number, got {v!r}") from err
-        if not math.isfinite(f) or f < 0:
-            raise OptionError(f"{name}: must be a finite number >= 0, got {v!r}")
-        out.append(f)
-    return (out[0], out[1], out[2])
+    s = as_triple(value, name, allow_zero=True, error=OptionError)
+    return (float(s[0]), float(s[1]), float(s[2]))  # type: ignore[arg-type]
 
 
 def _validate_method(method: str, sigma: object, sigma_voxels: object) -> str:
