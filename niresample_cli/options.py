@@ -48,7 +48,7 @@ ShapeOpt = Annotated[Optional[tuple[int, int, int]], typer.Option("--shape", met
 # -- batch runs (niresample_cli/batch.py) -------------------------------------------
 __all__ += ["PathsArg", "OutputDirOpt", "NameOpt", "SkipExistingOpt", "JobsOpt"]
 
-PathsArg = Annotated[list[Path], typer.Argument(help="IN OUT, or several inputs (shell globs welcome) then an output directory, or inputs with -o DIR.", show_default=False)]
+PathsArg = Annotated[list[Path], typer.Argument(metavar="PATH", help="IN OUT, or several inputs (shell globs welcome) then an output directory, or inputs with -o DIR.", show_default=False)]
 OutputDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", metavar="DIR", help="Write every output into DIR (created if needed); all positional paths are then inputs.", show_default=False)]
 NameOpt = Annotated[str, typer.Option("--name", metavar="TEMPLATE", help="Output file name for batch runs: {stem}, {ext} (.nii/.nii.gz), {name} (the whole input name).")]
 SkipExistingOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists (for resuming a batch).")]
