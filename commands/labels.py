@@ -46,6 +46,10 @@ from niresample_cli.options import (
 DEFAULT_NAME = "{stem}_labels{ext}"
 
 
+def _fmt(values: Any) -> str:
+    return "x".join(f"{float(v):.6g}" for v in values)
+
+
 def _spacing(resolution: float | None, spacing: tuple[float, float, float] | None,
              x: float | None, y: float | None, z: float | None) -> Any:
     from niresample_cli.core.errors import OptionError
@@ -118,7 +122,7 @@ def run(
     with the largest value (ties to the nearest-neighbour label).
     """
     from niresample_cli.batch import plan_pairs, run_paths
-    from niresample_cli.console import out
+    from niresample_cli.console import err
 
     sp = _spacing(resolution, spacing, x, y, z)
     options: dict[str, Any] = {
@@ -136,12 +140,15 @@ def run(
     job = functools.partial(_label_one, **options)
     results = run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs)
     done = [r for r in results if r.get("status", "ok") == "ok"]
-    if not quiet and len(pairs) == 1 and done:
-        r = done[0]
-        shape_txt = "x".join(str(v) for v in r["shape"])
-        sp_txt = " x ".join(f"{v:.6g}" for v in r["spacing"])
-        out.print(f"wrote {r['output']}  {shape_txt}  {sp_txt} mm  {r['dtype']}  "
-                  f"{r['method']} ({r['device']})", soft_wrap=True)
+    if not quiet:
+        # One line per file on stderr, as spacing/size do (stdout stays clean).
+        for r in done:
+            err.print(
+                f"{Path(r['input']).name}: {_fmt(r['input_shape'])} @ {_fmt(r['input_spacing'])} mm"
+                f" -> {_fmt(r['shape'][:3])} @ {_fmt(r['spacing'])} mm ({r['dtype']}, {r['method']},"
+                f" {r['device']}) -> {r['output']}",
+                soft_wrap=True, highlight=False, markup=False,
+            )
     if compare:
         _compare(done, quiet=quiet)
 

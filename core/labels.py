@@ -737,6 +737,8 @@ def resample_labels_file(
         "device": fn.device,
         "shape": list(fn.grid.shape) + list(source.shape[3:]),
         "spacing": [float(s) for s in fn.grid.spacing],
+        "input_shape": list(source.grid.shape),
+        "input_spacing": [float(s) for s in source.grid.spacing],
         "dtype": str(source.dtype),
         "slabs": len(slabs),
     }
