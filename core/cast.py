@@ -66,8 +66,8 @@ def work_dtype(source: SourceImage, out: OutputType) -> np.dtype:
     wide = (
         source.dtype == np.float64
         or out.dtype == np.float64
-        or (not source.is_scaled and source.dtype.kind in "iu" and source.dtype.itemsize >= 4)
-        or (out.dtype.kind in "iu" and out.dtype.itemsize >= 4 and not out.is_scaled)
+        or (source.dtype.kind in "iu" and source.dtype.itemsize >= 4)
+        or (out.dtype.kind in "iu" and out.dtype.itemsize >= 4)
     )
     return np.dtype(np.float64 if wide else np.float32)
 

@@ -120,6 +120,7 @@ class SeparableSlabs(_ClipCount):
         if aligned is None:
             raise OptionError("internal: separable resampling needs grids with one direction")
         scale, offset = aligned
+        self._z_rows = abs(float(scale[2]))  # input rows per output slice
         self._handle = _SourceHandle(source)
         self.target = target
         self.order = order
@@ -158,7 +159,7 @@ class SeparableSlabs(_ClipCount):
         isz = self.work.itemsize
         lines = [float(w.line_length if w.prefilter else w.n_in) for w in self.weights]
         # C axes: 0 z (input rows per output slice), 1 y, 2 x
-        dims = {0: self.n_in[2] / self.target.shape[2], 1: lines[1], 2: lines[0]}
+        dims = {0: self._z_rows, 1: lines[1], 2: lines[0]}
         sizes = [dims[0] * dims[1] * dims[2]]
         for ax in self._pass_order():
             dims[ax] = 1.0 if ax == 0 else float(self.target.shape[2 - ax])

@@ -108,8 +108,10 @@ class SourceImage:
 
     @property
     def value_dtype(self) -> np.dtype:
-        """dtype of the values after scaling (float32 unless raw float64)."""
-        if self.dtype == np.float64:
+        """dtype of the values after scaling: float32, or float64 for float64 and for
+        scaled integers of 32 bits or more (float32 would drop their low digits)."""
+        if self.dtype == np.float64 or (self.is_scaled and self.dtype.kind in "iu"
+                                        and self.dtype.itemsize >= 4):
             return np.dtype(np.float64)
         if self.is_scaled or self.dtype.kind == "f":
             return np.dtype(np.float32)
@@ -329,13 +331,20 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     return SourceImage(
         path=p, grid=grid, shape=shape, dtype=dtype, slope=slope, inter=inter,
         header=hdr, fmt=fmt, _dataobj=img.dataobj,
-        _close=getattr(img.dataobj, "_opener", None) and img.dataobj._opener.close_if_mine,
+        # nibabel opens the file on the first read: look the opener up at close time.
+        _close=lambda: _close_proxy(img.dataobj),
     )
 
 
 def _gzip_error(err: BaseException) -> bool:
     # zlib, gzip, indexed_gzip (ZranError, odd readinto lengths) all end up here.
     return isinstance(err, (OSError, EOFError, zlib.error, ValueError)) or "zran" in repr(err).lower()
+
+
+def _close_proxy(dataobj: Any) -> None:
+    opener = getattr(dataobj, "_opener", None)
+    if opener is not None:
+        opener.close_if_mine()
 
 
 def _check_raw_header(p: Path, gz: bool) -> bool:

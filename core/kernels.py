@@ -229,4 +229,8 @@ def axis_weights(
     total = w.sum(axis=1, keepdims=True)
     w = w / np.where(total == 0, 1.0, total)
     index = np.clip(j, 0, n_in + 2 * pad - 1)
+    # A tap of weight 0 reads its row's main tap instead: 0 * NaN is NaN, so a
+    # zero tap must never reach a voxel the row does not use.
+    main = index[np.arange(len(index)), np.argmax(w, axis=1)][:, None]
+    index = np.where(w == 0, main, index)
     return AxisWeights(index, w, k, n_in, pad, prefilter, False)

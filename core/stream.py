@@ -253,7 +253,9 @@ def write_output(
     # each planned slab is cut in jobs + 1 so the slabs alive together fit the budget.
     from ._dask import default_jobs, ordered_map, split_slabs
 
-    jobs = int(zarr_options.get("jobs") or default_jobs())
+    # More threads than cores buys nothing for this CPU-bound work, and the
+    # engines reserve their fixed rows for at most default_jobs() + 1 pieces.
+    jobs = min(int(zarr_options.get("jobs") or default_jobs()), default_jobs())
     pieces = split_slabs(slabs, jobs + 1) if jobs > 1 else list(slabs)
     calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
     with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:

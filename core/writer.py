@@ -98,6 +98,10 @@ def make_header(
         float(old_zooms[i]) if i < len(old_zooms) else 1.0 for i in range(3, len(shape))
     ]
     hdr.set_zooms(zooms)
+    if qcode == 0 and scode == 0 and not np.allclose(hdr.get_base_affine(), grid.affine, atol=1e-5):
+        # Without codes a reader rebuilds a centred affine from pixdim alone, which
+        # is not this grid (another anchor, --like): store it, "aligned" (2).
+        hdr.set_sform(grid.affine, code=2)
     hdr.set_slope_inter(slope if slope != 1.0 or inter != 0.0 else None,
                         inter if slope != 1.0 or inter != 0.0 else None)
     hdr["vox_offset"] = 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter, map_coordinates
 
-from niresample_cli.core.api import source_from_nibabel
+from niresample_cli.core.api import resample_to_spacing, source_from_nibabel
 from niresample_cli.core.engine import plan_resample, resample_to_array, resample_to_file
 from niresample_cli.core.grid import Grid, voxel_map
 from niresample_cli.core.io import open_image
@@ -290,3 +290,27 @@ def test_non_finite_voxels_stay_local_with_spline_orders(order: int, rotated: bo
     ref_out = _run(nib.Nifti1Image(clean, affine), grid, order=order)
     far = np.isfinite(out)
     np.testing.assert_allclose(out[far], ref_out[far], rtol=1e-5, atol=1e-3)
+
+
+def test_zero_weight_taps_never_read_a_nan() -> None:
+    # Upsampling x2 keeping the first voxel centre: output x' = 2i lands exactly on
+    # input voxel i (weights 1, 0). Only outputs with a positive weight on the NaN
+    # plane (x' = 7, 8, 9 around input plane 4) may be NaN.
+    data = np.full((10, 4, 4), 5.0, np.float32)
+    data[4] = np.nan
+    img = nib.Nifti1Image(data, np.eye(4))
+    grid = source_from_nibabel(img).grid.with_spacing((0.5, 1.0, 1.0), anchor="origin")
+    out = _run(img, grid, order=1)
+    assert np.flatnonzero(np.isnan(out[:, 1, 1])).tolist() == [7, 8, 9]
+    assert np.all(out[np.isfinite(out)] == 5.0)
+
+
+def test_scaled_int32_keeps_every_digit(tmp_path: Path) -> None:
+    data = np.full((6, 6, 6), 1_000_000_007, np.int32)
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header.set_slope_inter(0.5, 3.0)
+    p = tmp_path / "s.nii"
+    nib.save(img, str(p))
+    out = resample_to_spacing(str(p), 0.7, order=1)
+    assert np.asarray(out.dataobj.get_unscaled()).min() == 1_000_000_007
+    assert np.asarray(out.dataobj.get_unscaled()).max() == 1_000_000_007

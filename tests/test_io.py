@@ -278,3 +278,30 @@ def test_resumable_zarr_partials_are_kept_for_resume(tmp_path: Path) -> None:
     (dead_store / ".niresample" / "manifest.json").write_text("{}")
     assert clean_stale_temporaries(tmp_path) == []
     assert dead_store.exists()
+
+
+def test_close_releases_the_file(tmp_path: Path) -> None:
+    p = write_nifti(tmp_path / "c.nii.gz", np.ones((8, 8, 8), np.float32))
+
+    def open_fds() -> set[str]:
+        return {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+
+    with open_image(p) as img:
+        img.read_slab(0, 4)
+        assert str(p) in open_fds()
+    assert str(p) not in open_fds()
+
+
+@pytest.mark.parametrize("anchor", ["origin", "corner", "center"])
+def test_outputs_of_uncoded_inputs_keep_the_new_geometry(tmp_path: Path, anchor: str) -> None:
+    # qform_code = sform_code = 0: the input's affine is nibabel's pixdim fallback.
+    img = nib.Nifti1Image(np.zeros((6, 6, 6), np.int16), None)
+    img.header.set_zooms((2.0, 2.0, 2.0))
+    img.set_qform(None, code=0)
+    img.set_sform(None, code=0)
+    nib.save(img, str(tmp_path / "u.nii"))
+    with open_image(tmp_path / "u.nii") as src:
+        new = src.grid.with_spacing(3.0, anchor=anchor)  # type: ignore[arg-type]
+        hdr = make_header(src.header, new, new.shape, np.dtype(np.int16))
+    out = nib.load(str(_write_zeros(tmp_path / "o.nii", hdr)))
+    np.testing.assert_allclose(out.affine, new.affine, atol=1e-5)
