@@ -46,7 +46,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import HeaderError, InputError, OptionError, OutputError, OutputExistsError
+from .errors import (
+    HeaderError,
+    InputError,
+    NiresampleError,
+    OptionError,
+    OutputError,
+    OutputExistsError,
+)
 from .grid import Grid
 
 __all__ = ["write_zarr", "open_zarr", "check_zarr_target", "downsample2", "DEFAULT_CHUNK", "zarr_levels"]
@@ -480,7 +487,8 @@ def _engine_bytes_per_slice(
         height = max(z1 - z0 for z0, z1 in slabs)
         if height < nz:
             return max(budget / max(height, 1), float(out_slice_bytes))
-        return max(budget / max(nz, 1), float(out_slice_bytes))
+    # One slab holds the whole output: the plan says nothing about a slice's cost
+    # (budget / nz would refuse thin outputs), so take the usual few slices' worth.
     return 3.0 * out_slice_bytes
 
 
@@ -745,11 +753,16 @@ def _affine_from_ngff(ms: dict[str, Any], dataset: dict[str, Any], names: list[d
     for transforms in (dataset.get("coordinateTransformations", []),
                        ms.get("coordinateTransformations", [])):
         for t in transforms:
-            if t.get("type") == "scale":
-                s = np.asarray(t["scale"], dtype=np.float64)
-                scale, trans = scale * s, trans * s
-            elif t.get("type") == "translation":
-                trans = trans + np.asarray(t["translation"], dtype=np.float64)
+            kind = t.get("type")
+            if kind not in ("scale", "translation"):
+                continue
+            v = np.asarray(t[kind], dtype=np.float64)
+            if v.shape != (n,) or not np.all(np.isfinite(v)):
+                raise ValueError(f"{kind} {t[kind]!r} needs {n} finite values (one per axis)")
+            if kind == "scale":
+                scale, trans = scale * v, trans * v
+            else:
+                trans = trans + v
     unit = np.array([_UNITS_MM.get(str(a.get("unit", "millimeter")), 1.0) for a in names])
     sp, tr = (scale * unit)[-3:][::-1], (trans * unit)[-3:][::-1]
     affine = np.eye(4)
@@ -778,7 +791,6 @@ def open_zarr(path: str | os.PathLike[str]) -> Any:
         Fewer than three spatial axes, more than five axes, unsupported dtype.
     """
     _require_zarr()
-    from .io import SourceImage, _check_dtype, _check_shape, _make_grid, _template_header
 
     p = Path(path)
     try:
@@ -787,6 +799,21 @@ def open_zarr(path: str | os.PathLike[str]) -> Any:
         node = zarr.open(store=str(p), mode="r")
     except Exception as err:
         raise InputError(f"{p}: not a readable Zarr store ({str(err).splitlines()[0][:160]})") from err
+    try:
+        return _source_from_node(p, node)
+    except (NiresampleError, KeyboardInterrupt):
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        raise HeaderError(
+            f"{p}: malformed Zarr/OME-NGFF metadata ({type(err).__name__}: {str(err)[:120]})"
+        ) from err
+
+
+def _source_from_node(p: Path, node: Any) -> Any:
+    """A SourceImage from an opened Zarr node (metadata parsed here, any failure
+    becomes a HeaderError in :func:`open_zarr`)."""
+    from .io import SourceImage, _check_dtype, _check_shape, _make_grid, _template_header
+
     attrs: dict[str, Any] = dict(node.attrs)
     ms = _multiscales(attrs)
     arr: Any

@@ -438,3 +438,37 @@ def test_missing_zarr_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tm
                         lambda name, *a: None if name == "zarr" else real(name, *a))
     with pytest.raises(DependencyError, match=r"pip install 'niresample\[zarr\]'"):
         _require_zarr()
+
+
+@pytest.mark.parametrize("damage", ["affine", "datasets", "scale"])
+def test_malformed_metadata_is_a_header_error(tmp_path: Path, damage: str) -> None:
+    from niresample_cli.core.errors import HeaderError
+
+    grid = Grid((8, 6, 4), np.diag([2.0, 2.0, 2.0, 1.0]))
+    data = np.arange(8 * 6 * 4, dtype=np.float32).reshape(8, 6, 4)
+    store = tmp_path / "m.ome.zarr"
+    write_output(store, grid=grid, extra_shape=(), dtype=np.dtype(np.float32),
+                 slab_fn=lambda v, z0, z1: data[:, :, z0:z1], slabs=[(0, 4)])
+    attrs = json.loads((store / ".zattrs").read_text())
+    if damage == "affine":
+        attrs["niresample"]["affine"] = "garbage"
+    else:
+        del attrs["niresample"]
+        ms = attrs["multiscales"][0]
+        if damage == "datasets":
+            ms["datasets"] = []
+        else:
+            ms["datasets"][0]["coordinateTransformations"] = [{"type": "scale", "scale": [1.0]}]
+    (store / ".zattrs").write_text(json.dumps(attrs))
+    with pytest.raises(HeaderError, match="malformed"):
+        open_image(store)
+
+
+def test_thin_outputs_fit_the_budget(tmp_path: Path) -> None:
+    grid = Grid((16, 16, 2), np.eye(4))
+    data = np.ones((16, 16, 2), np.float32)
+    store = tmp_path / "thin.ome.zarr"
+    write_output(store, grid=grid, extra_shape=(), dtype=np.dtype(np.float32), jobs=2,
+                 slab_fn=lambda v, z0, z1: data[:, :, z0:z1], slabs=[(0, 2)])
+    with open_image(store) as img:
+        assert img.read_volume().shape == (16, 16, 2)
