@@ -22,7 +22,7 @@ so :func:`open_zarr` restores the exact :class:`~.grid.Grid`.
 Every chunk row (all chunks of one z range of one volume) is an independent
 task run by :mod:`._dask`; it computes its slabs with the engine's slab
 function and writes its chunks straight into the store.  The store is built
-in a temporary directory ``.<name>.niresample-<pid>.part`` renamed onto the
+in a temporary directory ``.<name>.niresample-<host>-<pid>.part`` renamed onto the
 target when complete.  After a chunk row is written a marker file records it,
 so ``resume=True`` continues an interrupted run, skipping finished rows.
 """
@@ -666,15 +666,20 @@ def _partials(path: Path) -> list[Path]:
 
 def _prepare_temporary(path: Path, manifest: dict[str, Any], *, resume: bool) -> Path:
     """The temporary store for this run: a resumable one adopted, else a fresh one."""
-    from .writer import TEMP_PATTERN, _pid_alive, temporary_path
+    from .writer import TEMP_PATTERN, temp_owner_gone, temporary_path
 
     tmp = temporary_path(path)
     adopted = None
     for old in _partials(path):
         m = TEMP_PATTERN.match(old.name)
-        pid = int(m.group("pid")) if m else -1
-        if pid != os.getpid() and _pid_alive(pid):
-            raise OutputError(f"{path}: another niresample run (pid {pid}) is writing it")
+        if old != tmp and m is not None and not temp_owner_gone(m) and not (
+            resume and m.group("host") not in (None, TEMP_PATTERN.match(tmp.name).group("host"))  # type: ignore[union-attr]
+        ):
+            where = f" on {m.group('host')}" if m.group("host") else ""
+            raise OutputError(
+                f"{path}: another niresample run (pid {m.group('pid')}{where}) is writing it"
+                + ("" if not where else f"; if that run is gone, use --resume or remove {old.name}")
+            )
         if resume and adopted is None:
             old_manifest = _read_json(old / _STATE_DIR / _MANIFEST)
             if old_manifest != json.loads(json.dumps(manifest)):

@@ -1,7 +1,7 @@
 """Streaming, atomic NIfTI output.
 
 A :class:`NiftiWriter` writes the header, then slabs in file order, into a
-temporary file beside the target (``.<name>.niresample-<pid>.part``), and
+temporary file beside the target (``.<name>.niresample-<host>-<pid>.part``), and
 renames it onto the target only when every byte is written.  On any error,
 Ctrl-C or SIGTERM the temporary file is removed, so the target is either
 absent or complete.  Leftover temporaries of killed runs (SIGKILL) carry the
@@ -39,8 +39,11 @@ __all__ = [
     "TEMP_PATTERN",
 ]
 
-#: Temporary files are named ``.<target name>.niresample-<pid>.part``.
-TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.niresample-(?P<pid>\d+)\.part$")
+#: Temporary files are named ``.<target name>.niresample-<host>-<pid>.part``; the host
+#: keeps runs on other machines sharing a directory (NFS) from cleaning each other's.
+TEMP_PATTERN = re.compile(
+    r"^\.(?P<name>.+)\.niresample-(?:(?P<host>[A-Za-z0-9_.]+)-)?(?P<pid>\d+)\.part$"
+)
 _NIFTI1_MAX_DIM = 32767
 #: Conservative lower bound of the gzip ratio used for the free-space check of
 #: ``.nii.gz`` outputs (a disk-full error during the write is still handled).
@@ -161,6 +164,20 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname() or "localhost")
+
+
+def temp_owner_gone(match: re.Match[str]) -> bool:
+    """Whether the run that made this temporary is certainly dead: a process of
+    this host (or a name without host) that no longer runs.  A temporary of
+    another host may belong to a live run there, so it never counts as gone."""
+    host = match.group("host")
+    return (host is None or host == _host()) and not _pid_alive(int(match.group("pid")))
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -188,7 +205,7 @@ def clean_stale_temporaries(directory: Path) -> list[Path]:
         return removed
     for entry in entries:
         m = TEMP_PATTERN.match(entry.name)
-        if m and not _pid_alive(int(m.group("pid"))):
+        if m and temp_owner_gone(m):
             if os.path.exists(os.path.join(entry.path, ".niresample", "manifest.json")):
                 continue
             try:
@@ -241,7 +258,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def temporary_path(target: Path) -> Path:
-    return target.parent / f".{target.name}.niresample-{os.getpid()}.part"
+    return target.parent / f".{target.name}.niresample-{_host()}-{os.getpid()}.part"
 
 
 def isal_level(level: int | None) -> int:

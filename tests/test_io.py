@@ -305,3 +305,16 @@ def test_outputs_of_uncoded_inputs_keep_the_new_geometry(tmp_path: Path, anchor:
         hdr = make_header(src.header, new, new.shape, np.dtype(np.int16))
     out = nib.load(str(_write_zeros(tmp_path / "o.nii", hdr)))
     np.testing.assert_allclose(out.affine, new.affine, atol=1e-5)
+
+
+def test_temporaries_of_other_hosts_are_never_cleaned(tmp_path: Path) -> None:
+    from niresample_cli.core.writer import _host, temporary_path
+
+    ours = temporary_path(tmp_path / "a.nii")
+    assert ours.name == f".a.nii.niresample-{_host()}-{os.getpid()}.part"
+    other_host = tmp_path / ".b.nii.niresample-othernode.cluster-999999999.part"
+    dead_here = tmp_path / f".c.nii.niresample-{_host()}-999999999.part"
+    other_host.write_bytes(b"x")
+    dead_here.write_bytes(b"x")
+    assert clean_stale_temporaries(tmp_path) == [dead_here]
+    assert other_host.exists()
