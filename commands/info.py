@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from niresample_cli.console import error_line, fmt_num, fmt_shape, fmt_size, fmt_vec, out, state, warn_line
+from niresample_cli.console import (
+    error_line,
+    fmt_num,
+    fmt_shape,
+    fmt_size,
+    fmt_vec,
+    json_line,
+    out,
+    state,
+    warn_line,
+)
 from niresample_cli.options import JsonOpt
 
 __all__ = ["run", "render_facts"]
@@ -19,7 +28,8 @@ __all__ = ["run", "render_facts"]
 
 def _codes(f: dict[str, Any]) -> str:
     codes = f"{f.get('qform_code', '-')}/{f.get('sform_code', '-')}"
-    if f.get("qform_sform_shift_mm"):
+    shift = f.get("qform_sform_shift_mm")
+    if shift is not None and not shift <= 1e-3:  # core's threshold; NaN counts as a disagreement
         codes += " [yellow]≠[/]"
     return codes
 
@@ -165,7 +175,7 @@ def run(
             error_line(str(err))
             continue
         if json_out:
-            print(json.dumps(facts), flush=True)
+            print(json_line(facts), flush=True)
             continue
         shown.append(facts)
         notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]  # plain text

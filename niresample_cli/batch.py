@@ -276,7 +276,8 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
     pool: cf.Executor
     if not threads and _picklable(job):
         # spawn: no fork of a process that holds threads (progress, gzip) and open files.
-        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_worker_signals)
     else:
         pool = cf.ThreadPoolExecutor(max_workers=jobs)
     try:
@@ -293,6 +294,19 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _worker_signals() -> None:
+    """In a worker process, SIGTERM/SIGHUP unwind like Ctrl-C, so its writer
+    removes its temporary file instead of dying with it on disk."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, stop)
 
 
 def print_summary(results: Sequence[dict[str, Any]]) -> None:

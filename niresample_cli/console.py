@@ -129,3 +129,20 @@ def make_batch_progress(*, quiet: bool) -> Any:
         disable=quiet or not err.is_terminal,
         transient=True,
     )
+
+
+def json_line(obj: Any) -> str:
+    """Strict JSON (no NaN/Infinity tokens): non-finite floats become null."""
+    import json
+    import math
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(obj), allow_nan=False)

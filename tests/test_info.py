@@ -115,3 +115,27 @@ def test_cli_bad_file_one_line_error_and_others_still_shown(tmp_path: Path) -> N
     err_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(err_lines) == 1 and "bad.nii" in err_lines[0] and "not a NIfTI" in err_lines[0]
     assert json.loads(result.stdout)["shape"] == [33, 41, 25]
+
+
+def test_json_is_strict_even_for_nan_headers(tmp_path: Path) -> None:
+    img = nib.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4))
+    img.set_qform(np.eye(4), code=1)
+    img.set_sform(np.eye(4), code=1)
+    img.header["pixdim"][1] = np.nan  # ignored for the sform affine, shown as null
+    p = tmp_path / "n.nii"
+    img.to_filename(str(p))
+    result = runner.invoke(app, ["info", "--json", str(p)])
+    assert result.exit_code == 0, result.output
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"non-standard JSON token {token}")
+
+    facts = json.loads(result.stdout, parse_constant=refuse)
+    assert facts["pixdim"][0] is None
+
+
+def test_float_noise_between_qform_and_sform_is_not_flagged(tmp_path: Path) -> None:
+    from niresample_cli.commands.info import _codes
+
+    assert "≠" not in _codes({"qform_code": 1, "sform_code": 1, "qform_sform_shift_mm": 4.3e-7})
+    assert "≠" in _codes({"qform_code": 1, "sform_code": 1, "qform_sform_shift_mm": 0.5})

@@ -248,6 +248,34 @@ def test_signal_stops_a_parallel_batch(tmp_path: Path, sig: signal.Signals) -> N
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_a_parallel_labels_batch_in_worker_processes(tmp_path: Path, sig: signal.Signals) -> None:
+    """labels -j 2 runs files in worker processes: SIGTERM to the process group
+    must make each worker remove its temporary, not die with it on disk."""
+    rng = np.random.default_rng(5)
+    srcs = [good_nifti(tmp_path / f"lab{i}.nii", rng.integers(0, 50, (128, 128, 128)).astype(np.uint16),
+                       np.eye(4)) for i in range(2)]
+    out_dir = tmp_path / "out"
+    p = _popen([*CLI, "labels", *srcs, "-o", out_dir, "--resolution", "0.25", "--max-memory", "16M",
+                "--threads", "1", "-q", "-j", "2"], start_new_session=True)
+
+    def writing() -> bool:
+        return out_dir.is_dir() and any(
+            (out_dir / n).stat().st_size > 1 << 20 for n in _temporaries(out_dir))
+
+    started = _wait_for(writing, p)
+    os.killpg(p.pid, sig)
+    r = _finish(p)
+    if not started:
+        pytest.fail(f"the batch ended before the signal could be sent: {r}")
+    assert r.exit_code != 0, r
+    assert "Traceback" not in r.stderr
+    deadline = time.monotonic() + 10  # workers finish unwinding after the parent
+    while _temporaries(out_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _temporaries(out_dir) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_write_stand_in_command(tmp_path: Path, sig: signal.Signals) -> None:
     """Same through the shared stream with a slab function that sleeps: the
     signal is sent right after a slab, whatever the machine's speed."""
