@@ -318,22 +318,60 @@ class MappedSlabs(_ClipCount):
     def source(self) -> SourceImage:
         return self._handle.source
 
+    #: Source voxels one tile may read (set from the memory budget by plan_resample).
+    box_voxels: int = 16 << 20
+
     def memory(self) -> tuple[float, float]:
+        """``(bytes per output slice, fixed bytes)``: coordinates, values and the
+        output per slice; the fixed part is one tile's source box (and its work
+        copy), bounded by :attr:`box_voxels` whatever the rotation."""
         isz = self.work.itemsize
         area = float(self.target.shape[0] * self.target.shape[1])
-        # coordinates (3 float64) + source box rows + result per output slice
-        lin = np.abs(self.matrix[:3, :3])
-        box = float(np.prod([min(n, lin[a].sum() + 1) for a, n in enumerate(self.n_in)]))
-        per_slice = area * (3 * 8 + 2 * isz + self.out.dtype.itemsize) + 2 * isz * box
-        fixed = 2.0 * isz * self.n_in[0] * self.n_in[1] * (2 * self.margin + self.order + 2)
+        per_slice = area * (3 * 8 + 2 * isz + 2 * self.out.dtype.itemsize)
+        fixed = 3.0 * isz * self.box_voxels
         return per_slice, fixed
+
+    def _box(self, tx: int, ty: int, h: int) -> float:
+        """Source voxels read for an output tile of tx x ty x h voxels."""
+        lin = np.abs(self.matrix[:3, :3])
+        reach = 2 * ((self.order + 1) / 2.0 + self.margin) + 2
+        return float(np.prod([
+            min(n, lin[a, 0] * (tx - 1) + lin[a, 1] * (ty - 1) + lin[a, 2] * (h - 1) + reach)
+            for a, n in enumerate(self.n_in)
+        ]))
+
+    def _tiles(self, h: int) -> list[tuple[int, int, int, int]]:
+        """Output tiles (x0, x1, y0, y1) of a slab whose source boxes fit box_voxels:
+        a slab through a rotated grid can touch most of the input, a tile cannot."""
+        nx, ny, _ = self.target.shape
+        tx, ty = nx, ny
+        while self._box(tx, ty, h) > self.box_voxels and (tx > 8 or ty > 8):
+            if tx >= ty:
+                tx = max(8, (tx + 1) // 2)
+            else:
+                ty = max(8, (ty + 1) // 2)
+        return [(x0, min(nx, x0 + tx), y0, min(ny, y0 + ty))
+                for y0 in range(0, ny, ty) for x0 in range(0, nx, tx)]
 
     def __call__(self, volume: int, z0: int, z1: int) -> np.ndarray:
         nx, ny, _ = self.target.shape
-        i, j, k = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(z0, z1), indexing="ij")
+        tiles = self._tiles(z1 - z0)
+        if len(tiles) == 1:
+            return self._tile(volume, 0, nx, 0, ny, z0, z1)
+        out = np.empty((nx, ny, z1 - z0), dtype=self.out.dtype, order="F")
+        for x0, x1, y0, y1 in tiles:
+            out[x0:x1, y0:y1] = self._tile(volume, x0, x1, y0, y1, z0, z1)
+        return out
+
+    def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
         m = self.matrix
-        coords = np.stack([m[a, 0] * i + m[a, 1] * j + m[a, 2] * k + m[a, 3] for a in range(3)])
-        del i, j, k
+        i = np.arange(x0, x1, dtype=np.float64)[:, None, None]
+        j = np.arange(y0, y1, dtype=np.float64)[None, :, None]
+        k = np.arange(z0, z1, dtype=np.float64)[None, None, :]
+        coords = np.stack([
+            np.broadcast_to(m[a, 0] * i + m[a, 1] * j + m[a, 2] * k + m[a, 3], (x1 - x0, y1 - y0, z1 - z0))
+            for a in range(3)
+        ])
         reach = (self.order + 1) / 2.0 + self.margin
         lo = np.empty(3, dtype=np.int64)
         hi = np.empty(3, dtype=np.int64)
@@ -515,6 +553,9 @@ def plan_resample(
         used_aa = aa and bool(np.any(np.abs(aligned[0]) > 1.0 + 1e-9))
     else:
         slab_fn = MappedSlabs(source, target, order=order, out=out)
+        # A tenth of the budget per tile's source box: each of the stream's
+        # pieces holds one box and its work copy, next to its coordinates.
+        slab_fn.box_voxels = int(max(1 << 18, budget // (10 * slab_fn.work.itemsize)))
         used_aa = False
     per_slice, fixed = slab_fn.memory()
     if max_memory is None:

@@ -118,3 +118,21 @@ def test_like_path_streams_by_slabs_with_the_same_result() -> None:
         plan.slabs = [(z, min(z + 4, 30)) for z in range(0, 30, 4)]
         sliced = resample_to_array(plan)[0]
         np.testing.assert_allclose(sliced, whole, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_rotated_slabs_are_tiled_to_the_budget_with_the_same_result(order: int) -> None:
+    data = np.random.default_rng(4).random((48, 40, 44)).astype(np.float32)
+    img = nib.Nifti1Image(data, np.eye(4))
+    src = source_from_nibabel(img)
+    ref = np.eye(4)
+    c, s = np.cos(np.pi / 4), np.sin(np.pi / 4)
+    ref[:3, :3] = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    ref[:3, 3] = src.grid.fov_center - ref[:3, :3] @ np.full(3, 23.5)
+    grid = Grid((48, 48, 48), ref)
+    whole = plan_resample(src, grid, order=order)
+    tiled = plan_resample(src, grid, order=order)
+    tiled.slab_fn.box_voxels = 4000  # type: ignore[union-attr]
+    assert len(tiled.slab_fn._tiles(4)) > 1  # type: ignore[union-attr]
+    a, b = resample_to_array(whole)[0], resample_to_array(tiled)[0]
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
