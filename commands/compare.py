@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
 from niresample_cli.options import JsonOpt, MaxMemoryOpt, QuietOpt
@@ -68,13 +70,24 @@ def run(
     failed = failed_checks(report, fail_on=conditions, fov_tolerance=fov_tolerance)
     report["checks"] = {"fail_on": conditions, "fov_tolerance_mm": fov_tolerance, "failed": failed}
     if json_out:
-        print(json.dumps(report), flush=True)
+        print(json.dumps(_strict_json(report), allow_nan=False), flush=True)
     elif not quiet:
         print_report(report, all_labels=all_labels)
     for reason in failed:
-        err.print(f"[bold red]niresample: check failed:[/] {reason}", soft_wrap=True)
+        err.print(f"[bold red]niresample: check failed:[/] {escape(reason)}", soft_wrap=True)
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _strict_json(x: Any) -> Any:
+    """``x`` with NaN and ±inf floats as None: JSON has no tokens for them."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _strict_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict_json(v) for v in x]
+    return x
 
 
 # --------------------------------------------------------------------------
@@ -88,14 +101,14 @@ def print_report(report: dict[str, Any], *, console: Console | None = None,
     """
     console = console or out
     a, b = report["a"], report["b"]
-    console.print(f"[bold]a[/] {a['path']}\n[bold]b[/] {b['path']}", soft_wrap=True)
+    console.print(f"[bold]a[/] {escape(a['path'])}\n[bold]b[/] {escape(b['path'])}", soft_wrap=True)
     console.print(_grid_table(report, console))
     console.print()
     console.print(_fov_lines(report))
     if not report["fov"]["same_grid"]:
-        console.print(_edge_table(report, console))
+        console.print(_edge_table(report))
     console.print()
-    console.print(_stats_table(report, console))
+    console.print(_stats_table(report))
     lab = report.get("labels")
     if lab:
         console.print()
@@ -167,7 +180,7 @@ def _fov_lines(report: dict[str, Any]) -> str:
     return text
 
 
-def _edge_table(report: dict[str, Any], console: Console) -> Any:
+def _edge_table(report: dict[str, Any]) -> Any:
     fov = report["fov"]
     t = _table("outer edges, b − a", "a axis", "low mm", "high mm", "low vox",
                "high vox")
@@ -177,7 +190,7 @@ def _edge_table(report: dict[str, Any], console: Console) -> Any:
     return t
 
 
-def _stats_table(report: dict[str, Any], console: Console) -> Any:
+def _stats_table(report: dict[str, Any]) -> Any:
     sa, sb = report["stats"]["a"], report["stats"]["b"]
     t = _table("values", "", "a", "b", "b − a")
     rows: list[tuple[str, Any, Any]] = [
@@ -204,7 +217,7 @@ def _stats_table(report: dict[str, Any], console: Console) -> Any:
 def _label_section(report: dict[str, Any], lab: dict[str, Any], console: Console, *,
                    all_labels: bool) -> list[Any]:
     if "skipped" in lab:
-        return [f"[bold]labels[/]: not compared ({lab['skipped']})"]
+        return [f"[bold]labels[/]: not compared ({escape(lab['skipped'])})"]
     parts: list[Any] = []
     worst = lab["dice_worst"]
     summary = (f"[bold]labels[/]: {lab['a_labels']} in a, {lab['b_labels']} in b · "

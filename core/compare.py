@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
-from .info import fov_shift
+from .info import fov_shift, slab_height
 from .io import SourceImage, open_image
 
 __all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
@@ -82,9 +82,10 @@ class _Histogram:
         self.counts = np.zeros(0, dtype=np.int64)
 
     def _index(self, values: np.ndarray) -> np.ndarray:
+        # float64 throughout, like _bin_of: exact for integers below 2**53 (the
+        # anchor is an integer, the width a power of two), and uint64 ids of
+        # 2**63 and more cannot overflow an int64 cast.
         assert self.anchor is not None
-        if self.integer and self.width >= 1 and float(self.width).is_integer():
-            return (values.astype(np.int64) - int(self.anchor)) // int(self.width)
         return np.floor((values.astype(np.float64) - self.anchor) / self.width).astype(np.int64)
 
     def add(self, values: np.ndarray, lo: float, hi: float) -> None:
@@ -222,7 +223,12 @@ class _Counter:
     def add(self, values: np.ndarray) -> None:
         if self.overflow or values.size == 0:
             return
-        ids, counts = _unique_counts(values)
+        self.merge(*_unique_counts(values))
+
+    def merge(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Add counts already taken by :func:`_unique_counts`."""
+        if self.overflow:
+            return
         get = self.counts.get
         for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
             self.counts[i] = get(i, 0) + c
@@ -236,10 +242,16 @@ def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = values.ravel()
     lo, hi = int(v.min()), int(v.max())
     if hi - lo < (1 << 22):
-        direct = lo == 0 and (v.dtype.kind == "i" or v.dtype.itemsize <= 4)  # bincount takes intp
-        counts = np.bincount(v if direct else v.astype(np.int64) - lo, minlength=hi - lo + 1)
+        if lo == 0 and (v.dtype.kind == "i" or v.dtype.itemsize <= 4):  # bincount takes intp
+            offsets = v
+        else:
+            # v - lo in v's own dtype wraps modulo 2**bits; read as unsigned it is
+            # exact (an int64 cast first breaks uint64 ids of 2**63 and more).
+            unsigned = np.dtype(f"u{v.dtype.itemsize}")
+            offsets = (v - v.dtype.type(lo)).view(unsigned).astype(np.intp)
+        counts = np.bincount(offsets, minlength=hi - lo + 1)
         present = np.flatnonzero(counts)
-        return present.astype(np.int64) + lo, counts[present]
+        return present.astype(v.dtype) + v.dtype.type(lo), counts[present]
     return np.unique(v, return_counts=True)
 
 
@@ -419,11 +431,6 @@ def _angle_between(da: np.ndarray, db: np.ndarray) -> float:
     return float(math.degrees(math.acos(max(-1.0, min(1.0, c)))))
 
 
-def _slab_height(grid: Grid, per_voxel: float, budget: int) -> int:
-    per_slice = grid.shape[0] * grid.shape[1] * per_voxel
-    return int(max(1, min(grid.shape[2], budget // max(per_slice, 1.0))))
-
-
 def _slabs(nz: int, h: int) -> Iterator[tuple[int, int]]:
     for z0 in range(0, nz, h):
         yield z0, min(nz, z0 + h)
@@ -520,7 +527,9 @@ def compare_images(
                         f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}"
                         f"{img.dtype} values, not integer labels"
                     )
-        total = img_a.nbytes + img_b.nbytes * (2 if labels else 1)
+        # One pass over each file's voxels; the mapping's reads of b are not
+        # counted, so the ticks add up to exactly this total.
+        total = img_a.nbytes + img_b.nbytes
         done = [0]
 
         def tick(nbytes: int) -> None:
@@ -564,23 +573,23 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
         per_voxel = float(_BYTES_PER_VOXEL_ROTATED)
     if mapper is not None:
         per_voxel += (mapper.b_voxels_per_a_voxel() + 1) * img_b.value_dtype.itemsize
-    h = _slab_height(img_a.grid, per_voxel, budget)
+    h = slab_height(img_a.grid, per_voxel, budget)
     pairs = img_a.n_volumes == img_b.n_volumes
     slice_bytes = img_a.grid.shape[0] * img_a.grid.shape[1] * img_a.dtype.itemsize
     for v in range(img_a.n_volumes):
         for z0, z1 in _slabs(img_a.grid.shape[2], h):
             slab = img_a.read_slab(z0, z1, volume=v)
             stats.add(slab)
-            if counts is not None:
-                counts.add(slab)
-            if counts is not None and counts.overflow:
-                mapper = None  # too many values to be labels: stop mapping
+            if counts is not None and not counts.overflow:
+                found = _unique_counts(slab)
+                counts.merge(*found)
+                if counts.overflow:
+                    mapper = None  # too many values to be labels: stop mapping
             if mapper is not None and dice is not None and (pairs or v == 0):
                 mapped = mapper.map_slab(img_b, v, z0, z1)
-                dice.a.add(slab)
+                dice.a.merge(*found)  # the slab's counts, taken once above
                 dice.mapped.add(mapped)
                 dice.both.add(slab[slab == mapped])
-                tick(mapped.size * img_b.dtype.itemsize)
             tick((z1 - z0) * slice_bytes)
         if dice is not None and (pairs or v == 0):
             dice.volumes += 1
@@ -591,7 +600,7 @@ def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
             tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None]:
     stats = _ValueStats(integer=img_b.dtype.kind in "iu" and not img_b.is_scaled)
     counts = _Counter(limit) if limit else None
-    h = _slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
+    h = slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
     slice_bytes = img_b.grid.shape[0] * img_b.grid.shape[1] * img_b.dtype.itemsize
     for v in range(img_b.n_volumes):
         for z0, z1 in _slabs(img_b.grid.shape[2], h):

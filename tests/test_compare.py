@@ -28,7 +28,7 @@ def slab_height(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if h == 0:
         monkeypatch.setattr(compare_mod, "_SLAB_CAP", 2048)
         h = 1
-    monkeypatch.setattr(compare_mod, "_slab_height", lambda grid, per_voxel, budget: min(h, grid.shape[2]))
+    monkeypatch.setattr(compare_mod, "slab_height", lambda grid, per_voxel, budget: min(h, grid.shape[2]))
     return h
 
 
@@ -448,3 +448,68 @@ def test_label_checks_fail_when_labels_cannot_be_compared(tmp_path: Path) -> Non
     assert len(failed) == 1 and failed[0].startswith("lost-labels: labels were not compared")
     res = runner.invoke(app, ["compare", str(pa), str(pb), "--fail-on", "lost-labels"])
     assert res.exit_code == 3 and "not compared" in res.stderr
+
+
+def test_uint64_ids_above_2_to_63_are_counted_exactly(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    top = np.iinfo(np.uint64).max
+    near = np.zeros((6, 6, 6), np.uint64)
+    near[:2] = top
+    near[2:4] = top - np.uint64(1)
+    near[4:] = top - np.uint64(5)
+    wide = near.copy()
+    wide[0, 0, :] = 0  # the whole uint64 range in one image
+    for name, a in (("near", near), ("wide", wide)):
+        pa = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(a, np.eye(4), dtype=np.uint64), str(pa))
+        r = compare_images(pa, pa, labels=True)
+        ids, n = np.unique(a, return_counts=True)
+        want = {int(i): int(c) for i, c in zip(ids, n, strict=True) if i != 0}
+        got = {row["label"]: row["a_voxels"] for row in r["labels"]["per_label"]}
+        assert got == want
+        assert r["labels"]["dice_mean"] == 1.0 and r["labels"]["lost"] == []
+        assert r["stats"]["a"]["max"] == float(top)
+        s = r["stats"]["a"]
+        want_p50 = float(np.percentile(a.astype(np.float64), 50))
+        assert s["percentiles"]["50"] == pytest.approx(want_p50, rel=1e-15, abs=s["percentile_bin_width"])
+
+
+def test_cli_paths_are_not_markup(tmp_path: Path) -> None:
+    a = np.zeros((4, 4, 4), np.uint8)
+    a[1:3, 1:3, 1:3] = 7
+    (tmp_path / "[").mkdir()
+    pa = write_nifti(tmp_path / "[" / "d].nii.gz", a)  # the path holds "[/d]": a closing tag
+    pb = write_nifti(tmp_path / "y[red].nii.gz", a)
+    res = runner.invoke(app, ["compare", str(pa), str(pb)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert str(pa) in res.stdout and str(pb) in res.stdout
+
+
+def test_json_is_strict_when_stats_are_not_finite(tmp_path: Path) -> None:
+    a = np.zeros((4, 4, 4), np.float64)
+    a[0, 0, 0], a[1, 0, 0], a[2, 0, 0] = np.nan, np.inf, 1e308  # std overflows to inf
+    pa = write_nifti(tmp_path / "a.nii", a)
+    with pytest.warns(RuntimeWarning):
+        res = runner.invoke(app, ["compare", str(pa), str(pa), "--json"])
+    assert res.exit_code == 0, res.output
+
+    def reject(token: str) -> None:
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    report = json.loads(res.stdout, parse_constant=reject)
+    assert report["stats"]["a"]["std"] is None
+    assert report["stats"]["a"]["max"] == 1e308 and report["stats"]["a"]["nonfinite_voxels"] == 2
+
+
+def test_progress_ends_at_the_total(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    a = _labels(rng, (8, 8, 8), [0, 1, 2], "uint8")
+    b = np.repeat(a, 2, 2).astype(np.int16)
+    aff_b = np.diag([1.0, 1.0, 0.5, 1.0])
+    calls: list[tuple[int, int]] = []
+    pa = write_nifti(tmp_path / "a.nii.gz", a)
+    pb = write_nifti(tmp_path / "b.nii.gz", b, aff_b)
+    compare_images(pa, pb, progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1]
+    assert all(done <= total for done, total in calls)
