@@ -110,17 +110,13 @@ def run_resample(
 
 def _check_values(spacing: Any, shape: Any) -> None:
     """Refuse zero, negative, NaN or absurd spacings and shapes with one line."""
-    import math
-
     from niresample_cli.core.errors import OptionError
-    from niresample_cli.core.grid import MAX_AXIS_VOXELS
+    from niresample_cli.core.grid import _validate_shape, as_triple
 
-    for axis, v in zip("xyz", spacing or (), strict=False):
-        if v is not None and not (math.isfinite(v) and v > 0):
-            raise OptionError(f"spacing: {axis} must be positive and finite, got {v}")
-    for axis, n in zip("xyz", shape or (), strict=False):
-        if not 1 <= n <= MAX_AXIS_VOXELS:
-            raise OptionError(f"shape: {axis} must be 1..{MAX_AXIS_VOXELS} voxels, got {n}")
+    if spacing is not None:
+        as_triple(spacing, "spacing", allow_none=True, error=OptionError)
+    if shape is not None:
+        _validate_shape(shape)
 
 
 def _compare(src: Path, dst: Path, *, quiet: bool) -> None:

@@ -36,7 +36,7 @@ from .cast import OutputType, cast_values, output_type, work_dtype
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .io import SourceImage, open_image
-from .kernels import SPLINE_PAD, AxisWeights, axis_weights, prefilter_margin
+from .kernels import SPLINE_PAD, AxisWeights, axis_weights, check_order, prefilter_margin
 
 __all__ = [
     "ResamplePlan",
@@ -48,11 +48,6 @@ __all__ = [
     "resample_to_array",
 ]
 
-
-def _check_order(order: object) -> int:
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= int(order) <= 5:
-        raise OptionError(f"order: expected an integer 0..5, got {order!r}")
-    return int(order)
 
 
 
@@ -541,7 +536,7 @@ def plan_resample(
     from .device import resolve_device
     from .stream import parse_memory, plan_slabs
 
-    order = _check_order(order)
+    order = check_order(order)
     dev = resolve_device(device)
     budget = parse_memory(max_memory)
     out = output_type(source, dtype)

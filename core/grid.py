@@ -112,6 +112,11 @@ def as_triple(
     """
     if values is None:
         raise error(f"{name}: a value is required")
+    if isinstance(values, str):  # "2" is one number, not the sequence ("2",)
+        try:
+            values = float(values)
+        except ValueError as err:
+            raise error(f"{name}: expected a number or three numbers, got {values!r}") from err
     if isinstance(values, (int, float, np.integer, np.floating)):
         seq: list[object] = [values] * 3
     else:

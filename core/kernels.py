@@ -83,15 +83,16 @@ def prefilter_margin(order: int, *, tol: float = 1e-8) -> int:
     return int(math.ceil(math.log(tol) / math.log(z)))
 
 
-def _check_order(order: int) -> int:
-    if isinstance(order, bool) or int(order) != order or int(order) not in ORDERS:
+def check_order(order: object) -> int:
+    """The B-spline order as an int 0..5 (OptionError for anything else)."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or int(order) not in ORDERS:
         raise OptionError(f"order: expected an integer 0..5, got {order!r}")
     return int(order)
 
 
 def bspline(t: np.ndarray, order: int) -> np.ndarray:
     """Centred B-spline of degree ``order`` at ``t`` (support ``|t| < (order+1)/2``)."""
-    k = _check_order(order)
+    k = check_order(order)
     t = np.asarray(t, dtype=np.float64)
     if k == 0:
         return ((t >= -0.5) & (t < 0.5)).astype(np.float64)
@@ -106,7 +107,7 @@ def bspline(t: np.ndarray, order: int) -> np.ndarray:
 
 def bspline_integral(t: np.ndarray, order: int) -> np.ndarray:
     """``integral_{-inf}^{t}`` of :func:`bspline` (0 below the support, 1 above)."""
-    k = _check_order(order)
+    k = check_order(order)
     t = np.asarray(t, dtype=np.float64)
     h = (k + 1) / 2.0
     out = np.zeros_like(t)
@@ -205,7 +206,7 @@ def axis_weights(
     -----
     Rows are normalised to sum to 1 in float64, so constants are kept.
     """
-    k = _check_order(order)
+    k = check_order(order)
     x = np.asarray(positions, dtype=np.float64).reshape(-1)
     n_in = int(n_in)
     aa = float(aa_width) if k >= 1 and aa_width > 1.0 + 1e-9 else 1.0
