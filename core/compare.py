@@ -86,7 +86,9 @@ class _Histogram:
         # anchor is an integer, the width a power of two), and uint64 ids of
         # 2**63 and more cannot overflow an int64 cast.
         assert self.anchor is not None
-        return np.floor((values.astype(np.float64) - self.anchor) / self.width).astype(np.int64)
+        # halves: exact in binary floating point, and finite for +-1.7e308 ranges
+        v = values.astype(np.float64) * 0.5
+        return np.floor((v - self.anchor * 0.5) / (self.width * 0.5)).astype(np.int64)
 
     def add(self, values: np.ndarray, lo: float, hi: float) -> None:
         if values.size == 0:
@@ -94,8 +96,9 @@ class _Histogram:
         if self.anchor is None:
             self.anchor = float(math.floor(lo)) if self.integer else lo
             if not self.integer:
-                span = hi - lo
-                self.width = span / (HIST_BINS // 2) if span > 0 else max(abs(lo), 1.0) * 2.0**-20
+                half_span = hi * 0.5 - lo * 0.5  # hi - lo may overflow to inf
+                self.width = (half_span / (HIST_BINS // 4) if half_span > 0
+                              else max(abs(lo), 1.0) * 2.0**-20)
         assert self.anchor is not None
         k_lo, k_hi = self._bin_of(lo), self._bin_of(hi)
         if self.counts.size:
@@ -117,7 +120,7 @@ class _Histogram:
 
     def _bin_of(self, value: float) -> int:
         assert self.anchor is not None
-        return int(math.floor((value - self.anchor) / self.width))
+        return int(math.floor((value * 0.5 - self.anchor * 0.5) / (self.width * 0.5)))
 
     def _coarsen(self, doublings: int) -> None:
         factor = 1 << doublings
@@ -178,8 +181,9 @@ class _ValueStats:
         self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
         x = vals.astype(np.float64)
         n = x.size
-        mean = float(x.mean())
-        m2 = float(np.square(x - mean).sum())
+        with np.errstate(over="ignore", invalid="ignore"):  # +-1e308 data: std is inf
+            mean = float(x.mean())
+            m2 = float(np.square(x - mean).sum())
         # Chan et al.'s pairwise update: stable for billions of voxels.
         total = self.n + n
         delta = mean - self.mean

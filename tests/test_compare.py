@@ -513,3 +513,11 @@ def test_progress_ends_at_the_total(tmp_path: Path) -> None:
     compare_images(pa, pb, progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1]
     assert all(done <= total for done, total in calls)
+
+
+def test_extreme_float_range_does_not_overflow(tmp_path: Path) -> None:
+    data = np.zeros((4, 4, 4), np.float64)
+    data[0, 0, 0], data[1, 1, 1] = -1.7e308, 1.7e308
+    a = write_nifti(tmp_path / "x.nii.gz", data)
+    report = compare_images(a, a)
+    assert report["stats"]["a"]["max"] == 1.7e308 and report["stats"]["a"]["min"] == -1.7e308
