@@ -539,12 +539,27 @@ def _codec(compression: str, level: int | None) -> Any:
     return numcodecs.Blosc(cname=name, clevel=lvl, shuffle=numcodecs.Blosc.SHUFFLE)
 
 
+class _HashWriter:
+    """A file-like sink for pickle that only updates a digest (no copy of an
+    in-memory volume is made to fingerprint it)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return len(data)
+
+
 def _fingerprint(slab_fn: Any) -> str | None:
-    """A digest of the pickled slab function (its input path and parameters)."""
+    """A digest of the pickled slab function (its input path and parameters);
+    None when it cannot be pickled (then ``resume`` is refused)."""
+    sink = _HashWriter()
     try:
-        return hashlib.sha256(pickle.dumps(slab_fn, protocol=4)).hexdigest()
+        pickle.Pickler(sink, protocol=5).dump(slab_fn)
     except Exception:
         return None
+    return sink.digest.hexdigest()
 
 
 # -- store and temporary directory ---------------------------------------------------------
@@ -681,6 +696,11 @@ def _prepare_temporary(path: Path, manifest: dict[str, Any], *, resume: bool) ->
                 + ("" if not where else f"; if that run is gone, use --resume or remove {old.name}")
             )
         if resume and adopted is None:
+            if manifest.get("task") is None:
+                raise OptionError(
+                    "--resume: this run cannot be fingerprinted (its task does not pickle), so a "
+                    "partial output cannot be matched to it; run without --resume"
+                )
             old_manifest = _read_json(old / _STATE_DIR / _MANIFEST)
             if old_manifest != json.loads(json.dumps(manifest)):
                 diff = sorted(k for k in manifest if old_manifest.get(k) != json.loads(json.dumps(manifest))[k])

@@ -15,6 +15,9 @@ from .io import SourceImage, _quiet_nibabel, open_image
 __all__ = ["describe_image", "iter_slabs", "slab_height", "fov_shift"]
 
 _STATS_SLAB_BYTES = 64 * 2**20
+#: Distinct values counted before an integer image is taken for intensities
+#: (the set would otherwise grow with the image).
+_MAX_LABELS = 65536
 
 
 def slab_height(grid: Grid, bytes_per_voxel: float, budget: int) -> int:
@@ -105,6 +108,7 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
     count = 0
     nonfinite = 0
     labels: set[int] | None = set() if img.is_integer else None
+    many = False
     for nslab, slab in enumerate(iter_slabs(img), start=1):
         finite = np.isfinite(slab) if slab.dtype.kind == "f" else None
         vals = slab[finite] if finite is not None else slab
@@ -116,6 +120,9 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
             count += vals.size
         if labels is not None:
             labels.update(np.unique(slab).tolist())
+            if len(labels) > _MAX_LABELS:  # an integer intensity image: stop counting
+                labels = None
+                many = True
         if progress is not None:
             progress(nslab, 0)
     out: dict[str, Any] = {
@@ -127,6 +134,9 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
     if labels is not None:
         out["label_count"] = len(labels)
         out["labels_nonzero"] = len(labels - {0})
+    elif many:
+        out["label_count"] = None  # more than _MAX_LABELS distinct values: not a label map
+        out["distinct_values_over"] = _MAX_LABELS
     return out
 
 

@@ -473,6 +473,12 @@ class NiftiWriter:
                     os.fsync(self._f.fileno())
                 self._f.close()
                 self._f = None
+                if self.compressed:  # the gzip stream has no fileno: sync the file itself
+                    fd = os.open(self.tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
             self._commit()
         except BaseException as err:
             self._abort()

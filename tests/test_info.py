@@ -139,3 +139,11 @@ def test_float_noise_between_qform_and_sform_is_not_flagged(tmp_path: Path) -> N
 
     assert "≠" not in _codes({"qform_code": 1, "sform_code": 1, "qform_sform_shift_mm": 4.3e-7})
     assert "≠" in _codes({"qform_code": 1, "sform_code": 1, "qform_sform_shift_mm": 0.5})
+
+
+def test_label_count_stops_for_integer_intensities(tmp_path: Path) -> None:
+    data = np.arange(70_000, dtype=np.int32).reshape(70, 100, 10)
+    p = write_nifti(tmp_path / "many.nii.gz", data)
+    s = describe_image(p, stats=True)["stats"]
+    assert s["label_count"] is None and s["distinct_values_over"] == 65536
+    assert s["max"] == 69_999
