@@ -68,10 +68,25 @@ def _spacing(resolution: float | None, spacing: tuple[float, float, float] | Non
     return None
 
 
-def _label_one(in_path: Path, out_path: Path, progress: Any, **options: Any) -> dict[str, Any]:
+def _label_one(in_path: Path, out_path: Path, progress: Any, *, quiet: bool, compare: bool,
+               **options: Any) -> dict[str, Any]:
+    """One file: resample, then report it (and compare) at once, so a later
+    failure in the batch does not swallow the lines of the files already done."""
+    from niresample_cli.console import err
     from niresample_cli.core.labels import resample_labels_file
 
-    return resample_labels_file(in_path, out_path, progress=progress, **options)
+    r = resample_labels_file(in_path, out_path, progress=progress, **options)
+    if not quiet:
+        # One line per file on stderr, as spacing/size do (stdout stays clean).
+        err.print(
+            f"{Path(r['input']).name}: {_fmt(r['input_shape'])} @ {_fmt(r['input_spacing'])} mm"
+            f" -> {_fmt(r['shape'][:3])} @ {_fmt(r['spacing'])} mm ({r['dtype']}, {r['method']},"
+            f" {r['device']}) -> {r['output']}",
+            soft_wrap=True, highlight=False, markup=False,
+        )
+        if compare:
+            _compare(r)
+    return r
 
 
 def run(
@@ -122,7 +137,6 @@ def run(
     with the largest value (ties to the nearest-neighbour label).
     """
     from niresample_cli.batch import plan_pairs, run_paths
-    from niresample_cli.console import err
 
     sp = _spacing(resolution, spacing, x, y, z)
     options: dict[str, Any] = {
@@ -137,26 +151,22 @@ def run(
     }
     _check_early(options)
     pairs = plan_pairs(paths, output_dir=output_dir, name=name)
-    job = functools.partial(_label_one, **options)
-    results = run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs)
-    done = [r for r in results if r.get("status", "ok") == "ok"]
-    if not quiet:
-        # One line per file on stderr, as spacing/size do (stdout stays clean).
-        for r in done:
-            err.print(
-                f"{Path(r['input']).name}: {_fmt(r['input_shape'])} @ {_fmt(r['input_spacing'])} mm"
-                f" -> {_fmt(r['shape'][:3])} @ {_fmt(r['spacing'])} mm ({r['dtype']}, {r['method']},"
-                f" {r['device']}) -> {r['output']}",
-                soft_wrap=True, highlight=False, markup=False,
-            )
-    if compare:
-        _compare(done, quiet=quiet)
+    job = functools.partial(_label_one, quiet=quiet, compare=compare, **options)
+    run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs)
 
 
 def _check_early(options: dict[str, Any]) -> None:
-    """Reject bad option values before touching any file."""
+    """Reject bad option values before touching any file (or making ``-o DIR``)."""
+    from niresample_cli.core.errors import OptionError
+    from niresample_cli.core.grid import _validate_shape, as_triple
     from niresample_cli.core.labels import _as_sigma, _validate_method
+    from niresample_cli.core.stream import parse_memory
 
+    if options["spacing"] is not None:
+        as_triple(options["spacing"], "spacing", allow_none=True, error=OptionError)
+    if options["shape"] is not None:
+        _validate_shape(options["shape"])
+    parse_memory(options["max_memory"])
     _validate_method(options["method"], options["sigma"], options["sigma_voxels"])
     _as_sigma(options["sigma"], "--sigma")
     _as_sigma(options["sigma_voxels"], "--sigma-voxels")
@@ -165,7 +175,7 @@ def _check_early(options: dict[str, Any]) -> None:
     resolve_device(options["device"])
 
 
-def _compare(results: list[dict[str, Any]], *, quiet: bool) -> None:
+def _compare(r: dict[str, Any]) -> None:
     from niresample_cli.console import warn_line
 
     try:
@@ -174,6 +184,7 @@ def _compare(results: list[dict[str, Any]], *, quiet: bool) -> None:
     except ImportError:
         warn_line("--compare is not available in this version")
         return
-    for r in results:
-        report = compare_images(r["input"], r["output"], labels=True)
-        print_report(report)
+    # labels=True refuses float and scaled label maps (which labels accepts):
+    # for those, let compare decide.
+    report = compare_images(r["input"], r["output"], labels=True if r["integer"] else None)
+    print_report(report)

@@ -48,7 +48,7 @@ from ._labels_numpy import (
     majority_codes,
     smooth_labels_blocks,
 )
-from .errors import GridError, LabelError, OptionError
+from .errors import LabelError, OptionError
 from .grid import Grid, as_triple, axis_aligned_map, voxel_map
 from .io import SourceImage, open_image
 
@@ -390,18 +390,16 @@ class LabelSlabs:
         m = self.map
         # Chunk along z so that coordinates (3 x float64 per voxel) stay small.
         step = max(1, (32 << 20) // max(1, nx * ny * 40))
+        i, j = np.meshgrid(np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64),
+                           indexing="ij")
         for c0 in range(0, len(zs), step):
             zc = zs[c0:c0 + step]
-            i, j = np.meshgrid(np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64),
-                               indexing="ij")
-            coords = []
             inside = np.ones((nx, ny, len(zc)), dtype=bool)
             idx = []
             for a in range(3):
                 x = (m[a, 0] * i)[:, :, None] + (m[a, 1] * j)[:, :, None] \
                     + (m[a, 2] * zc.astype(np.float64))[None, None, :] + m[a, 3]
                 inside &= (x >= -0.5 - _EPS) & (x < n_in[a] - 0.5 + _EPS)
-                coords.append(x)
                 idx.append(np.clip(np.floor(x + 0.5 + _EPS).astype(np.int64), 0, n_in[a] - 1))
             if not inside.any():
                 continue
@@ -480,49 +478,6 @@ class LabelSlabs:
 
 
 # -- the API -----------------------------------------------------------------------------
-def _as_source(img: Any) -> SourceImage:
-    if isinstance(img, SourceImage):
-        return img
-    if isinstance(img, (str, os.PathLike)):
-        return open_image(img)
-    from . import io as _io
-
-    maker: Callable[[Any], SourceImage] | None = getattr(_io, "source_from_nibabel", None)
-    if maker is not None:
-        return maker(img)
-    return _source_from_nibabel(img)
-
-
-def _source_from_nibabel(img: Any) -> SourceImage:
-    """Wrap an in-memory nibabel image (stored values, scaling kept aside)."""
-    import nibabel as nib
-
-    dataobj = img.dataobj
-    if nib.is_proxy(dataobj):
-        raw = np.asarray(dataobj.get_unscaled())
-        slope = float(getattr(dataobj, "slope", 1.0))
-        inter = float(getattr(dataobj, "inter", 0.0))
-    else:
-        raw = np.asarray(dataobj)
-        slope, inter = 1.0, 0.0
-    if not np.isfinite(slope) or slope == 0:
-        slope = 1.0
-    if not np.isfinite(inter):
-        inter = 0.0
-    if raw.ndim < 3:
-        raise LabelError(f"expected a 3D (or 4D) label image, got shape {raw.shape}")
-    raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
-    try:
-        grid = Grid(raw.shape[:3], np.asarray(img.affine, dtype=np.float64))
-    except GridError as err:
-        raise LabelError(f"image affine: {err}") from err
-    header = img.header.copy() if isinstance(img.header, nib.Nifti1Header) else None
-    name = img.get_filename() if hasattr(img, "get_filename") else None
-    return SourceImage(path=Path(name or "<in-memory image>"), grid=grid,
-                       shape=tuple(int(v) for v in raw.shape), dtype=raw.dtype, slope=slope,
-                       inter=inter, header=header, fmt="memory", _dataobj=raw)
-
-
 def _prepare(
     source: SourceImage, *, spacing: Any, shape: Any, like: Any, method: str, sigma: Any,
     sigma_voxels: Any, anchor: str, device: str | None, force_float_labels: bool,
@@ -540,33 +495,70 @@ def _prepare(
         with open_image(like) as ref:
             like_grid = ref.grid
     elif like is not None:
-        like_grid = _as_source(like).grid
+        from .api import _as_source
+
+        like_grid = _as_source(like)[0].grid
     if spacing is not None and not isinstance(spacing, (int, float)) and len(list(spacing)) == 3 \
             and all(v is None for v in spacing):
         spacing = None
     grid = label_target_grid(source.grid, spacing=spacing, shape=shape, like=like_grid,
                              anchor=str(getattr(anchor, "value", anchor)))
-    check_label_values(source, force=force_float_labels)
     if m == "gaussian" and s_mm is not None:
         s_vox = (s_mm[0] / grid.spacing[0], s_mm[1] / grid.spacing[1], s_mm[2] / grid.spacing[2])
-    return LabelSlabs(source, grid, method=m, sigma_voxels=s_vox, device=dev)
+    fn = LabelSlabs(source, grid, method=m, sigma_voxels=s_vox, device=dev)
+    # Last: it streams the whole image, so every cheap refusal comes first.
+    check_label_values(source, force=force_float_labels)
+    return fn
 
 
-def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None) -> list[tuple[int, int]]:
+def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None, *,
+          jobs: int | None = None) -> list[tuple[int, int]]:
     """Slab heights from the budget; by default at most ``_DEFAULT_SLAB_BYTES`` of work
-    per slab (larger slabs were not faster, only heavier)."""
+    per slab (larger slabs were not faster, only heavier).
+
+    ``jobs`` is the thread count given to :func:`.stream.write_output` (``None``:
+    its default); ``1`` for a sequential loop such as :func:`_collect`.
+
+    Raises
+    ------
+    OptionError
+        When ``max_memory`` is given and the Gaussian's fixed cost (blocks and
+        halo slices of every slab piece computed at once) alone exceeds it.
+
+    Notes
+    -----
+    Without ``max_memory`` the budget grows to fit that fixed cost (plus one
+    slice per piece), so a large sigma still runs by default.
+    """
+    from ._dask import default_jobs
     from .stream import parse_memory, plan_slabs
+    from .writer import _fmt_bytes
 
     budget = parse_memory(max_memory)
     item = np.dtype(dtype).itemsize
+    nz = slab_fn.grid.shape[2]
+    per_slice, fixed = slab_fn.bytes_per_slice(item), slab_fn.fixed_bytes(item)
+    # As write_output does (and engine.plan_resample assumes): `threads` slabs are
+    # computed ahead, each planned slab cut in threads + 1 pieces that share the
+    # budget but each pay the fixed cost.
+    threads = min(int(jobs or default_jobs()), default_jobs())
+    pieces = min(threads + 1 if threads > 1 else 1, nz)
     if max_memory is None:
         # By default the slab work also stays within twice the output volume, so
         # small outputs do not cost many times their size (Gaussian work per slice
         # is about ten outputs' worth); never below 16 MiB.
         volume_bytes = float(np.prod(slab_fn.grid.shape)) * item
         budget = int(min(budget, _DEFAULT_SLAB_BYTES, max(16 << 20, 2 * volume_bytes)))
-    usable = max(1 << 20, int(budget - slab_fn.fixed_bytes(item)))
-    return plan_slabs(slab_fn.grid.shape[2], slab_fn.bytes_per_slice(item), usable)
+        budget = max(budget, int(pieces * (fixed + per_slice)) + 1)
+    elif pieces * fixed > budget:
+        raise OptionError(
+            f"--sigma/--sigma-voxels: this Gaussian needs {_fmt_bytes(pieces * fixed)} of working "
+            f"memory for its blocks and halo slices"
+            + (f" ({pieces} slab pieces at once; --threads lowers that)" if pieces > 1 else "")
+            + f", more than --max-memory allows ({_fmt_bytes(budget)}); raise --max-memory or "
+            "lower the sigma"
+        )
+    return plan_slabs(nz, per_slice, max(int(budget - pieces * fixed), 1), min_height=pieces)
 
 
 def _collect(fn: LabelSlabs, source: SourceImage, slabs: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -591,7 +583,7 @@ def resample_labels(
     sigma: float | Sequence[float] | None = None,
     sigma_voxels: float | Sequence[float] | None = None,
     anchor: str = "center",
-    device: str | None = "cpu",
+    device: str | None = None,
     max_memory: str | int | None = None,
     force_float_labels: bool = False,
 ) -> Any:
@@ -615,11 +607,12 @@ def resample_labels(
         Gaussian sigma in output voxels (instead of ``sigma``).
     anchor : {'center', 'origin', 'corner'}
         What the new grid keeps fixed (see :meth:`Grid.with_spacing`).
-    device : {'cpu', 'cuda', 'auto', 'numpy'} or None
-        ``'cpu'``/``'cuda'``: torch (as ``--device``); ``'numpy'``/``None``:
-        numpy/scipy; ``'auto'``: CUDA when present, else numpy.  All give
-        identical labels; on a CPU the numpy path is the faster one (about 1.7x
-        for gaussian here).
+    device : {None, 'numpy', 'auto', 'cpu', 'cuda'}
+        ``None`` (default) or ``'numpy'``: numpy/scipy, no torch needed;
+        ``'auto'``: CUDA when present, else numpy; ``'cpu'``/``'cuda'``: torch
+        (as ``--device``, needs the ``torch`` extra).  All give identical
+        labels; on a CPU the numpy path is the faster one (about 1.7x for
+        gaussian here).
     max_memory : str or int, optional
         Working-memory budget per slab, e.g. ``'512M'``.
     force_float_labels : bool
@@ -627,8 +620,9 @@ def resample_labels(
 
     Returns
     -------
-    nibabel.Nifti1Image
-        Output labels with the exact output affine (qform and sform).
+    nibabel.Nifti1Image or nibabel.Nifti2Image
+        Output labels with the exact output affine in qform and sform, the
+        input's qform/sform codes kept (NIfTI-2 for a NIfTI-2 input).
 
     Raises
     ------
@@ -636,36 +630,34 @@ def resample_labels(
 
     Notes
     -----
-    The output dtype is the input's stored dtype.  For a scaled integer input
-    the returned array holds the scaled values (``stored * slope + inter``, the
-    input's ``value_dtype``), which are input values.
+    The output dtype is the input's stored dtype.  A scaled input keeps its
+    ``scl_slope``/``scl_inter``: ``dataobj`` holds the stored values and
+    ``get_fdata()`` the scaled ones, which are input values.
 
     Examples
     --------
     >>> out = resample_labels("aal.nii.gz", spacing=1.0)  # doctest: +SKIP
     >>> smooth = resample_labels("aal.nii.gz", spacing=0.5, sigma=0.5)  # doctest: +SKIP
     """
-    import nibabel as nib
+    from .api import _as_source, _nibabel_image
+    from .engine import ResampleResult
 
-    from .writer import make_header
-
-    source = _as_source(img)
-    fn = _prepare(source, spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
-                  sigma_voxels=sigma_voxels, anchor=anchor, device=device,
-                  force_float_labels=force_float_labels)
+    source, opened = _as_source(img)
     try:
-        data = _collect(fn, source, _plan(fn, source.dtype, max_memory))
+        fn = _prepare(source, spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
+                      sigma_voxels=sigma_voxels, anchor=anchor, device=device,
+                      force_float_labels=force_float_labels)
+        slabs = _plan(fn, source.dtype, max_memory, jobs=1)  # _collect: one slab at a time
+        data = _collect(fn, source, slabs)
     finally:
-        if not isinstance(img, SourceImage):
-            fn.close()
-    if source.is_scaled:
-        data = data.astype(source.value_dtype) * source.value_dtype.type(source.slope) \
-            + source.value_dtype.type(source.inter)
-    header = make_header(source.header, fn.grid, data.shape, data.dtype)
-    out = nib.Nifti1Image(data, fn.grid.affine, header=header)
-    out.set_qform(fn.grid.affine, code=int(header["qform_code"]) or 1)
-    out.set_sform(fn.grid.affine, code=int(header["sform_code"]) or 1)
-    return out
+        if opened:
+            source.close()
+    result = ResampleResult(
+        output=None, input_grid=source.grid, grid=fn.grid, shape=tuple(data.shape),
+        dtype=data.dtype, slope=source.slope, inter=source.inter, clipped=0, order=0,
+        anti_aliasing=False, separable=fn.separable, device=fn.device, slabs=len(slabs),
+    )
+    return _nibabel_image(data, source, result)
 
 
 def resample_labels_file(
@@ -707,8 +699,9 @@ def resample_labels_file(
     Returns
     -------
     dict
-        Facts for a report: ``output``, ``method``, ``device``, ``shape``,
-        ``spacing``, ``dtype``, ``slabs``.
+        Facts for a report: ``input``, ``output``, ``method``, ``device``,
+        ``shape``, ``spacing``, ``input_shape``, ``input_spacing``, ``dtype``,
+        ``integer`` (unscaled integer labels), ``slabs``.
 
     Raises
     ------
@@ -721,7 +714,7 @@ def resample_labels_file(
         fn = _prepare(source, spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
                       sigma_voxels=sigma_voxels, anchor=anchor, device=device,
                       force_float_labels=force_float_labels)
-        slabs = _plan(fn, source.dtype, max_memory)
+        slabs = _plan(fn, source.dtype, max_memory, jobs=(output_options or {}).get("jobs"))
         written = write_output(
             Path(out_path), grid=fn.grid, extra_shape=source.shape[3:], dtype=source.dtype,
             slab_fn=fn, slabs=slabs, template=source.header, slope=source.slope,
@@ -740,6 +733,7 @@ def resample_labels_file(
         "input_shape": list(source.grid.shape),
         "input_spacing": [float(s) for s in source.grid.spacing],
         "dtype": str(source.dtype),
+        "integer": source.is_integer,
         "slabs": len(slabs),
     }
 

@@ -50,7 +50,9 @@ def test_sigma_implies_gaussian_and_matches_the_api(tmp_path: Path) -> None:
 
     src = data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")
     out = tmp_path / "ho.nii"
-    res = _invoke(src, out, "--spacing", 1.5, 1.5, 1.5, "--sigma", 1.5, "--max-memory", "16M")
+    # --threads 2: at most three slab pieces at once, so 16M fits on any machine.
+    res = _invoke(src, out, "--spacing", 1.5, 1.5, 1.5, "--sigma", 1.5, "--max-memory", "16M",
+                  "--threads", 2)
     assert res.exit_code == 0, res.output
     assert "gaussian" in res.output
     api = resample_labels(src, spacing=1.5, sigma=1.5, device="numpy")
@@ -160,3 +162,49 @@ def test_zarr_output_equals_nifti_output(tmp_path: Path) -> None:
     with open_image(tmp_path / "o.ome.zarr") as z:
         np.testing.assert_array_equal(z.read_volume(scaled=False),
                                       np.asarray(nib.load(str(tmp_path / "o.nii")).dataobj))
+
+
+@pytest.mark.parametrize("kind", ["float", "scaled"])
+def test_compare_accepts_float_and_scaled_label_maps(tmp_path: Path, kind: str) -> None:
+    pytest.importorskip("niresample_cli.core.compare")
+    data = np.zeros((8, 8, 8), np.float32 if kind == "float" else np.int16)
+    data[2:6, 1:5, 3:7] = 3
+    extra = {"scl_slope": 2.0, "scl_inter": 1.0} if kind == "scaled" else {}
+    src = write_nifti(tmp_path / "l.nii", data, **extra)
+    res = _invoke(src, tmp_path / "o.nii", "-r", 0.5, "--compare")
+    assert res.exit_code == 0, res.output
+    assert "o.nii" in res.output
+
+
+def test_quiet_compare_prints_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("niresample_cli.core.compare")
+    src = write_nifti(tmp_path / "l.nii", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 3)
+    res = _invoke(src, tmp_path / "o.nii", "-r", 0.5, "--compare", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == ""
+    assert (tmp_path / "o.nii").exists()
+
+
+@pytest.mark.parametrize("args", [["-r", -2], ["--x", "nan"], ["--shape", 0, 4, 4],
+                                  ["-r", 1, "--max-memory", "1K"]])
+def test_bad_values_are_refused_before_the_output_directory_is_made(
+        tmp_path: Path, args: list) -> None:
+    src = write_nifti(tmp_path / "l.nii", np.ones((4, 4, 4), np.uint8))
+    res = _invoke(src, "-o", tmp_path / "new", *args)
+    assert res.exit_code == 1, res.output
+    _one_error_line(res)
+    assert not (tmp_path / "new").exists()
+
+
+def test_batch_reports_the_files_done_when_another_fails(tmp_path: Path) -> None:
+    import functools
+    import pickle
+
+    from niresample_cli.commands.labels import _label_one
+
+    good = write_nifti(tmp_path / "good.nii", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 3)
+    bad = write_nifti(tmp_path / "bad.nii", np.full((4, 4, 4), 0.5, np.float32))
+    res = _invoke(good, bad, "-o", tmp_path / "out", "-r", 0.5)
+    assert res.exit_code == 1
+    assert "good.nii: 4x4x4 @ 1x1x1 mm -> 8x8x8 @ 0.5x0.5x0.5 mm" in res.output
+    pickle.dumps(functools.partial(_label_one, quiet=False, compare=True, spacing=0.5))

