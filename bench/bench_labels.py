@@ -115,7 +115,9 @@ def child(method: str, path: Path, factor: float, sigma_vox: float, repeats: int
             import nibabel as nib
 
             data, affine = _load(path)  # input in memory, as SimpleITK gets it
-            src = L._source_from_nibabel(nib.Nifti1Image(data, affine))
+            from niresample_cli.core.api import source_from_nibabel
+
+            src = source_from_nibabel(nib.Nifti1Image(data, affine))
             for _ in range(repeats):
                 result = None
                 t, c = time.perf_counter(), time.process_time()

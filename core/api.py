@@ -83,8 +83,10 @@ def source_from_nibabel(img: Any, path: str | os.PathLike[str] | None = None) ->
     inter = 0.0 if inter is None or not np.isfinite(inter) else inter
     if isinstance(img.header, (nib.Nifti1Header, nib.Nifti2Header)):
         header = img.header.copy()
-        header.set_qform(affine, code=int(img.header["qform_code"]) or 1)
-        header.set_sform(affine, code=int(img.header["sform_code"]) or 1)
+        # Codes kept as they are (make_header stores the grid with code 2 when
+        # both are 0 and the pixdim fallback would not reproduce it).
+        header.set_qform(affine, code=int(img.header["qform_code"]))
+        header.set_sform(affine, code=int(img.header["sform_code"]))
     else:
         header = _template_header(affine, shape, dtype)
     fmt = "nifti2" if isinstance(header, nib.Nifti2Header) else "nifti1"
