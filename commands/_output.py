@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["output_options"]
+__all__ = ["output_options", "fmt_triple"]
 
 
 def output_options(
@@ -23,3 +23,8 @@ def output_options(
                  "scheduler": scheduler}
     options.update({k: v for k, v in zarr_only.items() if v is not None})
     return options
+
+
+def fmt_triple(values: Any) -> str:
+    """``'66x82x50'`` / ``'1x1x1'``: the per-file report's shapes and spacings."""
+    return "x".join(f"{float(v):.6g}" for v in values)

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from niresample_cli.commands._output import output_options
+from niresample_cli.commands._output import fmt_triple, output_options
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -46,10 +46,6 @@ from niresample_cli.options import (
 DEFAULT_NAME = "{stem}_labels{ext}"
 
 
-def _fmt(values: Any) -> str:
-    return "x".join(f"{float(v):.6g}" for v in values)
-
-
 def _spacing(resolution: float | None, spacing: tuple[float, float, float] | None,
              x: float | None, y: float | None, z: float | None) -> Any:
     from niresample_cli.core.errors import OptionError
@@ -79,8 +75,8 @@ def _label_one(in_path: Path, out_path: Path, progress: Any, *, quiet: bool, com
     if not quiet:
         # One line per file on stderr, as spacing/size do (stdout stays clean).
         err.print(
-            f"{Path(r['input']).name}: {_fmt(r['input_shape'])} @ {_fmt(r['input_spacing'])} mm"
-            f" -> {_fmt(r['shape'][:3])} @ {_fmt(r['spacing'])} mm ({r['dtype']}, {r['method']},"
+            f"{Path(r['input']).name}: {fmt_triple(r['input_shape'])} @ {fmt_triple(r['input_spacing'])} mm"
+            f" -> {fmt_triple(r['shape'][:3])} @ {fmt_triple(r['spacing'])} mm ({r['dtype']}, {r['method']},"
             f" {r['device']}) -> {r['output']}",
             soft_wrap=True, highlight=False, markup=False,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from niresample_cli.batch import DEFAULT_NAME
 from niresample_cli.commands._output import output_options
 from niresample_cli.commands.spacing import run_resample
 from niresample_cli.options import (
@@ -45,7 +46,7 @@ def run(
     no_antialias: NoAntialiasOpt = False,
     compare: CompareOpt = False,
     output_dir: OutputDirOpt = None,
-    name: NameOpt = "{stem}_resampled{ext}",
+    name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
     jobs: JobsOpt = 1,
     device: DeviceOpt = None,  # type: ignore[assignment]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from niresample_cli.commands._output import output_options
+from niresample_cli.batch import DEFAULT_NAME
+from niresample_cli.commands._output import fmt_triple, output_options
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -40,11 +41,6 @@ from niresample_cli.options import (
 
 __all__ = ["run", "run_resample"]
 
-_DEFAULT_NAME = "{stem}_resampled{ext}"
-
-
-def _fmt(values: Any) -> str:
-    return "x".join(f"{float(v):.6g}" for v in values)
 
 
 def run_resample(
@@ -92,8 +88,8 @@ def run_resample(
         )
         if not quiet:
             err.print(
-                f"{src.name}: {_fmt(result.input_grid.shape)} @ {_fmt(result.input_grid.spacing)} mm"
-                f" -> {_fmt(result.grid.shape)} @ {_fmt(result.grid.spacing)} mm"
+                f"{src.name}: {fmt_triple(result.input_grid.shape)} @ {fmt_triple(result.input_grid.spacing)} mm"
+                f" -> {fmt_triple(result.grid.shape)} @ {fmt_triple(result.grid.spacing)} mm"
                 f" ({result.dtype}, order {result.order}) -> {dst}",
                 soft_wrap=True, highlight=False, markup=False,
             )
@@ -163,7 +159,7 @@ def run(
     no_antialias: NoAntialiasOpt = False,
     compare: CompareOpt = False,
     output_dir: OutputDirOpt = None,
-    name: NameOpt = _DEFAULT_NAME,
+    name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
     jobs: JobsOpt = 1,
     device: DeviceOpt = None,  # type: ignore[assignment]

@@ -25,6 +25,7 @@ from .grid import Grid
 from .io import split_ext
 from .writer import (
     NiftiWriter,
+    _fmt_bytes,
     check_free_space,
     check_output_path,
     estimate_output_bytes,
@@ -123,17 +124,9 @@ def check_output_size(
     if nbytes > limit:
         raise OptionError(
             f"{path}: output {'x'.join(str(v) for v in shape)} {dtype} would be "
-            f"{_fmt_size(nbytes)}, over --max-output {_fmt_size(limit)}; "
+            f"{_fmt_bytes(nbytes, binary=True)}, over --max-output {_fmt_bytes(limit, binary=True)}; "
             "nothing was written"
         )
-
-
-def _fmt_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 #: Set by the CLI's SIGINT/SIGTERM handlers: writes running on other threads

@@ -156,12 +156,16 @@ def check_free_space(path: Path, nbytes: int, *, compressed: bool = False) -> No
         )
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
+def _fmt_bytes(n: float, *, binary: bool = False) -> str:
+    """``'1.2 GB'`` (decimal), or ``'1.1 GiB'`` with ``binary`` (for sizes the
+    user gave as SIZE options, which are parsed in binary units)."""
+    step, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (
+        1000, ("B", "KB", "MB", "GB", "TB"))
+    for unit in units:
+        if abs(n) < step or unit == units[-1]:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+        n /= step
+    return f"{n:.1f} {units[-1]}"
 
 
 def _host() -> str:
@@ -283,11 +287,9 @@ def _open_gzip(path: Path, level: int | None, threads: int | None) -> IO[bytes]:
     the cores this process may use (isal adds one writer thread).
     """
     if threads is None:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            threads = os.cpu_count() or 1
-        threads = min(threads, 16)
+        from ._dask import default_jobs
+
+        threads = min(default_jobs(), 16)
     try:
         from isal import igzip_threaded
     except ImportError:
