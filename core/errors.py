@@ -24,7 +24,21 @@ __all__ = [
 
 
 class NiresampleError(Exception):
-    """Base class of every error niresample raises on purpose."""
+    """Base class of every error niresample raises on purpose.
+
+    Messages speak Python: they name the parameter (``sigma``, ``max_memory``),
+    what was expected and what came.  ``param`` holds that name when one
+    parameter is at fault, so the CLI can show its own flag instead (one
+    mapping, ``niresample_cli.errors``).
+    """
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # keep ``param`` across processes (batch workers pickle their errors)
+        return (_rebuild, (type(self), self.args, self.param))
 
 
 class InputError(NiresampleError, OSError):
@@ -65,3 +79,7 @@ class LabelError(NiresampleError, ValueError):
 
 class DependencyError(NiresampleError, ImportError):
     """An optional dependency needed for what was asked is not installed."""
+
+
+def _rebuild(cls: type[NiresampleError], args: tuple[object, ...], param: str | None) -> NiresampleError:
+    return cls(*args, param=param)

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import GridError
+from .errors import GridError, NiresampleError
 
 __all__ = [
     "Anchor",
@@ -90,19 +90,19 @@ def _validate_shape(shape: object, name: str = "shape") -> tuple[int, int, int]:
         vals = [int(v) for v in shape]  # type: ignore[attr-defined]
         exact = all(float(v) == int(v) for v in shape)  # type: ignore[attr-defined]
     except (TypeError, ValueError, OverflowError) as err:
-        raise GridError(f"{name}: expected three positive integers, got {shape!r}") from err
+        raise GridError(f"{name}: expected three positive integers, got {shape!r}", param=name) from err
     if len(vals) != 3 or not exact:
-        raise GridError(f"{name}: expected three positive integers, got {shape!r}")
+        raise GridError(f"{name}: expected three positive integers, got {shape!r}", param=name)
     if any(v < 1 for v in vals):
-        raise GridError(f"{name}: every axis needs at least 1 voxel, got {tuple(vals)}")
+        raise GridError(f"{name}: every axis needs at least 1 voxel, got {tuple(vals)}", param=name)
     if any(v > MAX_AXIS_VOXELS for v in vals):
-        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis")
+        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis", param=name)
     return (vals[0], vals[1], vals[2])
 
 
 def as_triple(
     values: object, name: str, *, allow_none: bool = False, allow_zero: bool = False,
-    error: type[Exception] = GridError,
+    error: type[NiresampleError] = GridError,
 ) -> tuple[float | None, ...]:
     """Validate a per-axis value at the door: a scalar becomes a triple.
 
@@ -111,21 +111,21 @@ def as_triple(
     :class:`GridError` unless told otherwise) naming ``name`` and the axis.
     """
     if values is None:
-        raise error(f"{name}: a value is required")
+        raise error(f"{name}: a value is required", param=name)
     if isinstance(values, str):  # "2" is one number, not the sequence ("2",)
         try:
             values = float(values)
         except ValueError as err:
-            raise error(f"{name}: expected a number or three numbers, got {values!r}") from err
+            raise error(f"{name}: expected a number or three numbers, got {values!r}", param=name) from err
     if isinstance(values, (int, float, np.integer, np.floating)):
         seq: list[object] = [values] * 3
     else:
         try:
             seq = list(values)  # type: ignore[call-overload]
         except TypeError as err:
-            raise error(f"{name}: expected a number or three numbers, got {values!r}") from err
+            raise error(f"{name}: expected a number or three numbers, got {values!r}", param=name) from err
     if len(seq) != 3:
-        raise error(f"{name}: expected 1 or 3 values (x, y, z), got {len(seq)}")
+        raise error(f"{name}: expected 1 or 3 values (x, y, z), got {len(seq)}", param=name)
     out: list[float | None] = []
     for axis, v in zip("xyz", seq, strict=True):
         if v is None and allow_none:
@@ -134,10 +134,10 @@ def as_triple(
         try:
             f = float(v)  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
-            raise error(f"{name}: {axis} must be a number, got {v!r}") from err
+            raise error(f"{name}: {axis} must be a number, got {v!r}", param=name) from err
         if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
             bound = ">= 0" if allow_zero else "positive"
-            raise error(f"{name}: {axis} must be finite and {bound}, got {v!r}")
+            raise error(f"{name}: {axis} must be finite and {bound}, got {v!r}", param=name)
         out.append(f)
     return tuple(out)
 
