@@ -1,8 +1,9 @@
-"""Shared fixtures: the real data in ../shared/data (skipped when absent) and
-small synthetic NIfTI files."""
+"""Shared fixtures: the real data shipped in tests/data (provenance and licences in
+tests/data/README.md), the optional Allen atlas, and small synthetic NIfTI files."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,49 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO.parent / "shared" / "data"
+DATA_DIR = REPO / "tests" / "data"
+#: where the developer-visible data set lives next to a checkout; only the Allen atlas is
+#: looked up there (NIRESAMPLE_SHARED_DATA overrides it, e.g. to check a fresh clone's skips)
+SHARED_DIR = Path(os.environ.get("NIRESAMPLE_SHARED_DATA", str(REPO.parent / "shared" / "data")))
+ALLEN = "allen_ccf2017_annotation_25um.nii.gz"
+
+
+def allen_path() -> Path | None:
+    """The Allen CCFv3 annotation: $NIRESAMPLE_ALLEN (a file path), else ../shared/data, else None."""
+    env = os.environ.get("NIRESAMPLE_ALLEN")
+    p = Path(env) if env else SHARED_DIR / ALLEN
+    return p if p.is_file() else None
+
+
+ALLEN_SKIP = (f"Allen atlas not available: set NIRESAMPLE_ALLEN=/path/to/{ALLEN} "
+              "(Allen Institute terms, not shipped in tests/data)")
 
 
 def data_path(name: str) -> Path:
-    """Path of a real file in ../shared/data, or skip the test when absent."""
+    """Path of a real file in tests/data; the Allen atlas is optional and skips when absent."""
+    if name == ALLEN:
+        p = allen_path()
+        if p is None:
+            pytest.skip(ALLEN_SKIP)
+        return p
     p = DATA_DIR / name
-    if not p.exists():
-        pytest.skip(f"real data not available: {p}")
+    if not p.is_file():
+        pytest.fail(f"{p} is missing: every real file the tests use ships in tests/data")
     return p
 
 
 def real_files(pattern: str = "*.nii*") -> list[Path]:
-    return sorted(DATA_DIR.glob(pattern)) if DATA_DIR.is_dir() else []
+    """The real images shipped in tests/data (never the optional Allen atlas)."""
+    return sorted(DATA_DIR.glob(pattern))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if allen_path() is not None:
+        return
+    skip = pytest.mark.skip(reason=ALLEN_SKIP)
+    for item in items:
+        if "allen" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from conftest import data_path, random_rotation
 
 
 def test_against_spm12_reslice_fixture() -> None:
-    """nibabel_resampled_anat_moved.nii was made by SPM12 (recipe in shared/data/README.md)."""
+    """nibabel_resampled_anat_moved.nii was made by SPM12 (recipe in tests/data/README.md)."""
     anat = nib.load(str(data_path("nibabel_anatomical.nii")))
     func = nib.load(str(data_path("nibabel_functional.nii")))
     expected = nib.load(str(data_path("nibabel_resampled_anat_moved.nii"))).get_fdata()

@@ -128,6 +128,7 @@ def test_peak_memory_bounded_by_budget_not_output(tmp_path: Path, suffix: str) -
 
 
 @pytest.mark.slow
+@pytest.mark.allen
 def test_real_gz_input_read_slab_by_slab_in_bounded_memory(tmp_path: Path) -> None:
     src = data_path(ALLEN)
     code = textwrap.dedent(f"""

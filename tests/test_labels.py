@@ -154,6 +154,7 @@ def test_nearest_onto_rotated_reference_equals_sitk() -> None:
     assert np.mean(got == ref) > 0.9999
 
 
+@pytest.mark.allen
 def test_nearest_allen_ids_above_2_24_survive(tmp_path: Path) -> None:
     path = _crop_source(data_path("allen_ccf2017_annotation_25um.nii.gz"), tmp_path,
                         (slice(200, 328), slice(100, 228), slice(180, 244)))

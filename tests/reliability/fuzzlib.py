@@ -1,6 +1,6 @@
 """Header fuzzing shared by the bounded hypothesis test and the long offline run.
 
-A *seed* is a real NIfTI-1 file from ../shared/data, decompressed.  A
+A *seed* is a real NIfTI-1 file from tests/data, decompressed.  A
 *mutation* is a list of edits of its 348-byte header (byte flips, fields set
 to awkward values, a cut of the file); :func:`build` writes the mutated file
 (re-gzipped when the seed was ``.nii.gz``) and :func:`exercise` opens it,
@@ -23,7 +23,7 @@ from niresample_cli.core.errors import NiresampleError
 from niresample_cli.core.info import describe_image
 from niresample_cli.core.io import open_image
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 #: small real files (a few MB at most once decompressed) covering big-endian,
 #: scaled int16, 4D, uint8/uint16 labels, qform-only and sform-only headers.
 SEEDS = (

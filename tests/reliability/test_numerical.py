@@ -123,6 +123,7 @@ def allen_block(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[int
     ["labels", "--resolution", "0.03", "--sigma", "0.03"],
     ["spacing", "--iso", "0.04", "--order", "0"],
 ], ids=["nearest", "majority", "gaussian", "spacing-order0"])
+@pytest.mark.allen
 def test_allen_ids_never_pass_through_float32(allen_block: tuple[Path, set[int]], tmp_path: Path,
                                               args: list[str]) -> None:
     src, ids = allen_block
