@@ -61,10 +61,20 @@ def test_resample_to_shape_keeps_the_fov_exactly() -> None:
 def test_resample_to_grid_accepts_nibabel_images_and_dtype() -> None:
     data = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
     img = nib.Nifti1Image(data, np.eye(4))
-    grid = Grid((8, 10, 12), np.eye(4)).with_spacing(1.0)
     out = resample_to_grid(img, Grid((4, 5, 6), np.eye(4)).with_shape((8, 10, 12)), dtype="float32")
     assert out.get_data_dtype() == np.float32
-    assert grid.shape == (8, 10, 12)
+    # by hand: the same field of view [-0.5, n - 0.5] cut into twice as many 0.5 mm voxels,
+    # so the first centre sits at -0.5 + 0.25 on every axis
+    assert out.shape == (8, 10, 12)
+    np.testing.assert_allclose(out.affine, [[0.5, 0, 0, -0.25], [0, 0.5, 0, -0.25],
+                                            [0, 0, 0.5, -0.25], [0, 0, 0, 1]], atol=1e-12)
+    # the index ramp 30 i + 6 j + k is linear, so linear interpolation reproduces it exactly
+    # wherever the output centre maps inside the source (as nibabel's affine says)
+    ijk = np.stack(np.meshgrid(*map(np.arange, out.shape), indexing="ij"), -1)
+    src_ijk = nib.affines.apply_affine(np.linalg.inv(img.affine) @ out.affine, ijk)
+    inside = np.all((src_ijk >= 0) & (src_ijk <= np.array(data.shape) - 1), axis=-1)
+    assert inside.sum() == 6 * 8 * 10
+    np.testing.assert_allclose(out.get_fdata()[inside], (src_ijk @ [30.0, 6.0, 1.0])[inside], atol=1e-4)
 
 
 def test_scaled_proxy_images_keep_their_scaling() -> None:

@@ -63,16 +63,23 @@ def test_max_output_through_the_cli_wrapper(tmp_path: Path) -> None:
     assert files_in(tmp_path) == set()
 
 
-def test_max_output_option_when_the_commands_have_it(tmp_path: Path) -> None:
-    src = good_nifti(tmp_path / "in.nii", np.zeros((8, 8, 8), np.float32), np.eye(4))
-    help_text = cli("spacing", "--help").stdout
-    if "--max-output" not in help_text:
-        pytest.skip("spacing has no --max-output option yet (MaxOutputOpt in options.py)")
+@pytest.mark.parametrize("command, big, small", [
+    ("spacing", ["--iso", "0.01"], ["--iso", "2"]),
+    ("size", ["--shape", "800", "800", "800"], ["--shape", "4", "4", "4"]),
+    ("labels", ["--resolution", "0.01"], ["--resolution", "2"]),
+])
+def test_max_output_option_of_every_writing_command(tmp_path: Path, command: str, big: list[str],
+                                                    small: list[str]) -> None:
+    src = good_nifti(tmp_path / "in.nii", np.zeros((8, 8, 8), np.uint8), np.eye(4))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = cli("spacing", src, out_dir / "o.nii", "--iso", "0.01", "--max-output", "100M")
+    # 800^3 one-byte voxels: 512 MB, over the 100 MB limit; refused before anything is written
+    r = cli(command, src, out_dir / "o.nii", *big, "--max-output", "100M")
     assert_one_line_error(r, "o.nii", "--max-output")
     assert files_in(out_dir) == set()
+    ok = cli(command, src, out_dir / "o.nii", *small, "--max-output", "100M")
+    assert ok.exit_code == 0, ok.stderr
+    assert load(out_dir / "o.nii").shape == (4, 4, 4)
 
 
 def test_output_over_free_disk_refused_before_any_work(tmp_path: Path,
