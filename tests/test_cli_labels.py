@@ -99,6 +99,7 @@ def test_cuda_without_gpu_is_one_line(tmp_path: Path) -> None:
 
 
 def test_torch_cpu_device_gives_the_same_file(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
     src = data_path(AAL)
     assert _invoke(src, tmp_path / "a.nii", "-r", 1.2, "--sigma", 1).exit_code == 0
     assert _invoke(src, tmp_path / "b.nii", "-r", 1.2, "--sigma", 1, "--device", "cpu").exit_code == 0

@@ -295,11 +295,13 @@ def test_identical_across_slab_heights_and_backends(method: str, kw: dict) -> No
     whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
     for h in (1, 4, 17):
         np.testing.assert_array_equal(_run(_slabs(src, spacing=spacing, method=method, **kw), h), whole)
+    pytest.importorskip("torch")
     torch_cpu = _run(_slabs(src, spacing=spacing, method=method, device="cpu", **kw), 9)
     np.testing.assert_array_equal(torch_cpu, whole)
 
 
 def test_gaussian_identical_across_block_sizes() -> None:
+    pytest.importorskip("torch")
     from niresample_cli.core import _labels_torch as lt
 
     img = nib.load(str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")))
@@ -495,6 +497,7 @@ def test_nearest_is_the_voxel_under_each_output_centre(seed, shape, spacing, anc
 @given(seed=st.integers(0, 2**31 - 1), n_labels=st.integers(1, 6),
        sigma=st.floats(0.3, 2.5), block=st.integers(3, 20))
 def test_gaussian_independent_of_block_and_backend(seed, n_labels, sigma, block) -> None:
+    pytest.importorskip("torch")
     from niresample_cli.core import _labels_torch as lt
 
     rng = np.random.default_rng(seed)
