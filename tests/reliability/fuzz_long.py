@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzzlib import SEEDS, apply, build, exercise, load_seed, random_ops  # noqa: E402
+from fuzzlib import SEEDS, SIZEOF_HDR, apply, build, exercise, load_seed, random_ops  # noqa: E402
 
 
 def run_random(minutes: float, seed: int, workdir: Path) -> int:
@@ -63,10 +63,10 @@ def run_atheris(minutes: float, workdir: Path) -> int:
     def one(data: bytes) -> None:
         fdp = atheris.FuzzedDataProvider(data)
         raw, gz = seeds[fdp.ConsumeIntInRange(0, len(seeds) - 1)]
-        mask = fdp.ConsumeBytes(348).ljust(348, b"\0")
-        head = bytes(a ^ b for a, b in zip(raw[:348], mask, strict=True))
+        mask = fdp.ConsumeBytes(SIZEOF_HDR).ljust(SIZEOF_HDR, b"\0")
+        head = bytes(a ^ b for a, b in zip(raw[:SIZEOF_HDR], mask, strict=True))
         cut = fdp.ConsumeIntInRange(0, 255)
-        body = raw[348:] if cut == 0 else raw[348:][: len(raw) * cut // 256]
+        body = raw[SIZEOF_HDR:] if cut == 0 else raw[SIZEOF_HDR:][: len(raw) * cut // 256]
         exercise(build(workdir / ("a.nii.gz" if gz else "a.nii"), head + body, gz))
 
     atheris.Setup([sys.argv[0], f"-max_total_time={int(minutes * 60)}", "-rss_limit_mb=4096",

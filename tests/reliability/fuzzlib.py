@@ -59,6 +59,8 @@ def _fields() -> list[tuple[str, str, int, int]]:
 
 
 FIELDS = _fields()
+#: the header size (348 for NIfTI-1): where the last field of nibabel's header dtype ends
+SIZEOF_HDR = max(offset + struct.calcsize("<" + code) * count for _, code, offset, count in FIELDS)
 
 
 def load_seed(name: str) -> tuple[bytes, bool]:
@@ -87,7 +89,7 @@ def mutations(draw: Any) -> list[tuple[Any, ...]]:
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["flip", "field", "field", "field", "cut"]))
         if kind == "flip":
-            ops.append(("flip", draw(st.integers(0, 347)), draw(st.integers(1, 255))))
+            ops.append(("flip", draw(st.integers(0, SIZEOF_HDR - 1)), draw(st.integers(1, 255))))
         elif kind == "field":
             name, code, offset, count = draw(st.sampled_from(FIELDS))
             index = draw(st.integers(0, count - 1))
@@ -100,7 +102,7 @@ def mutations(draw: Any) -> list[tuple[Any, ...]]:
 def apply(raw: bytes, ops: list[tuple[Any, ...]]) -> bytes:
     """Apply header edits in the file's own byte order."""
     buf = bytearray(raw)
-    endian = "<" if int.from_bytes(raw[:4], "little") == 348 else ">"
+    endian = "<" if int.from_bytes(raw[:4], "little") == SIZEOF_HDR else ">"
     by_name = {f[0]: f for f in FIELDS}
     cut = len(buf)
     for op in ops:
@@ -149,7 +151,7 @@ def random_ops(rng: np.random.Generator) -> list[tuple[Any, ...]]:
     for _ in range(int(rng.integers(1, 6))):
         kind = rng.choice(["flip", "field", "field", "field", "cut"])
         if kind == "flip":
-            ops.append(("flip", int(rng.integers(0, 348)), int(rng.integers(1, 256))))
+            ops.append(("flip", int(rng.integers(0, SIZEOF_HDR)), int(rng.integers(1, 256))))
         elif kind == "field":
             name, code, _, count = FIELDS[int(rng.integers(len(FIELDS)))]
             ops.append(("field", name, int(rng.integers(count)), _random_value(code, rng)))

@@ -102,17 +102,24 @@ def gz_bytes(path: Path) -> bytes:
     return gzip.compress(path.read_bytes(), compresslevel=6)
 
 
+def _offset(field: str) -> int:
+    """Byte offset of a NIfTI-1 header field, as nibabel's header dtype lays it out."""
+    import nibabel as nib
+
+    return int(nib.nifti1.header_dtype.fields[field][1])
+
+
 # NIfTI-1 header offsets (little-endian)
-DIM = 40          # int16[8]
-DATATYPE = 70     # int16
-PIXDIM = 76       # float32[8]
-VOX_OFFSET = 108  # float32
-SCL_SLOPE = 112   # float32
-QFORM_CODE = 252  # int16
-SFORM_CODE = 254  # int16
-QUATERN_B = 256   # float32 x6: b, c, d, qoffset x, y, z
-SROW_X = 280      # float32[4]; srow_y at 296, srow_z at 312
-MAGIC = 344
+DIM = _offset("dim")                # int16[8]
+DATATYPE = _offset("datatype")      # int16
+PIXDIM = _offset("pixdim")          # float32[8]
+VOX_OFFSET = _offset("vox_offset")  # float32
+SCL_SLOPE = _offset("scl_slope")    # float32
+QFORM_CODE = _offset("qform_code")  # int16
+SFORM_CODE = _offset("sform_code")  # int16
+QUATERN_B = _offset("quatern_b")    # float32 x6: b, c, d, qoffset x, y, z
+SROW_X = _offset("srow_x")          # float32[4], then srow_y, srow_z
+MAGIC = _offset("magic")
 
 
 @pytest.fixture
@@ -141,7 +148,9 @@ def make_cases(tmp: Path, base: Path) -> dict[str, tuple[Path, tuple[str, ...]]]
     (tmp / "text.nii.gz").write_bytes(gzip.compress(b"hello world\n" * 100))
     add("not_nifti_gz", tmp / "text.nii.gz", "not a nifti")
     add("wrong_magic", patched(base, tmp / "magic.nii", (MAGIC, "4s", [b"abc\0"])), "magic")
-    for cut in (100, 348, 352, 352 + 1000):
+    sizeof_hdr = int(nib.load(str(base)).header["sizeof_hdr"])
+    vox_offset = int(nib.load(str(base)).dataobj.offset)  # where nibabel reads the data
+    for cut in (100, sizeof_hdr, vox_offset, vox_offset + 1000):
         p = tmp / f"trunc_{cut}.nii"
         p.write_bytes(raw[:cut])
         add(f"truncated_nii_{cut}", p, "truncated")
