@@ -1,7 +1,7 @@
 """The torch backend of :mod:`.labels` (cpu or cuda): the same gathers, votes and
 integer-weight Gaussian passes as the numpy path, so the labels are identical.
 
-Imported only when ``--device cpu|cuda`` is asked for.
+Imported only when ``device="cpu"`` or ``"cuda"`` is asked for.
 """
 
 from __future__ import annotations

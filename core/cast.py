@@ -51,11 +51,11 @@ def output_type(source: SourceImage, dtype: object = None) -> OutputType:
         try:
             dt = np.dtype(str(dtype).lower() if isinstance(dtype, str) else dtype)  # type: ignore[call-overload]
         except TypeError as err:
-            raise OptionError(f"--dtype: not a data type: {dtype!r}") from err
+            raise OptionError(f"dtype: not a data type: {dtype!r}", param="dtype") from err
         dt = dt.newbyteorder("=")
         if dt not in SUPPORTED_DTYPES:
             names = ", ".join(str(d) for d in SUPPORTED_DTYPES)
-            raise OptionError(f"--dtype: expected one of {names}, got {dtype!r}")
+            raise OptionError(f"dtype: expected one of {names}, got {dtype!r}", param="dtype")
     if dt.kind in "iu" and source.is_scaled:
         return OutputType(dt, source.slope, source.inter)
     return OutputType(dt)

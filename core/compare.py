@@ -21,6 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from ._compare_map import _Mapper
+from ._compare_stats import (
+    HIST_BINS,
+    MAX_LABELS,
+    PERCENTILES,
+    _Counter,
+    _DiceCounts,
+    _unique_counts,
+    _ValueStats,
+)
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
@@ -29,24 +39,15 @@ from .io import SourceImage, open_image
 __all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
            "HIST_BINS"]
 
-#: Percentiles reported for each image.
-PERCENTILES: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
-
 #: Conditions :func:`failed_checks` can test (``--fail-on``).
 FAIL_CONDITIONS: tuple[str, ...] = ("lost-labels", "new-labels", "fov-shift")
 
 #: Default FOV tolerance in mm for ``fov-shift``.
 DEFAULT_FOV_TOLERANCE = 0.01
 
-#: Most distinct values compared as labels when asked (``labels=True``).
-MAX_LABELS = 65536
-
 #: With ``labels=None``, integer images with more distinct values than this
 #: are taken for intensity images (an int16 MRI has thousands of values).
 AUTO_LABELS = 1000
-
-#: Most bins kept by the streamed percentile histogram (its precision, see Notes).
-HIST_BINS = 1 << 16
 
 ProgressFn = Callable[[int, int], None]
 
@@ -60,304 +61,6 @@ _BYTES_PER_VOXEL_ROTATED = 160
 # atlases: 1.3 s at 16-64 MiB vs 3.2 s with one 1 GiB slab), so max_memory
 # can lower the working set but never raise it above this.
 _SLAB_CAP = 64 << 20
-
-
-# --------------------------------------------------------------------------
-# streamed accumulators
-# --------------------------------------------------------------------------
-class _Histogram:
-    """A histogram whose bins double in width as the value range grows.
-
-    Bins are ``[anchor + k*w, anchor + (k+1)*w)``; when the occupied bins
-    would exceed :data:`HIST_BINS`, neighbouring bins merge (``w`` doubles).
-    Integer images start with ``w = 1`` and therefore stay exact while their
-    value range is below :data:`HIST_BINS`.
-    """
-
-    def __init__(self, *, integer: bool) -> None:
-        self.integer = integer
-        self.anchor: float | None = None
-        self.width = 1.0
-        self.first = 0  # bin index of counts[0]
-        self.counts = np.zeros(0, dtype=np.int64)
-
-    def _index(self, values: np.ndarray) -> np.ndarray:
-        # float64 throughout, like _bin_of: exact for integers below 2**53 (the
-        # anchor is an integer, the width a power of two), and uint64 ids of
-        # 2**63 and more cannot overflow an int64 cast.
-        assert self.anchor is not None
-        # halves: exact in binary floating point, and finite for +-1.7e308 ranges
-        v = values.astype(np.float64) * 0.5
-        return np.floor((v - self.anchor * 0.5) / (self.width * 0.5)).astype(np.int64)
-
-    def add(self, values: np.ndarray, lo: float, hi: float) -> None:
-        if values.size == 0:
-            return
-        if self.anchor is None:
-            self.anchor = float(math.floor(lo)) if self.integer else lo
-            if not self.integer:
-                half_span = hi * 0.5 - lo * 0.5  # hi - lo may overflow to inf
-                self.width = (half_span / (HIST_BINS // 4) if half_span > 0
-                              else max(abs(lo), 1.0) * 2.0**-20)
-        assert self.anchor is not None
-        k_lo, k_hi = self._bin_of(lo), self._bin_of(hi)
-        if self.counts.size:
-            k_lo, k_hi = min(k_lo, self.first), max(k_hi, self.first + self.counts.size - 1)
-        doublings = 0
-        while (k_hi >> doublings) - (k_lo >> doublings) + 1 > HIST_BINS:
-            doublings += 1
-        if doublings:
-            self._coarsen(doublings)
-            k_lo, k_hi = k_lo >> doublings, k_hi >> doublings
-        if self.counts.size == 0:
-            self.first, self.counts = k_lo, np.zeros(k_hi - k_lo + 1, dtype=np.int64)
-        elif k_lo < self.first or k_hi >= self.first + self.counts.size:
-            grown = np.zeros(k_hi - k_lo + 1, dtype=np.int64)
-            grown[self.first - k_lo: self.first - k_lo + self.counts.size] = self.counts
-            self.first, self.counts = k_lo, grown
-        idx = self._index(values) - self.first
-        self.counts += np.bincount(np.clip(idx, 0, self.counts.size - 1), minlength=self.counts.size)
-
-    def _bin_of(self, value: float) -> int:
-        assert self.anchor is not None
-        return int(math.floor((value * 0.5 - self.anchor * 0.5) / (self.width * 0.5)))
-
-    def _coarsen(self, doublings: int) -> None:
-        factor = 1 << doublings
-        self.width *= factor
-        if self.counts.size:
-            idx = (np.arange(self.counts.size, dtype=np.int64) + self.first) >> doublings
-            new_first = int(idx[0])
-            self.counts = np.bincount(idx - new_first, weights=self.counts).astype(np.int64)
-            self.first = new_first
-
-    def percentiles(self, qs: tuple[float, ...]) -> list[float | None]:
-        """numpy's ``linear`` percentiles, read from the bins."""
-        total = int(self.counts.sum())
-        if total == 0 or self.anchor is None:
-            return [None] * len(qs)
-        cum = np.cumsum(self.counts)
-        exact = self.integer and self.width == 1.0
-        out: list[float | None] = []
-        for q in qs:
-            rank = q / 100.0 * (total - 1)
-            r0 = int(math.floor(rank))
-            r1 = min(r0 + 1, total - 1)
-            v0, v1 = self._value_at(cum, r0, exact), self._value_at(cum, r1, exact)
-            out.append(float(v0 + (rank - r0) * (v1 - v0)))
-        return out
-
-    def _value_at(self, cum: np.ndarray, rank: int, exact: bool) -> float:
-        b = int(np.searchsorted(cum, rank, side="right"))
-        assert self.anchor is not None
-        left = self.anchor + (self.first + b) * self.width
-        return left if exact else left + 0.5 * self.width
-
-
-class _ValueStats:
-    """Streamed min, max, mean, std, nonzero mean and percentiles."""
-
-    def __init__(self, *, integer: bool) -> None:
-        self.n = 0
-        self.mean = 0.0
-        self.m2 = 0.0
-        self.lo = math.inf
-        self.hi = -math.inf
-        self.nonfinite = 0
-        self.nonzero = 0
-        self.nonzero_sum = 0.0
-        self.hist = _Histogram(integer=integer)
-
-    def add(self, slab: np.ndarray) -> None:
-        vals = slab.ravel()
-        if vals.dtype.kind == "f":
-            finite = np.isfinite(vals)
-            if not finite.all():
-                self.nonfinite += int(vals.size - np.count_nonzero(finite))
-                vals = vals[finite]
-        if vals.size == 0:
-            return
-        lo, hi = float(vals.min()), float(vals.max())
-        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
-        x = vals.astype(np.float64)
-        n = x.size
-        with np.errstate(over="ignore", invalid="ignore"):  # +-1e308 data: std is inf
-            mean = float(x.mean())
-            m2 = float(np.square(x - mean).sum())
-        # Chan et al.'s pairwise update: stable for billions of voxels.
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.n * n / total
-        self.n = total
-        nz = x != 0
-        self.nonzero += int(np.count_nonzero(nz))
-        self.nonzero_sum += float(x[nz].sum())
-        self.hist.add(vals, lo, hi)
-
-    def result(self) -> dict[str, Any]:
-        if self.n == 0:
-            return {"voxels": 0, "min": None, "max": None, "mean": None, "std": None,
-                    "percentiles": {}, "percentile_bin_width": None, "nonzero_voxels": 0,
-                    "nonzero_mean": None, "nonfinite_voxels": self.nonfinite}
-        exact = self.hist.integer and self.hist.width == 1.0
-        pct = self.hist.percentiles(PERCENTILES)
-        return {
-            "voxels": self.n,
-            "min": self.lo,
-            "max": self.hi,
-            "mean": self.mean,
-            "std": math.sqrt(self.m2 / self.n),
-            "percentiles": {f"{q:g}": v for q, v in zip(PERCENTILES, pct, strict=True)},
-            "percentile_bin_width": 0.0 if exact else self.hist.width,
-            "nonzero_voxels": self.nonzero,
-            "nonzero_mean": self.nonzero_sum / self.nonzero if self.nonzero else None,
-            "nonfinite_voxels": self.nonfinite,
-        }
-
-
-class _Counter:
-    """Exact voxel counts per integer value (label ids kept as Python ints)."""
-
-    def __init__(self, limit: int = MAX_LABELS) -> None:
-        self.counts: dict[int, int] = {}
-        self.limit = limit
-        self.overflow = False
-
-    def add(self, values: np.ndarray) -> None:
-        if self.overflow or values.size == 0:
-            return
-        self.merge(*_unique_counts(values))
-
-    def merge(self, ids: np.ndarray, counts: np.ndarray) -> None:
-        """Add counts already taken by :func:`_unique_counts`."""
-        if self.overflow:
-            return
-        get = self.counts.get
-        for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
-            self.counts[i] = get(i, 0) + c
-        if len(self.counts) > self.limit:
-            self.overflow = True
-            self.counts = {}
-
-
-def _unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and their counts, never through a float type."""
-    v = values.ravel()
-    lo, hi = int(v.min()), int(v.max())
-    if hi - lo < (1 << 22):
-        if lo == 0 and (v.dtype.kind == "i" or v.dtype.itemsize <= 4):  # bincount takes intp
-            offsets = v
-        else:
-            # v - lo in v's own dtype wraps modulo 2**bits; read as unsigned it is
-            # exact (an int64 cast first breaks uint64 ids of 2**63 and more).
-            unsigned = np.dtype(f"u{v.dtype.itemsize}")
-            offsets = (v - v.dtype.type(lo)).view(unsigned).astype(np.intp)
-        counts = np.bincount(offsets, minlength=hi - lo + 1)
-        present = np.flatnonzero(counts)
-        return present.astype(v.dtype) + v.dtype.type(lo), counts[present]
-    return np.unique(v, return_counts=True)
-
-
-# --------------------------------------------------------------------------
-# nearest-neighbour mapping of b onto a's grid
-# --------------------------------------------------------------------------
-def _nearest(x: np.ndarray) -> np.ndarray:
-    # Round half up; the tiny bias keeps 2.4999999999 (float noise on an exact
-    # tie) on the same side as 2.5.
-    return np.floor(x + (0.5 + 1e-6)).astype(np.int64)
-
-
-class _Mapper:
-    """Values of ``b`` at the voxel centres of ``a`` (0 outside ``b``)."""
-
-    def __init__(self, a: Grid, b: Grid, budget: int) -> None:
-        self.a, self.b = a, b
-        self.budget = budget
-        aligned = axis_aligned_map(b, a)
-        self.separable = aligned is not None
-        if aligned is not None:
-            scale, offset = aligned
-            self.scale = scale
-            self.idx = [_nearest(scale[ax] * np.arange(a.shape[ax]) + offset[ax]) for ax in range(3)]
-            self.valid = [(i >= 0) & (i < b.shape[ax]) for ax, i in enumerate(self.idx)]
-        else:
-            self.m = voxel_map(b, a)
-
-    def b_voxels_per_a_voxel(self) -> float:
-        """Voxels of ``b`` read per voxel of ``a`` (the block behind a slab).
-
-        Along z at most one slice of ``b`` per slice of ``a`` is needed when
-        the block would be too large (see :meth:`_map_separable`).
-        """
-        if self.separable:
-            return float(np.prod(np.maximum(np.abs(self.scale[:2]), 1.0)))
-        return 1.0
-
-    def map_slab(self, img_b: SourceImage, volume: int, z0: int, z1: int) -> np.ndarray:
-        nx, ny = self.a.shape[0], self.a.shape[1]
-        out = np.zeros((nx, ny, z1 - z0), dtype=img_b.value_dtype)
-        if self.separable:
-            self._map_separable(img_b, volume, z0, z1, out)
-        else:
-            self._map_general(img_b, volume, z0, z1, out)
-        return out
-
-    def _map_separable(self, img_b: SourceImage, volume: int, z0: int, z1: int,
-                       out: np.ndarray) -> None:
-        ix, iy, iz = self.idx[0], self.idx[1], self.idx[2][z0:z1]
-        vx, vy, vz = self.valid[0], self.valid[1], self.valid[2][z0:z1]
-        if not (vx.any() and vy.any() and vz.any()):
-            return
-        bx, by, bz = ix[vx], iy[vy], iz[vz]
-        xs = slice(int(bx.min()), int(bx.max()) + 1)
-        ys = slice(int(by.min()), int(by.max()) + 1)
-        ox, oy, oz = np.flatnonzero(vx), np.flatnonzero(vy), np.flatnonzero(vz)
-        z_lo, z_hi = int(bz.min()), int(bz.max()) + 1
-        block_bytes = (xs.stop - xs.start) * (ys.stop - ys.start) * (z_hi - z_lo) \
-            * img_b.value_dtype.itemsize
-        if block_bytes <= self.budget // 2:
-            block = img_b.read_slab(z_lo, z_hi, volume=volume, x=xs, y=ys)
-            out[np.ix_(ox, oy, oz)] = block[np.ix_(bx - xs.start, by - ys.start, bz - z_lo)]
-            return
-        # b is much finer along z: read only the slices the gather needs.
-        for k_out, k_b in zip(oz.tolist(), bz.tolist(), strict=True):
-            row = img_b.read_slab(k_b, k_b + 1, volume=volume, x=xs, y=ys)[..., 0]
-            out[:, :, k_out][np.ix_(ox, oy)] = row[np.ix_(bx - xs.start, by - ys.start)]
-
-    def _map_general(self, img_b: SourceImage, volume: int, z0: int, z1: int,
-                     out: np.ndarray) -> None:
-        nx, ny = self.a.shape[0], self.a.shape[1]
-        i, j, k = np.meshgrid(np.arange(nx), np.arange(ny), np.arange(z0, z1), indexing="ij")
-        m = self.m
-        coords = [_nearest(m[r, 0] * i + m[r, 1] * j + m[r, 2] * k + m[r, 3]) for r in range(3)]
-        del i, j, k
-        bshape = self.b.shape
-        valid = np.ones(out.shape, dtype=bool)
-        for r in range(3):
-            valid &= (coords[r] >= 0) & (coords[r] < bshape[r])
-        if not valid.any():
-            return
-        where = np.flatnonzero(valid)
-        bi, bj, bk = (c.ravel()[where] for c in coords)
-        del coords
-        # Read b in chunks of its last axis so that a rotated slab of a (which
-        # may cross all of b's slices) still needs bounded memory.
-        row_bytes = max(1, int(bi.max() - bi.min() + 1) * int(bj.max() - bj.min() + 1)
-                        * img_b.value_dtype.itemsize * 2)
-        step = max(1, self.budget // 4 // row_bytes)
-        flat = out.reshape(-1)
-        k_lo, k_hi = int(bk.min()), int(bk.max()) + 1
-        for c0 in range(k_lo, k_hi, step):
-            c1 = min(k_hi, c0 + step)
-            sel = np.flatnonzero((bk >= c0) & (bk < c1))
-            if sel.size == 0:
-                continue
-            si, sj, sk = bi[sel], bj[sel], bk[sel]
-            xs = slice(int(si.min()), int(si.max()) + 1)
-            ys = slice(int(sj.min()), int(sj.max()) + 1)
-            block = img_b.read_slab(c0, c1, volume=volume, x=xs, y=ys)
-            flat[where[sel]] = block[si - xs.start, sj - ys.start, sk - c0]
 
 
 # --------------------------------------------------------------------------
@@ -444,7 +147,7 @@ def _validate(labels: bool | None, max_memory: str | int | None) -> int:
     from .stream import parse_memory
 
     if labels not in (None, True, False):
-        raise OptionError(f"labels: expected None, True or False, got {labels!r}")
+        raise OptionError(f"labels: expected None, True or False, got {labels!r}", param="labels")
     return parse_memory(max_memory)
 
 
@@ -506,7 +209,8 @@ def compare_images(
     * Label 0 is background: it is left out of the label sets and of Dice.
       Label ids stay integers throughout (never float32).
     * Dice compares ``a`` with ``b`` mapped onto ``a``'s grid by nearest
-      neighbour (round half up); ``a`` voxels outside ``b`` count as 0.  For
+      neighbour (:func:`core.kernels.nearest_index`, ties go up: the voxel the
+      label resampler picks); ``a`` voxels outside ``b`` count as 0.  For
       4D label images, volumes are paired when both have the same number,
       otherwise only the first volumes are compared (``dice_volumes``).
     * Per-label volumes come from each image's own grid: voxel count times
@@ -529,7 +233,8 @@ def compare_images(
                 if not img.is_integer:
                     raise OptionError(
                         f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}"
-                        f"{img.dtype} values, not integer labels"
+                        f"{img.dtype} values, not integer labels",
+                        param="labels",
                     )
         # One pass over each file's voxels; the mapping's reads of b are not
         # counted, so the ticks add up to exactly this total.
@@ -556,14 +261,6 @@ def compare_images(
         if labels:
             report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice)
         return report
-
-
-class _DiceCounts:
-    def __init__(self, limit: int) -> None:
-        self.a = _Counter(limit)  # a's labels in the volumes that were paired
-        self.both = _Counter(limit)
-        self.mapped = _Counter(limit)
-        self.volumes = 0
 
 
 def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
@@ -699,9 +396,11 @@ def failed_checks(
     """
     unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
     if unknown:
-        raise OptionError(f"fail_on: expected {', '.join(FAIL_CONDITIONS)}, got {unknown[0]!r}")
+        raise OptionError(f"fail_on: expected {', '.join(FAIL_CONDITIONS)}, got {unknown[0]!r}",
+                          param="fail_on")
     if not fov_tolerance >= 0:
-        raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}")
+        raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}",
+                          param="fov_tolerance")
     failed: list[str] = []
     lab = report.get("labels") or {}
     label_checks = [c for c in ("lost-labels", "new-labels") if c in fail_on]

@@ -6,7 +6,7 @@ weights for output sample ``r`` at continuous input index ``x_r``.
 
 Kernels
 -------
-* order 0: nearest neighbour, index ``floor(x + 0.5)`` (ties go up, as ITK).
+* order 0: nearest neighbour, :func:`nearest_index` (ties go up, as ITK).
 * order 1: linear (the B-spline of degree 1).
 * orders 2-5: B-splines of that degree evaluated on *pre-filtered*
   coefficients (:func:`scipy.ndimage.spline_filter1d`), so that the spline
@@ -42,10 +42,12 @@ from .errors import OptionError
 __all__ = [
     "ORDERS",
     "SPLINE_PAD",
+    "NEAREST_EPS",
     "AxisWeights",
     "axis_weights",
     "bspline",
     "bspline_integral",
+    "nearest_index",
     "prefilter_margin",
     "spline_poles",
 ]
@@ -62,6 +64,51 @@ _POLES = {
 }
 #: Positions closer than this to an integer count as on the grid.
 _INT_TOL = 1e-6
+#: Tolerance of the nearest-index rule: float noise this small on an exact tie
+#: (2.4999999999 for 2.5) or on the field-of-view bound does not change the voxel.
+NEAREST_EPS = 1e-9
+
+
+def nearest_index(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest voxel of an axis of ``n`` voxels at continuous indices ``x``.
+
+    The one nearest-neighbour rule of niresample: the engine's order 0, label
+    maps and ``compare``'s mapping all call it, so they pick the same voxel.
+
+    Parameters
+    ----------
+    x : ndarray of float
+        Continuous voxel indices (voxel ``i`` has its centre at ``i``), any shape.
+    n : int
+        Voxels along the axis (at least 1).
+
+    Returns
+    -------
+    index : ndarray of int64
+        ``floor(x + 0.5 + NEAREST_EPS)`` clipped into ``[0, n - 1]`` (edge
+        replicate), the shape of ``x``.
+    inside : ndarray of bool
+        ``-0.5 - NEAREST_EPS <= x < n - 0.5 + NEAREST_EPS``: the point lies in the
+        axis' field of view (the outer edges of its first and last voxels).
+
+    Notes
+    -----
+    Ties go up, as in ITK: ``x = 1.5`` picks voxel 2.  :data:`NEAREST_EPS`
+    (``1e-9``) keeps a tie that affine arithmetic left a hair below the half on
+    the same side, and widens the field of view by as much on both edges, so a
+    point on an outer edge is inside; there ``index`` is the edge voxel.
+
+    Examples
+    --------
+    >>> idx, inside = nearest_index(np.array([-0.6, -0.5, 0.5, 1.5 - 1e-12, 2.6]), 3)
+    >>> idx.tolist(), inside.tolist()
+    ([0, 0, 1, 2, 2], [False, True, True, True, False])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    # clip before the cast: a far-off point must not overflow int64
+    index = np.clip(np.floor(x + 0.5 + NEAREST_EPS), 0, n - 1).astype(np.int64)
+    inside = (x >= -0.5 - NEAREST_EPS) & (x < n - 0.5 + NEAREST_EPS)
+    return index, inside
 
 
 def spline_poles(order: int) -> tuple[float, ...]:
@@ -86,7 +133,7 @@ def prefilter_margin(order: int, *, tol: float = 1e-8) -> int:
 def check_order(order: object) -> int:
     """The B-spline order as an int 0..5 (OptionError for anything else)."""
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or int(order) not in ORDERS:
-        raise OptionError(f"order: expected an integer 0..5, got {order!r}")
+        raise OptionError(f"order: expected an integer 0..5, got {order!r}", param="order")
     return int(order)
 
 
@@ -212,8 +259,10 @@ def axis_weights(
     aa = float(aa_width) if k >= 1 and aa_width > 1.0 + 1e-9 else 1.0
     near = np.round(x)
     if k == 0 or (aa == 1.0 and np.all(np.abs(x - near) <= _INT_TOL)):
-        idx = np.floor(x + 0.5 + 1e-9) if k == 0 else near
-        index = np.clip(idx, 0, n_in - 1).astype(np.int64)[:, None]
+        if k == 0:
+            index = nearest_index(x, n_in)[0][:, None]
+        else:
+            index = np.clip(near, 0, n_in - 1).astype(np.int64)[:, None]
         return AxisWeights(index, np.ones(index.shape), k, n_in, 0, False, True)
     prefilter = k >= 2
     pad = SPLINE_PAD if prefilter else 0

@@ -376,8 +376,9 @@ def test_float_labels_need_whole_values_or_force(tmp_path: Path) -> None:
     assert img.get_data_dtype() == np.float32
     assert set(np.unique(np.asarray(img.dataobj)).tolist()) <= {0.0, 2.0, 4.0}
     frac = write_nifti(tmp_path / "f.nii", np.array([[[0.0, 4.5], [2.0, 4.0]]] * 2, np.float32))
-    with pytest.raises(LabelError, match="force-float-labels"):
+    with pytest.raises(LabelError, match="force_float_labels") as err:
         L.resample_labels(frac, spacing=0.5)
+    assert err.value.param == "force_float_labels"
     forced = L.resample_labels(frac, spacing=0.5, force_float_labels=True, sigma=0.3)
     assert set(np.unique(np.asarray(forced.dataobj)).tolist()) <= {0.0, 2.0, 4.0, 4.5}
 
@@ -586,6 +587,7 @@ def test_cheap_refusals_come_before_the_value_scan_and_close_the_source(
     frac = write_nifti(tmp_path / "f.nii", np.full((4, 4, 4), 0.5, np.float32))
     a = np.eye(4)
     a[:3, :3] = random_rotation(np.random.default_rng(3))
-    with pytest.raises(OptionError, match="majority"):  # not the LabelError of the scan
+    with pytest.raises(OptionError, match="majority") as err:  # not the LabelError of the scan
         L.resample_labels(frac, like=Grid((5, 5, 5), a), method="majority")
+    assert err.value.param == "method"
     assert len(closed) == 1

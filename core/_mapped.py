@@ -1,0 +1,149 @@
+"""The general slab function: rotated or permuted target grids.
+
+For each output slab (cut in tiles whose source box fits a budget) the source
+coordinates of its voxels are computed from ``voxel_map``, only their
+bounding box (plus the spline margin) is read, and
+:func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates them;
+order 0 is an exact index gather by :func:`core.kernels.nearest_index`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._separable import _ClipCount, _fill_nonfinite, _SourceHandle
+from .cast import OutputType, cast_values, work_dtype
+from .grid import Grid, voxel_map
+from .io import SourceImage
+from .kernels import SPLINE_PAD, nearest_index, prefilter_margin
+
+__all__ = ["MappedSlabs"]
+
+
+class MappedSlabs(_ClipCount):
+    """Slab function of the general (rotated or permuted grids) path.
+
+    For each output slab the source voxel coordinates are computed from
+    ``voxel_map``; only their bounding box (plus the spline margin) is read.
+    """
+
+    def __init__(
+        self, source: SourceImage, target: Grid, *, order: int, out: OutputType,
+    ) -> None:
+        self._handle = _SourceHandle(source)
+        self.target = target
+        self.order = order
+        self.out = out
+        self.n_in = tuple(source.grid.shape)
+        self.matrix = voxel_map(source.grid, target)
+        self.margin = prefilter_margin(order) + (SPLINE_PAD if order >= 2 else 0)
+        self.raw = order == 0 and out.dtype == source.dtype and (
+            (out.slope, out.inter) == (source.slope, source.inter)
+        )
+        self.work = work_dtype(source, out)
+        self._clipped: list[int] = []  # list.append is atomic: slabs run on threads
+
+    @property
+    def source(self) -> SourceImage:
+        return self._handle.source
+
+    #: Source voxels one tile may read (set from the memory budget by plan_resample).
+    box_voxels: int = 16 << 20
+
+    def memory(self) -> tuple[float, float]:
+        """``(bytes per output slice, fixed bytes)``: coordinates, values and the
+        output per slice; the fixed part is one tile's source box (and its work
+        copy), bounded by :attr:`box_voxels` whatever the rotation."""
+        isz = self.work.itemsize
+        area = float(self.target.shape[0] * self.target.shape[1])
+        per_slice = area * (3 * 8 + 2 * isz + 2 * self.out.dtype.itemsize)
+        fixed = 3.0 * isz * self.box_voxels
+        return per_slice, fixed
+
+    def _box(self, tx: int, ty: int, h: int) -> float:
+        """Source voxels read for an output tile of tx x ty x h voxels."""
+        lin = np.abs(self.matrix[:3, :3])
+        reach = 2 * ((self.order + 1) / 2.0 + self.margin) + 2
+        return float(np.prod([
+            min(n, lin[a, 0] * (tx - 1) + lin[a, 1] * (ty - 1) + lin[a, 2] * (h - 1) + reach)
+            for a, n in enumerate(self.n_in)
+        ]))
+
+    def _tiles(self, h: int) -> list[tuple[int, int, int, int]]:
+        """Output tiles (x0, x1, y0, y1) of a slab whose source boxes fit box_voxels:
+        a slab through a rotated grid can touch most of the input, a tile cannot."""
+        nx, ny, _ = self.target.shape
+        tx, ty = nx, ny
+        while self._box(tx, ty, h) > self.box_voxels and (tx > 8 or ty > 8):
+            if tx >= ty:
+                tx = max(8, (tx + 1) // 2)
+            else:
+                ty = max(8, (ty + 1) // 2)
+        return [(x0, min(nx, x0 + tx), y0, min(ny, y0 + ty))
+                for y0 in range(0, ny, ty) for x0 in range(0, nx, tx)]
+
+    def __call__(self, volume: int, z0: int, z1: int) -> np.ndarray:
+        nx, ny, _ = self.target.shape
+        tiles = self._tiles(z1 - z0)
+        if len(tiles) == 1:
+            return self._tile(volume, 0, nx, 0, ny, z0, z1)
+        out = np.empty((nx, ny, z1 - z0), dtype=self.out.dtype, order="F")
+        for x0, x1, y0, y1 in tiles:
+            out[x0:x1, y0:y1] = self._tile(volume, x0, x1, y0, y1, z0, z1)
+        return out
+
+    def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        m = self.matrix
+        i = np.arange(x0, x1, dtype=np.float64)[:, None, None]
+        j = np.arange(y0, y1, dtype=np.float64)[None, :, None]
+        k = np.arange(z0, z1, dtype=np.float64)[None, None, :]
+        coords = np.stack([
+            np.broadcast_to(m[a, 0] * i + m[a, 1] * j + m[a, 2] * k + m[a, 3], (x1 - x0, y1 - y0, z1 - z0))
+            for a in range(3)
+        ])
+        reach = (self.order + 1) / 2.0 + self.margin
+        lo = np.empty(3, dtype=np.int64)
+        hi = np.empty(3, dtype=np.int64)
+        for a in range(3):
+            n = self.n_in[a]
+            lo[a] = min(max(math.floor(float(coords[a].min()) - reach), 0), n - 1)
+            hi[a] = max(min(math.ceil(float(coords[a].max()) + reach) + 1, n), lo[a] + 1)
+        src = self.source
+        block = src.read_slab(
+            int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
+            x=slice(int(lo[0]), int(hi[0])), y=slice(int(lo[1]), int(hi[1])),
+        )
+        coords -= lo[:, None, None, None]
+        if self.order == 0:
+            idx = [nearest_index(coords[a], block.shape[a])[0] for a in range(3)]
+            values = block[idx[0], idx[1], idx[2]]
+            if self.raw:
+                return np.asfortranarray(values)
+            values = values.astype(self.work, copy=False)
+        else:
+            from scipy.ndimage import binary_dilation, map_coordinates
+
+            work = block.astype(self.work, copy=False)
+            finite = np.isfinite(work) if self.order >= 2 else None
+            touched = None
+            if finite is not None and not finite.all():
+                # as in the separable path: NaN/inf stay local instead of spreading
+                # through the pre-filter; a voxel is touched when a tap reaches one
+                r = (self.order + 1) // 2
+                reach_bad = binary_dilation(~finite, structure=np.ones((2 * r + 1,) * 3, bool))
+                touched = map_coordinates(reach_bad.astype(np.float32), coords, order=0,
+                                          mode="nearest") > 0
+                # (z, y, x) order, as in the separable path: same neighbour choices
+                work = _fill_nonfinite(work.T, finite.T, slab_axis=0).T
+            values = map_coordinates(
+                work, coords, order=self.order, mode="nearest",
+                prefilter=self.order >= 2, output=self.work,
+            )
+            if touched is not None:
+                values[touched] = np.nan
+        raw, clipped = cast_values(np.asfortranarray(values), self.out)
+        if clipped:
+            self._clipped.append(clipped)
+        return raw
