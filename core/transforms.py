@@ -130,41 +130,50 @@ class DisplacementField:
     def displacement(self, points: np.ndarray) -> np.ndarray:
         """RAS displacement ``d(p)`` at ``(N, 3)`` RAS points: ``(N, 3)`` float64."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        a = self.grid.affine
-        v = np.linalg.solve(a[:3, :3], (p - a[:3, 3]).T)  # (3, N) voxel coordinates
+        inv = np.linalg.inv(self.grid.affine)
+        v = inv[:3, :3] @ p.T + inv[:3, 3:]  # (3, N) field voxel coordinates
         n = np.asarray(self.grid.shape, dtype=np.float64)[:, None]
         inside = np.all((v >= -0.5) & (v < n - 0.5), axis=0)
         out = np.zeros_like(p)
         if not inside.any():
             return out
-        vi = np.clip(v[:, inside], 0.0, n - 1.0)
+        everywhere = bool(inside.all())
+        vi = v if everywhere else v[:, inside]
+        np.clip(vi, 0.0, n - 1.0, out=vi)
         nmax = np.asarray(self.grid.shape, dtype=np.int64)[:, None] - 1
-        i0 = np.clip(np.floor(vi).astype(np.int64), 0, np.maximum(nmax - 1, 0))
+        i0 = np.minimum(vi.astype(np.int64), np.maximum(nmax - 1, 0))  # vi >= 0: floor
         frac = vi - i0
         i1 = np.minimum(i0 + 1, nmax)
         lo = i0.min(axis=1)
         hi = i1.max(axis=1) + 1
         box = self.read_box(lo, hi)
-        i0 -= lo[:, None]
-        i1 -= lo[:, None]
-        acc = np.zeros((i0.shape[1], 3))
+        # (3, M) component-major copy: one flat gather per corner and component
+        flat_box = np.ascontiguousarray(np.moveaxis(box, -1, 0)).reshape(3, -1)
+        strides = (box.shape[1] * box.shape[2], box.shape[2], 1)
+        idx = [((i0[a] - lo[a]) * strides[a], (i1[a] - lo[a]) * strides[a]) for a in range(3)]
+        wts = [(1.0 - frac[a], frac[a]) for a in range(3)]
+        acc = np.zeros((3, vi.shape[1]))
         for cx in (0, 1):
-            ix = i1[0] if cx else i0[0]
-            wx = frac[0] if cx else 1.0 - frac[0]
             for cy in (0, 1):
-                iy = i1[1] if cy else i0[1]
-                wxy = wx * (frac[1] if cy else 1.0 - frac[1])
+                fxy = idx[0][cx] + idx[1][cy]
+                wxy = wts[0][cx] * wts[1][cy]
                 for cz in (0, 1):
-                    iz = i1[2] if cz else i0[2]
-                    w = wxy * (frac[2] if cz else 1.0 - frac[2])
-                    acc += w[:, None] * box[ix, iy, iz]
-        out[inside] = acc
+                    acc += (wxy * wts[2][cz]) * np.take(flat_box, fxy + idx[2][cz], axis=1)
+        if everywhere:
+            return acc.T.copy()
+        out[inside] = acc.T
         return out
 
     def map_points(self, points: np.ndarray) -> np.ndarray:
         """Map ``(N, 3)`` RAS points: ``p + d(p)``."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         return p + self.displacement(p)
+
+    def close(self) -> None:
+        """Close the field's file, if it was read from one."""
+        close = getattr(self.vectors, "close", None)
+        if close is not None:
+            close()
 
 
 Transform = Union[AffineTransform, DisplacementField]
@@ -349,6 +358,18 @@ class TransformChain:
 
     def __len__(self) -> int:
         return len(self.transforms)
+
+    def __enter__(self) -> TransformChain:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the files of the chain's displacement fields."""
+        for t in self.transforms:
+            if isinstance(t, DisplacementField):
+                t.close()
 
     def __repr__(self) -> str:
         kinds = ", ".join(type(t).__name__ for t in self.transforms)

@@ -188,9 +188,9 @@ def test_field_matches_simpleitk_displacement_field_transform(tmp_path: Path,
     path, grid, _ = _field_setup(tmp_path, rng)
     ref = sitk.DisplacementFieldTransform(sitk.Cast(sitk.ReadImage(str(path)), sitk.sitkVectorFloat64))
     pts = _points_around(grid, rng)
-    chain = TransformChain([path])
-    assert not chain.is_affine
-    np.testing.assert_allclose(chain.map_points(pts), sitk_points(ref, pts), atol=FIELD_ATOL)
+    with TransformChain([path]) as chain:
+        assert not chain.is_affine
+        np.testing.assert_allclose(chain.map_points(pts), sitk_points(ref, pts), atol=FIELD_ATOL)
 
 
 def test_field_vectors_are_ras_as_nitransforms_reads_them(tmp_path: Path,
