@@ -20,6 +20,7 @@ __all__ = [
     "DeviceError",
     "LabelError",
     "DependencyError",
+    "TransformError",
 ]
 
 
@@ -79,6 +80,10 @@ class LabelError(NiresampleError, ValueError):
 
 class DependencyError(NiresampleError, ImportError):
     """An optional dependency needed for what was asked is not installed."""
+
+
+class TransformError(NiresampleError, ValueError):
+    """A transform file is unreadable, of the wrong dimension, singular or makes no sense."""
 
 
 def _rebuild(cls: type[NiresampleError], args: tuple[object, ...], param: str | None) -> NiresampleError:
