@@ -65,10 +65,12 @@ _UNIT_TO_MM = {
 }
 _AXIS_CODES = {"R": (0, 1.0), "L": (0, -1.0), "A": (1, 1.0), "P": (1, -1.0), "S": (2, 1.0),
                "I": (2, -1.0)}
-_SKIP_CHUNK = 1 << 22
+_SKIP_CHUNK = 1 << 20
 
 
-def open_nrrd(path: str | os.PathLike[str], *, orientation: str | None = None) -> SourceImage:
+def open_nrrd(
+    path: str | os.PathLike[str], *, orientation: str | None = None, space_unit: str | None = None,
+) -> SourceImage:
     """Open a NRRD image lazily: header now, voxels slab by slab.
 
     Parameters
@@ -80,6 +82,10 @@ def open_nrrd(path: str | os.PathLike[str], *, orientation: str | None = None) -
         Three axis codes (``'PIR'``, ``'LPS'``...) naming where each voxel axis
         points, replacing the directions of the header (whose spacing and
         origin are kept).  For headers that state a wrong ``space``.
+    space_unit : str, optional
+        Length unit of ``space directions`` and ``space origin`` (``'um'``,
+        ``'mm'``...), replacing the header's ``space units`` (default mm):
+        the Allen CCF NRRDs give 10/25 without a unit, meaning µm.
 
     Returns
     -------
@@ -97,7 +103,8 @@ def open_nrrd(path: str | os.PathLike[str], *, orientation: str | None = None) -
         A header pynrrd cannot parse, an unsupported type or encoding, sizes
         that disagree with the data length, not three spatial axes.
     OptionError
-        ``orientation`` is not three axis codes (``param='orientation'``).
+        ``orientation`` is not three axis codes (``param='orientation'``), or
+        ``space_unit`` is not a length unit (``param='space_unit'``).
 
     Notes
     -----
@@ -114,8 +121,11 @@ def open_nrrd(path: str | os.PathLike[str], *, orientation: str | None = None) -
     from .io import SourceImage, _check_dtype, _check_shape, _make_grid, _template_header
 
     codes = _as_orientation(orientation)
+    unit_scale = _as_space_unit(space_unit)
     p = Path(path)
     header, header_end = _read_header(p)
+    if unit_scale is not None:
+        header["space units"] = [str(space_unit)] * 3
     sizes = [int(v) for v in np.atleast_1d(header.get("sizes", []))]
     dtype = _file_dtype(p, header)
     spatial, extra, affine, notes = _geometry(p, header, len(sizes))
@@ -123,6 +133,8 @@ def open_nrrd(path: str | os.PathLike[str], *, orientation: str | None = None) -
         affine = _override(affine, codes)
         notes.append(f"orientation {''.join(codes)} given: it replaces the header's directions "
                      f"(space {header.get('space', 'unknown')!r}); spacing and origin kept")
+    if unit_scale is not None:
+        notes.append(f"space unit {space_unit!r} given: the header's lengths are read in it")
     perm = spatial + extra
     shape = tuple(sizes[a] for a in perm)
     _check_shape(p, shape)
@@ -151,6 +163,16 @@ def _as_orientation(orientation: str | None) -> tuple[str, str, str] | None:
             f"(e.g. 'PIR'), got {orientation!r}", param="orientation",
         )
     return (text[0], text[1], text[2])
+
+
+def _as_space_unit(space_unit: str | None) -> float | None:
+    if space_unit is None:
+        return None
+    key = str(space_unit).strip().lower()
+    if key not in _UNIT_TO_MM:
+        raise OptionError(f"space_unit: expected a length unit such as 'mm' or 'um', got "
+                          f"{space_unit!r}", param="space_unit")
+    return _UNIT_TO_MM[key]
 
 
 def _read_header(p: Path) -> tuple[dict[str, Any], int]:
