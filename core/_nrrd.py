@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import HeaderError, InputError, OptionError
+from .errors import DependencyError, HeaderError, InputError, OptionError
 
 if TYPE_CHECKING:
     from .io import SourceImage
@@ -177,7 +177,10 @@ def _as_space_unit(space_unit: str | None) -> float | None:
 
 def _read_header(p: Path) -> tuple[dict[str, Any], int]:
     """pynrrd's header and the byte offset where an attached header ends."""
-    import nrrd
+    try:
+        import nrrd
+    except ImportError as err:
+        raise DependencyError("reading NRRD needs pynrrd: pip install 'niresample[formats]'") from err
 
     if not p.exists():
         raise InputError(f"{p}: no such file")

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DiskSpaceError, InputError, OptionError, OutputError, OutputExistsError
+from .errors import DependencyError, DiskSpaceError, InputError, OptionError, OutputError, OutputExistsError
 from .grid import Grid, as_triple
 
 if TYPE_CHECKING:
@@ -92,10 +92,9 @@ def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | Non
     -----
     ``dtype`` is the stored type (native byte order after reading).
     """
-    import tifffile
-
     from .io import _check_shape
 
+    tifffile = _tifffile()
     given = _as_voxel_size(voxel_size)
     p = Path(path)
     _check_file(p)
@@ -149,10 +148,9 @@ def open_tiff_folder(
     OptionError
         No voxel size known (``param='voxel_size'``).
     """
-    import tifffile
-
     from .io import _check_shape
 
+    tifffile = _tifffile()
     given = _as_voxel_size(voxel_size)
     d = Path(folder)
     if not d.is_dir():
@@ -201,6 +199,14 @@ def natural_key(path: Path) -> list[Any]:
 
 def _describe(shape: tuple[int, ...], dtype: np.dtype) -> str:
     return f"{'x'.join(str(v) for v in shape[::-1])} {dtype}"
+
+
+def _tifffile() -> Any:
+    try:
+        import tifffile
+    except ImportError as err:
+        raise DependencyError("TIFF input and output need tifffile: pip install 'niresample[formats]'") from err
+    return tifffile
 
 
 def _check_file(p: Path) -> None:
@@ -505,10 +511,9 @@ def write_tiff(
     data type is uint8, uint16, int16 or float32 and the pixels fit in 4 GB;
     otherwise OME-TIFF with ``PhysicalSizeX/Y/Z`` in µm, as BigTIFF over 4 GB.
     """
-    import tifffile
-
     from .writer import check_free_space, check_output_path, clean_stale_temporaries, temporary_path
 
+    tifffile = _tifffile()
     target = Path(path)
     out_dtype = np.dtype(dtype)
     extra = tuple(int(v) for v in extra_shape)

@@ -244,3 +244,18 @@ def test_raw_slab_reads_only_its_bytes(tmp_path: Path, monkeypatch: pytest.Monke
     with open_nrrd(path) as src:
         src.read_slab(10, 12)
     assert sum(reads) == 16 * 16 * 2 * 4
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"spacings": np.array([0.5, 0.7, 1.2])},
+     {"space dimension": 3, "space directions": OBLIQUE, "space origin": ORIGIN},
+     {"space": "3D-left-handed", "space directions": OBLIQUE, "space origin": ORIGIN}],
+    ids=["spacings-only", "no-space", "3D-left-handed"],
+)
+def test_headers_without_anatomical_space_follow_simpleitk(tmp_path: Path, fields: dict[str, Any]) -> None:
+    path = tmp_path / "n.nrrd"
+    nrrd.write(str(path), _ramp((3, 4, 5)), fields)
+    with open_nrrd(path) as src:
+        np.testing.assert_allclose(src.grid.affine, _sitk_ras_affine(path), atol=1e-12)
+        assert src.notes  # the assumption is stated
