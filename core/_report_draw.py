@@ -17,12 +17,13 @@ import numpy as np
 from .report import FovView, SlicePlane, label_color
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
-ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION = ("#E69F00", "#56B4E9", "#009E73", "#F0E442",
-                                                "#0072B2", "#D55E00")
+ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 OUTSIDE = "#a8a8a8"  # with a hatch on top: never read as anatomy or as zero difference
 #: Categories of the label difference panel, in colour-bar order.
 LABEL_CHANGES = (("both 0", "#000000"), ("same", "#6e6e6e"), ("changed", YELLOW),
-                 ("lost in b", VERMILLION), ("new in b", SKY), ("outside b", OUTSIDE))
+                 ("lost in b", VERMILLION), ("new in b", SKY), ("lost → new", PURPLE),
+                 ("outside b", OUTSIDE))
 _PANEL_IN = 2.55  # panel width, inches
 
 
@@ -99,11 +100,11 @@ def _edges(p: SlicePlane) -> np.ndarray:
 
 def _label_changes(p: SlicePlane, lost: set[int], new: set[int]) -> np.ndarray:
     cat = np.where((p.a == 0) & (p.b == 0), 0, np.where(p.a == p.b, 1, 2))
-    if lost:
-        cat = np.where(np.isin(p.a, list(lost)), 3, cat)
-    if new:
-        cat = np.where(np.isin(p.b, list(new)) & p.b_inside, 4, cat)
-    return np.where(p.b_inside, cat, 5)
+    was_lost = np.isin(p.a, list(lost)) if lost else np.zeros(cat.shape, dtype=bool)
+    is_new = np.isin(p.b, list(new)) if new else np.zeros(cat.shape, dtype=bool)
+    cat = np.where(was_lost, 3, cat)
+    cat = np.where(is_new, np.where(was_lost, 5, 4), cat)
+    return np.where(p.b_inside, cat, 6)
 
 
 def draw_slices(planes: list[SlicePlane], *, report: dict[str, Any] | None,
@@ -189,9 +190,7 @@ def draw_slices(planes: list[SlicePlane], *, report: dict[str, Any] | None,
 def _cmap(name: str, bad: str) -> Any:
     import matplotlib
 
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad(bad)
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad=bad)
 
 
 def draw_fov(views: list[FovView], report: dict[str, Any], *, dpi: int) -> Any:

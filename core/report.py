@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import html
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ._report_planes import as_point, orientation, plane_coords, read_a_plane, sample, to_display
 from .budget import parse_memory
 from .compare import _nearest, compare_images, failed_checks
 from .errors import DependencyError, OptionError, OutputError
@@ -116,16 +116,19 @@ def label_color(label: int) -> tuple[float, float, float]:
     Returns
     -------
     (3,) tuple of float
-        RGB in ``0..1``: a hue from the id's hash at a fixed, readable
-        saturation and lightness.
+        RGB in ``0..1``: the hue from the id times the golden ratio (far
+        apart for consecutive ids), saturation and lightness from a hash of
+        the id, within a readable range.
     """
     label = int(label)
     if label == 0:
         return (0.0, 0.0, 0.0)
+    # Knuth's multiplicative hash (golden ratio) for the hue: consecutive ids,
+    # the usual neighbours in an atlas, land far apart on the colour wheel.
+    hue = (label * 0.6180339887498949) % 1.0
     h = hashlib.blake2b(str(label).encode(), digest_size=8).digest()
-    hue = int.from_bytes(h[:4], "little") / 2**32
     sat = 0.55 + 0.35 * h[4] / 255
-    light = 0.45 + 0.2 * h[5] / 255
+    light = 0.42 + 0.22 * h[5] / 255
     return _hls_to_rgb(hue, light, sat)
 
 
@@ -146,17 +149,6 @@ def _opened(img: ImageLike) -> Iterator[SourceImage]:
         return
     with open_image(img) as opened:
         yield opened
-
-
-def _orientation(grid: Grid) -> tuple[list[int], list[int]]:
-    """For each world axis, the closest voxel axis of ``grid`` and its sign."""
-    import nibabel.orientations as nio
-
-    ornt = nio.io_orientation(grid.affine)
-    voxel_of, sign_of = [0, 0, 0], [1, 1, 1]
-    for vox, (world, flip) in enumerate(ornt):
-        voxel_of[int(world)], sign_of[int(world)] = vox, int(flip)
-    return voxel_of, sign_of
 
 
 def slice_planes(
@@ -210,10 +202,10 @@ def slice_planes(
     """
     if labels not in (None, True, False):
         raise OptionError(f"labels: expected None, True or False, got {labels!r}", param="labels")
-    point = _as_point(center)
+    point = as_point(center)
     budget = min(parse_memory(max_memory), _SLAB_CAP)
     with _opened(a) as img_a, _opened(b) as img_b:
-        voxel_of, sign_of = _orientation(img_a.grid)
+        voxel_of, sign_of = orientation(img_a.grid)
         shape = np.asarray(img_a.grid.shape)
         mid = shape // 2
         if point is not None:
@@ -223,19 +215,19 @@ def slice_planes(
         for view, fixed, _across, _up in VIEWS:
             axis = voxel_of[fixed]
             index = int(mid[axis])
-            raw.append((view, axis, index, _read_a_plane(img_a, axis, index, budget)))
+            raw.append((view, axis, index, read_a_plane(img_a, axis, index, budget)))
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer and len(
                 np.unique(np.concatenate([p.ravel() for *_, p in raw]))) <= _AUTO_LABELS
         m = voxel_map(img_b.grid, img_a.grid)
         planes = []
         for (view, _fixed, across, up), (_, axis, index, plane_a) in zip(VIEWS, raw, strict=True):
-            coords = _plane_coords(img_a.grid, axis, index, m)
-            plane_b, inside = _sample(img_b, coords, nearest=bool(labels), budget=budget)
+            coords = plane_coords(img_a.grid, axis, index, m)
+            plane_b, inside = sample(img_b, coords, nearest=bool(labels), budget=budget)
             p, q = (ax for ax in range(3) if ax != axis)
             # voxel order (p, q) -> display (rows = up axis, cols = across axis)
             order = (p, q)
-            disp = [_to_display(x, order, voxel_of[across], sign_of[across], voxel_of[up],
+            disp = [to_display(x, order, voxel_of[across], sign_of[across], voxel_of[up],
                                 sign_of[up]) for x in (plane_a, plane_b, inside)]
             sp = img_a.grid.spacing
             world = img_a.grid.to_world(mid.astype(np.float64))
@@ -249,103 +241,6 @@ def slice_planes(
                 labels=bool(labels),
             ))
         return planes
-
-
-def _as_point(center: object) -> np.ndarray | None:
-    if center is None:
-        return None
-    try:
-        point = np.asarray(center, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise OptionError(f"center: expected three numbers (mm), got {center!r}", param="center") from err
-    if point.shape != (3,) or not np.all(np.isfinite(point)):
-        raise OptionError(f"center: expected three finite numbers (mm), got {center!r}", param="center")
-    return point
-
-
-def _read_a_plane(img: SourceImage, axis: int, index: int, budget: int) -> np.ndarray:
-    """Voxel plane ``index`` of ``axis`` in voxel order of the other two axes."""
-    nz = img.grid.shape[2]
-    if axis == 2:
-        return img.read_slab(index, index + 1)[:, :, 0]
-    # Read in slabs whose whole slices fit the budget: a proxy may read whole
-    # rows or slices underneath before it keeps the one plane.
-    slice_bytes = img.grid.shape[0] * img.grid.shape[1] * img.dtype.itemsize
-    h = int(max(1, min(nz, budget // max(slice_bytes, 1))))
-    one, every = slice(index, index + 1), slice(None)
-    xs, ys = (one, every) if axis == 0 else (every, one)
-    parts = [img.read_slab(z0, min(nz, z0 + h), x=xs, y=ys) for z0 in range(0, nz, h)]
-    block = np.concatenate(parts, axis=2)
-    return block[0] if axis == 0 else block[:, 0, :]
-
-
-def _plane_coords(a: Grid, axis: int, index: int, m: np.ndarray) -> np.ndarray:
-    """(3, n_p, n_q) voxel coordinates in ``b`` of the plane's voxel centres."""
-    p, q = (ax for ax in range(3) if ax != axis)
-    ip = np.arange(a.shape[p], dtype=np.float64)[:, None]
-    iq = np.arange(a.shape[q], dtype=np.float64)[None, :]
-    return np.stack([m[r, axis] * index + m[r, p] * ip + m[r, q] * iq + m[r, 3] for r in range(3)])
-
-
-def _sample(img: SourceImage, coords: np.ndarray, *, nearest: bool,
-            budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """``img`` at ``coords`` (nearest or trilinear), reading one bounded box at a time."""
-    shape = np.asarray(img.grid.shape)
-    flat = coords.reshape(3, -1)
-    inside = np.all((flat >= -0.5 - 1e-6) & (flat <= shape[:, None] - 0.5 + 1e-6), axis=0)
-    out = np.zeros(flat.shape[1], dtype=img.value_dtype if nearest else np.float64)
-    where = np.flatnonzero(inside)
-    if where.size:
-        pts = flat[:, where]
-        corners: list[tuple[np.ndarray, np.ndarray | None]] = []
-        if nearest:
-            corners.append((np.clip(_nearest(pts), 0, shape[:, None] - 1), None))
-        else:
-            base = np.floor(pts)
-            t = pts - base
-            for off in np.ndindex(2, 2, 2):
-                o = np.asarray(off)[:, None]
-                idx = np.clip(base.astype(np.int64) + o, 0, shape[:, None] - 1)
-                corners.append((idx, np.prod(np.where(o == 1, t, 1.0 - t), axis=0)))
-        _gather(img, corners, out, where, budget)
-    return out.reshape(coords.shape[1:]), inside.reshape(coords.shape[1:])
-
-
-def _gather(img: SourceImage, corners: list[tuple[np.ndarray, np.ndarray | None]],
-            out: np.ndarray, where: np.ndarray, budget: int) -> None:
-    allidx = np.concatenate([idx for idx, _ in corners], axis=1)
-    lo, hi = allidx.min(axis=1), allidx.max(axis=1) + 1
-    box_slice = int((hi[0] - lo[0]) * (hi[1] - lo[1])) * img.value_dtype.itemsize
-    step = int(max(1, budget // 2 // max(box_slice, 1)))
-    for c0 in range(int(lo[2]), int(hi[2]), step):
-        c1 = min(int(hi[2]), c0 + step)
-        picks = [(idx, w, np.flatnonzero((idx[2] >= c0) & (idx[2] < c1))) for idx, w in corners]
-        used = [idx[:, sel] for idx, _, sel in picks if sel.size]
-        if not used:
-            continue
-        both = np.concatenate(used, axis=1)
-        x0, y0 = int(both[0].min()), int(both[1].min())
-        xs, ys = slice(x0, int(both[0].max()) + 1), slice(y0, int(both[1].max()) + 1)
-        block = img.read_slab(c0, c1, x=xs, y=ys)
-        for idx, w, sel in picks:
-            if not sel.size:
-                continue
-            vals = block[idx[0, sel] - x0, idx[1, sel] - y0, idx[2, sel] - c0]
-            if w is None:
-                out[where[sel]] = vals
-            else:
-                out[where[sel]] += w[sel] * vals
-
-
-def _to_display(x: np.ndarray, order: tuple[int, int], across: int, across_sign: int,
-                up: int, up_sign: int) -> np.ndarray:
-    """A plane in voxel order ``order`` as rows (top = +up) by columns (left = -across)."""
-    d = x if order.index(up) == 0 else x.T
-    if across_sign < 0:
-        d = d[:, ::-1]
-    if up_sign > 0:
-        d = d[::-1, :]
-    return np.ascontiguousarray(d)
 
 
 # --------------------------------------------------------------------------
@@ -544,6 +439,7 @@ def write_report(
                           param="top_labels")
     _matplotlib()
     from ._report_draw import draw_fov, draw_labels, draw_slices, figure_png
+    from ._report_html import render_html
 
     if report is None:
         report = compare_images(_path(a), _path(b), labels=labels, max_memory=max_memory)
@@ -559,7 +455,7 @@ def write_report(
     if lab and lab.get("per_label"):
         figures["labels"] = figure_png(draw_labels(lab, top=top_labels, dpi=dpi), dpi)
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in figures.items()}
-    _write_atomic(out_html, _render_html(report, uris, planes).encode("utf-8"))
+    _write_atomic(out_html, render_html(report, uris, planes).encode("utf-8"))
 
 
 def _path(img: ImageLike) -> str | os.PathLike[str]:
@@ -582,154 +478,3 @@ def _write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             os.unlink(tmp)
         raise OutputError(f"{p}: cannot be written ({err.strerror or err})") from err
 
-
-def _escape(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
-# --------------------------------------------------------------------------
-# HTML
-# --------------------------------------------------------------------------
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1280px;
-color:#1a1a1a;background:#fff;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
-code{font:12px ui-monospace,monospace;background:#f3f3f3;padding:1px 4px;border-radius:3px}
-table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
-th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee;font-variant-numeric:tabular-nums}
-th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
-td.diff{color:#b35806;font-weight:600}img{max-width:100%;height:auto;display:block;margin:6px 0}
-.pass,.fail{padding:8px 12px;border-radius:4px;font-weight:600;margin:10px 0}
-.pass{background:#e8f1fa;border-left:6px solid #0072B2}
-.fail{background:#fbeee6;border-left:6px solid #D55E00}
-.ids{font:12px ui-monospace,monospace}.note{color:#555;font-size:12px}
-"""
-
-
-def _num(x: object, digits: int = 6) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, (bool, np.bool_)):
-        return str(x)
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return "0" if abs(v) < 5e-12 else f"{v:.{digits}g}"
-    return str(x)
-
-
-def _vec(v: Sequence[float], digits: int = 6) -> str:
-    return ", ".join(_num(float(x), digits) for x in v)
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[object]], *, flag_diff: bool = False) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{_escape(h)}</th>" for h in head) + "</tr>"]
-    for row in rows:
-        cells = [str(c) for c in row]
-        differs = flag_diff and len(cells) >= 3 and cells[1] != cells[2]
-        out.append("<tr>" + "".join(
-            f'<td{" class=diff" if differs and i else ""}>{_escape(c)}</td>' for i, c in enumerate(cells)
-        ) + "</tr>")
-    return "".join(out) + "</table>"
-
-
-def _verdict(report: dict[str, Any]) -> str:
-    checks = report.get("checks") or {}
-    conditions = checks.get("fail_on") or []
-    if not conditions:
-        return ""
-    failed = checks.get("failed") or []
-    if not failed:
-        return f'<div class="pass">checks passed: none of {_escape(", ".join(conditions))} holds</div>'
-    items = "".join(f"<li>{_escape(r)}</li>" for r in failed)
-    return f'<div class="fail">checks failed ({len(failed)} of {len(conditions)})<ul>{items}</ul></div>'
-
-
-def _grid_rows(report: dict[str, Any]) -> list[list[str]]:
-    a, b = report["a"], report["b"]
-    rows = [["path", a["path"], b["path"]], ["format", a["format"], b["format"]]]
-    for key, name in (("shape", "shape"), ("spacing", "spacing mm"), ("origin", "origin mm"),
-                      ("fov_mm", "FOV mm"), ("fov_center", "FOV centre mm")):
-        fmt = (lambda v: " × ".join(str(x) for x in v)) if key == "shape" else _vec
-        rows.append([name, fmt(a[key]), fmt(b[key])])
-    axes = [g["axcodes"] + (f" ({g['obliquity_deg']:.3g}° oblique)" if g["obliquity_deg"] > 1e-3 else "")
-            for g in (a, b)]
-    rows.append(["axes", *axes])
-    rows.append(["dtype", *(g["dtype"] + (f" ×{_num(g['slope'])}+{_num(g['inter'])}" if g["scaled"] else "")
-                            for g in (a, b))])
-    rows.append(["volumes", str(a["volumes"]), str(b["volumes"])])
-    return rows
-
-
-def _stats_rows(report: dict[str, Any]) -> list[list[str]]:
-    sa, sb = report["stats"]["a"], report["stats"]["b"]
-    pairs: list[tuple[str, Any, Any]] = [(k, sa[k], sb[k]) for k in ("min", "max", "mean", "std")]
-    pairs += [(f"p{q}", sa["percentiles"][q], sb["percentiles"].get(q)) for q in sa["percentiles"]]
-    pairs += [("mean ≠ 0", sa["nonzero_mean"], sb["nonzero_mean"]),
-              ("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"]),
-              ("NaN/inf voxels", sa["nonfinite_voxels"], sb["nonfinite_voxels"])]
-    return [[n, _num(x), _num(y), "—" if x is None or y is None else _num(y - x, 4)] for n, x, y in pairs]
-
-
-def _fov_section(report: dict[str, Any]) -> str:
-    fov = report["fov"]
-    if fov["same_grid"]:
-        return "<p><b>same grid</b>: identical shape and affine</p>"
-    text = (f"<p>FOV centre shift (b − a): <b>{_num(fov['center_shift'], 4)} mm</b> = "
-            f"({_vec(fov['center_shift_mm'], 4)}) mm, ({_vec(fov['center_shift_vox'], 4)}) voxels of a")
-    if not fov["same_direction"]:
-        text += f"; grids rotated by {_num(fov['rotation_deg'], 3)}°"
-    rows = [["ijk"[e["axis"]], _num(e["low_mm"], 4), _num(e["high_mm"], 4), _num(e["low_vox"], 4),
-             _num(e["high_vox"], 4)] for e in fov["edges"]]
-    return text + "</p>" + _table(["a axis", "low edge mm", "high edge mm", "low vox", "high vox"], rows)
-
-
-def _label_section(lab: dict[str, Any], uri: str | None) -> str:
-    if "skipped" in lab:
-        return f"<h2>Labels</h2><p>not compared ({_escape(lab['skipped'])})</p>"
-    worst = lab["dice_worst"]
-    parts = ["<h2>Labels</h2>",
-             f"<p>{lab['a_labels']} labels in a, {lab['b_labels']} in b · Dice mean "
-             f"{_num(lab['dice_mean'], 4)}"
-             + (f" · worst {_num(worst['dice'], 4)} (label {worst['label']})" if worst else "") + "</p>"]
-    for name, key in (("lost (in a, not in b)", "lost"), ("new (in b, not in a)", "new")):
-        ids = ", ".join(str(i) for i in lab[key]) or "none"
-        parts.append(f'<p>{name}: <span class="ids" id="{key}-labels">{_escape(ids)}</span></p>')
-    if uri:
-        parts.append(f'<img src="{uri}" alt="Dice and volume change per label">')
-    rows = sorted(lab["per_label"], key=lambda r: (2.0 if r["dice"] is None else r["dice"], r["label"]))
-    body = [[str(r["label"]), str(r["a_voxels"]), str(r["b_voxels"]), _num(r["a_mm3"]), _num(r["b_mm3"]),
-             "—" if r["volume_change"] is None else f"{100 * r['volume_change']:+.2f}%",
-             _num(r["dice"], 4)] for r in rows]
-    parts.append(_table(["label", "a voxels", "b voxels", "a mm³", "b mm³", "volume Δ", "Dice"], body))
-    return "".join(parts)
-
-
-def _render_html(report: dict[str, Any], uris: dict[str, str], planes: list[SlicePlane]) -> str:
-    a, b = report["a"], report["b"]
-    where = "; ".join(f"{p.view}: {'ijk'[p.axis]} = {p.index} (centre {_vec(p.center_mm, 5)} mm)"
-                      for p in planes)
-    lab = report.get("labels")
-    parts = [
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
-        '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>niresample compare: {_escape(Path(b['path']).name)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>What changed from a to b</h1><p><b>a</b> <code>{_escape(a['path'])}</code><br>"
-        f"<b>b</b> <code>{_escape(b['path'])}</code></p>",
-        _verdict(report),
-        "<h2>Slices</h2>",
-        f'<p class="note">Planes of a through its FOV centre ({_escape(where)}); b is sampled at the same '
-        "voxel centres of a. Neurological convention: the patient's left is on the left.</p>",
-        f'<img src="{uris["slices"]}" alt="a and b in three orthogonal planes">',
-        "<h2>Field of view</h2>",
-        f'<img src="{uris["fov"]}" alt="the FOV boxes of a and b">',
-        _fov_section(report),
-        "<h2>Grids</h2>", _table(["", "a", "b"], _grid_rows(report), flag_diff=True),
-        "<h2>Values</h2>", _table(["", "a", "b", "b − a"], _stats_rows(report)),
-    ]
-    if lab:
-        parts.append(_label_section(lab, uris.get("labels")))
-    parts.append('<p class="note">made by niresample; self-contained: no script, nothing fetched.</p>'
-                 "</body></html>\n")
-    return "\n".join(parts)
