@@ -145,7 +145,9 @@ def draw_slices(planes: list[SlicePlane], *, report: dict[str, Any] | None,
             if row == 0:
                 ax.set_title(titles[col], fontsize=10, pad=14)
             if col == 0:
-                ax.set_ylabel(f"{p.view}\n{'ijk'[p.axis]} = {p.index}", fontsize=10, labelpad=12)
+                w = {"sagittal": 0, "coronal": 1, "axial": 2}[p.view]
+                ax.set_ylabel(f"{p.view}\n{'xyz'[w]} = {p.center_mm[w]:.1f} mm\n({'ijk'[p.axis]} = {p.index})",
+                              fontsize=10, labelpad=12)
             if name == "a":
                 ax.imshow(_rgb_labels(p.a) if labels else p.a.astype(np.float64), cmap=grey, vmin=lo,
                           vmax=hi, **common)

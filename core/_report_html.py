@@ -139,8 +139,8 @@ def _label_section(lab: dict[str, Any], uri: str | None) -> str:
 
 def render_html(report: dict[str, Any], uris: dict[str, str], planes: list[SlicePlane]) -> str:
     a, b = report["a"], report["b"]
-    where = "; ".join(f"{p.view}: {'ijk'[p.axis]} = {p.index} (centre {_vec(p.center_mm, 5)} mm)"
-                      for p in planes)
+    where = ", ".join(f"{p.view} {'ijk'[p.axis]} = {p.index}" for p in planes)
+    cross = _vec(planes[0].center_mm, 5)
     lab = report.get("labels")
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
@@ -150,8 +150,8 @@ def render_html(report: dict[str, Any], uris: dict[str, str], planes: list[Slice
         f"<b>b</b> <code>{_escape(b['path'])}</code></p>",
         _verdict(report),
         "<h2>Slices</h2>",
-        f'<p class="note">Planes of a through its FOV centre ({_escape(where)}); b is sampled at the same '
-        "voxel centres of a. Neurological convention: the patient's left is on the left.</p>",
+        f'<p class="note">Voxel planes of a ({_escape(where)}) crossing at ({cross}) mm; b is sampled at '
+        "the same voxel centres of a. Neurological convention: the patient's left is on the left.</p>",
         f'<img src="{uris["slices"]}" alt="a and b in three orthogonal planes">',
         "<h2>Field of view</h2>",
         f'<img src="{uris["fov"]}" alt="the FOV boxes of a and b">',
