@@ -9,15 +9,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from niresample_cli.core.atomic import clean_stale_temporaries
 from niresample_cli.core.errors import HeaderError, InputError, OutputError, OutputExistsError
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image, split_ext
-from niresample_cli.core.writer import (
-    NiftiWriter,
-    check_output_path,
-    clean_stale_temporaries,
-    make_header,
-)
+from niresample_cli.core.writer import NiftiWriter, check_output_path, make_header
 
 from conftest import data_path, real_files, write_nifti
 
@@ -202,8 +198,9 @@ def test_output_guards(tmp_path: Path) -> None:
     os.link(src, tmp_path / "hard.nii.gz")
     with pytest.raises(OutputError, match="is the input"):
         check_output_path(tmp_path / "hard.nii.gz", inputs=(src,), overwrite=True)
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True") as err:
         check_output_path(tmp_path / "hard.nii.gz", inputs=())
+    assert err.value.param == "overwrite"
     with pytest.raises(OutputError, match="does not exist"):
         check_output_path(tmp_path / "nope" / "x.nii")
     check_output_path(tmp_path / "hard.nii.gz", inputs=(), overwrite=True)
@@ -308,12 +305,12 @@ def test_outputs_of_uncoded_inputs_keep_the_new_geometry(tmp_path: Path, anchor:
 
 
 def test_temporaries_of_other_hosts_are_never_cleaned(tmp_path: Path) -> None:
-    from niresample_cli.core.writer import _host, temporary_path
+    from niresample_cli.core.atomic import host_name, temporary_path
 
     ours = temporary_path(tmp_path / "a.nii")
-    assert ours.name == f".a.nii.niresample-{_host()}-{os.getpid()}.part"
+    assert ours.name == f".a.nii.niresample-{host_name()}-{os.getpid()}.part"
     other_host = tmp_path / ".b.nii.niresample-othernode.cluster-999999999.part"
-    dead_here = tmp_path / f".c.nii.niresample-{_host()}-999999999.part"
+    dead_here = tmp_path / f".c.nii.niresample-{host_name()}-999999999.part"
     other_host.write_bytes(b"x")
     dead_here.write_bytes(b"x")
     assert clean_stale_temporaries(tmp_path) == [dead_here]
