@@ -10,11 +10,23 @@ import numpy as np
 from .budget import default_jobs
 from .errors import OptionError
 
+__all__ = [
+    "DEFAULT_CHUNK",
+    "as_pyramid",
+    "as_method",
+    "as_jobs",
+    "as_chunks",
+    "engine_bytes_per_slice",
+    "plan_chunks",
+    "make_codec",
+]
+
 #: Default chunk edge (voxels) along each spatial axis.
 DEFAULT_CHUNK = 128
 
 
 def as_pyramid(pyramid: int | None) -> int:
+    """Number of downsampled levels, 0 to 16 (OptionError naming ``pyramid``)."""
     n = 0 if pyramid is None else int(pyramid)
     if n < 0 or n > 16:
         raise OptionError(f"pyramid: expected 0 to 16 levels, got {pyramid}", param="pyramid")
@@ -22,6 +34,7 @@ def as_pyramid(pyramid: int | None) -> int:
 
 
 def as_method(method: str | None, dtype: np.dtype) -> str:
+    """``'majority'`` or ``'mean'``; ``'auto'`` picks majority for integers, mean for floats."""
     m = (method or "auto").lower()
     if m == "auto":
         return "majority" if dtype.kind in "iub" else "mean"
@@ -32,6 +45,7 @@ def as_method(method: str | None, dtype: np.dtype) -> str:
 
 
 def as_jobs(jobs: int | None) -> int:
+    """Local threads: the usable cores by default (OptionError naming ``jobs`` below 1)."""
     if jobs is None:
         return default_jobs()
     if int(jobs) < 1:
@@ -40,6 +54,7 @@ def as_jobs(jobs: int | None) -> int:
 
 
 def as_chunks(chunks: int | str | Sequence[int] | None) -> tuple[int, int, int]:
+    """Chunk shape (x, y, z) from an int, three ints or text ``'64'``, ``'64,32,16'``, ``'8x8x4'``."""
     if chunks is None:
         return (DEFAULT_CHUNK,) * 3
     try:
@@ -101,6 +116,7 @@ def plan_chunks(
 
 
 def make_codec(compression: str, level: int | None) -> Any:
+    """The Blosc codec for ``compression`` (zstd, lz4, none) at ``level`` 0-9."""
     import numcodecs
 
     name = (compression or "zstd").lower()

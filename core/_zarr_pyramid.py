@@ -22,6 +22,8 @@ import numpy as np
 from ._zarr_meta import STATE_DIR
 from .errors import OutputError
 
+__all__ = ["RowTask", "downsample2", "level_shapes"]
+
 
 @dataclass(frozen=True)
 class RowTask:

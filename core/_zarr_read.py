@@ -17,6 +17,8 @@ from ._zarr_meta import affine_from_ngff, multiscales, require_zarr
 from .errors import HeaderError, InputError, NiresampleError
 from .source import SourceImage, check_dtype, check_shape, make_grid, template_header
 
+__all__ = ["open_zarr"]
+
 
 class _ZarrSlabs:
     """Index a Zarr array (..., z, y, x) with NIfTI slicers (x, y, z, *volume)."""

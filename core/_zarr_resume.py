@@ -20,6 +20,8 @@ from ._zarr_meta import MANIFEST, STATE_DIR, read_json, write_json
 from .atomic import TEMP_PATTERN, temp_owner_gone, temporary_path
 from .errors import DiskSpaceError, OptionError, OutputError, OutputExistsError
 
+__all__ = ["fingerprint", "prepare_temporary", "commit", "as_output_error"]
+
 
 class _HashWriter:
     """A file-like sink for pickle that only updates a digest (no copy of an
@@ -99,6 +101,7 @@ def prepare_temporary(path: Path, manifest: dict[str, Any], *, resume: bool) -> 
 
 
 def commit(tmp: Path, path: Path, *, overwrite: bool) -> None:
+    """Rename the finished store onto ``path`` (an old one is swapped out only now)."""
     shutil.rmtree(tmp / STATE_DIR, ignore_errors=True)
     if path.exists():
         if not overwrite:
@@ -112,6 +115,7 @@ def commit(tmp: Path, path: Path, *, overwrite: bool) -> None:
 
 
 def as_output_error(path: Path, err: OSError) -> OutputError:
+    """An OSError while writing ``path`` as OutputError (DiskSpaceError when the disk is full)."""
     import errno
 
     if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

@@ -39,6 +39,8 @@ from .errors import InputError, OptionError, OutputError, OutputExistsError
 from .grid import Grid
 from .writer import make_header
 
+__all__ = ["write_zarr", "check_zarr_target"]
+
 
 def write_zarr(
     path: Path,
@@ -113,7 +115,7 @@ def write_zarr(
         see the same paths), or ``'distributed'`` for the dask config's.
     max_memory : str or int, optional
         Memory budget for all tasks in flight together (default as
-        :func:`.stream.parse_memory`).
+        :func:`.budget.parse_memory`).
     compression : {'zstd', 'lz4', 'none'}
         Blosc codec.
     compression_level : int, optional

@@ -315,3 +315,70 @@ def test_temporaries_of_other_hosts_are_never_cleaned(tmp_path: Path) -> None:
     dead_here.write_bytes(b"x")
     assert clean_stale_temporaries(tmp_path) == [dead_here]
     assert other_host.exists()
+
+
+# -- SourceHandle: the one picklable handle on an input ---------------------------------------
+
+
+def test_source_handle_pickles_a_nifti_by_path_and_reopens_it(tmp_path: Path) -> None:
+    import pickle
+
+    from niresample_cli.core.source import SourceHandle
+
+    data = np.random.default_rng(5).integers(0, 30000, size=(40, 30, 20)).astype(np.int16)
+    p = write_nifti(tmp_path / "big.nii.gz", data, np.diag([1.0, 1.5, 2.0, 1.0]))
+    with open_image(p) as src:
+        handle = SourceHandle(src)
+        assert handle.reopenable and handle.path == p
+        blob = pickle.dumps(handle)
+        assert len(blob) < data.nbytes // 20  # the path travels, not the voxels
+        copy = pickle.loads(blob)
+        assert copy._source is None  # reopened lazily, on first use
+        got = copy.source.read_slab(3, 11)
+        assert copy.source is not src and copy.source.path == p
+    np.testing.assert_array_equal(got, np.asarray(nib.load(str(p)).dataobj)[:, :, 3:11])
+    np.testing.assert_allclose(copy.source.grid.affine, nib.load(str(p)).affine)
+    copy.close()
+    assert copy._source is None
+    np.testing.assert_array_equal(copy.source.read_volume(), data)  # reopens after close
+    copy.close()
+
+
+def test_source_handle_pickles_a_zarr_store_by_path(tmp_path: Path) -> None:
+    import pickle
+
+    zarr = pytest.importorskip("zarr")
+    from niresample_cli.core.source import SourceHandle
+
+    zyx = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    store = tmp_path / "plain.zarr"
+    arr = zarr.open_array(store=str(store), mode="w", shape=zyx.shape, dtype=zyx.dtype,
+                          zarr_format=2)
+    arr[:] = zyx
+    handle = SourceHandle(open_image(store))
+    assert handle.reopenable
+    copy = pickle.loads(pickle.dumps(handle))
+    assert copy._source is None
+    np.testing.assert_array_equal(copy.source.read_volume(), zyx.T)  # zarr (z, y, x) is NIfTI (x, y, z)
+
+
+def test_source_handle_keeps_images_held_in_memory(tmp_path: Path) -> None:
+    import pickle
+
+    from niresample_cli.core.api import source_from_nibabel
+    from niresample_cli.core.source import SourceHandle
+
+    data = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    # A nibabel image in memory, named after a path that does not exist.
+    memory = source_from_nibabel(nib.Nifti1Image(data, np.eye(4)), tmp_path / "gone.nii")
+    # An MGZ is read whole into a numpy array although its file exists.
+    nib.save(nib.MGHImage(data, np.eye(4)), str(tmp_path / "whole.mgz"))
+    whole = open_image(tmp_path / "whole.mgz")
+    for src in (memory, whole):
+        handle = SourceHandle(src)
+        assert not handle.reopenable
+        copy = pickle.loads(pickle.dumps(handle))
+        assert copy._source is not None  # travelled whole
+        np.testing.assert_array_equal(copy.source.read_volume(), data)
+        copy.close()  # nothing to reopen it from: close keeps it
+        np.testing.assert_array_equal(copy.source.read_volume(), data)
