@@ -37,7 +37,7 @@ class _ZarrSlabs:
         return data.T  # (dz, ny, nx) C == (nx, ny, dz) Fortran
 
 
-def open_zarr(path: str | os.PathLike[str]) -> Any:
+def open_zarr(path: str | os.PathLike[str]) -> SourceImage:
     """Open a Zarr store (OME-NGFF multiscales, or a plain array) lazily.
 
     The finest level is read.  The grid comes from niresample's stored affine
@@ -75,7 +75,7 @@ def open_zarr(path: str | os.PathLike[str]) -> Any:
         ) from err
 
 
-def _source_from_node(p: Path, node: Any) -> Any:
+def _source_from_node(p: Path, node: Any) -> SourceImage:
     """A SourceImage from an opened Zarr node (metadata parsed here, any failure
     becomes a HeaderError in :func:`open_zarr`)."""
     attrs: dict[str, Any] = dict(node.attrs)
