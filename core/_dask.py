@@ -17,25 +17,18 @@ nothing big travels back to the caller.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+from .budget import default_jobs
 from .errors import OptionError
 
+# default_jobs lives in .budget; the name stays here for labels.py's import until it moves.
 __all__ = ["run_tasks", "ordered_map", "split_slabs", "default_jobs", "validate_scheduler"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$")
-
-
-def default_jobs() -> int:
-    """Number of local threads used when ``jobs`` is not given."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def validate_scheduler(scheduler: str | None) -> str | None:
@@ -51,7 +44,8 @@ def validate_scheduler(scheduler: str | None) -> str | None:
     if scheduler == "distributed" or _ADDRESS.match(scheduler):
         return scheduler
     raise OptionError(
-        f"--scheduler: expected an address like tcp://HOST:PORT (or 'distributed'), got {scheduler!r}"
+        f"scheduler: expected an address like tcp://HOST:PORT (or 'distributed'), got {scheduler!r}",
+        param="scheduler",
     )
 
 
@@ -87,7 +81,7 @@ def run_tasks(
         The first exception a task raised (remaining tasks are cancelled).
     """
     if jobs is not None and int(jobs) < 1:
-        raise OptionError(f"--jobs: expected a positive number of threads, got {jobs}")
+        raise OptionError(f"jobs: expected a positive number of threads, got {jobs}", param="jobs")
     scheduler = validate_scheduler(scheduler)
     if not items:
         return
@@ -136,7 +130,7 @@ def _run_distributed(
         from distributed import Client, as_completed
     except ImportError as err:  # pragma: no cover - distributed is a declared extra
         raise OptionError(
-            "--scheduler needs dask.distributed: pip install 'niresample[zarr]'"
+            "scheduler: needs dask.distributed: pip install 'niresample[zarr]'", param="scheduler"
         ) from err
     try:
         import cloudpickle
@@ -144,14 +138,16 @@ def _run_distributed(
         cloudpickle.dumps(task)
     except Exception as err:
         raise OptionError(
-            f"--scheduler: this computation cannot be sent to dask workers "
-            f"({type(err).__name__}: {str(err)[:120]}); run without --scheduler"
+            f"scheduler: this computation cannot be sent to dask workers "
+            f"({type(err).__name__}: {str(err)[:120]}); run with scheduler=None",
+            param="scheduler",
         ) from err
     try:
         # timeout: dask's distributed.comm.timeouts.connect (30 s by default)
         client = Client(scheduler if scheduler != "distributed" else None, set_as_default=False)
     except (OSError, TimeoutError) as err:
-        raise OptionError(f"--scheduler: cannot reach dask scheduler {scheduler} ({err})") from err
+        raise OptionError(f"scheduler: cannot reach dask scheduler {scheduler} ({err})",
+                          param="scheduler") from err
     try:
         futures = client.map(task, list(items), pure=False)
         try:
@@ -192,7 +188,7 @@ def ordered_map(
     """
     n = default_jobs() if jobs is None else int(jobs)
     if n < 1:
-        raise OptionError(f"--jobs: expected a positive number of threads, got {jobs}")
+        raise OptionError(f"jobs: expected a positive number of threads, got {jobs}", param="jobs")
     if n == 1 or len(calls) <= 1:
         for args in calls:
             yield fn(*args)

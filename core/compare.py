@@ -144,7 +144,7 @@ def _slabs(nz: int, h: int) -> Iterator[tuple[int, int]]:
 
 
 def _validate(labels: bool | None, max_memory: str | int | None) -> int:
-    from .stream import parse_memory
+    from .budget import parse_memory
 
     if labels not in (None, True, False):
         raise OptionError(f"labels: expected None, True or False, got {labels!r}", param="labels")

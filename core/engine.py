@@ -192,9 +192,9 @@ def plan_resample(
         budget = _default_budget(budget, source, target, out)
     # The stream computes `jobs` slabs ahead on threads, cutting each planned slab
     # in jobs + 1: those pieces share the budget, but each pays the fixed rows.
-    from ._dask import default_jobs
+    from .budget import stream_pieces
 
-    pieces = default_jobs() + 1 if default_jobs() > 1 else 1
+    pieces = stream_pieces()
     slabs = plan_slabs(target.shape[2], per_slice, max(int(budget - pieces * fixed), 1),
                        min_height=min(pieces, target.shape[2]))
     return ResamplePlan(

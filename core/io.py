@@ -1,4 +1,4 @@
-"""Lazy reading of NIfTI (and NRRD/MHA/MGZ) images, slab by slab.
+"""Opening images lazily: NIfTI (and NRRD/MHA/MGZ, Zarr through :mod:`._zarr_read`).
 
 :func:`open_image` reads only the header; voxels are read on demand by
 :meth:`SourceImage.read_slab`, one slab of the last spatial axis at a time,
@@ -6,214 +6,53 @@ so a 50 GB input never has to fit in memory.  ``.nii.gz`` files are read
 through nibabel's array proxy with the file kept open (indexed_gzip makes it
 seekable; reading slabs in order is the fast path).
 
-Scaling (``scl_slope``/``scl_inter``) is applied here and only here.
+Scaling (``scl_slope``/``scl_inter``) is applied in :class:`.source.SourceImage`
+and only there.  This module is the only one that knows the openers: it stores
+``reopen`` (a picklable ``partial(open_image, path)``) on the file-backed
+sources it opens, which :class:`.source.SourceHandle` uses in other processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import os
 import struct
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import HeaderError, InputError, NiresampleError
-from .grid import Grid
+from .source import (
+    SUPPORTED_DTYPES,
+    SourceImage,
+    check_dtype,
+    check_shape,
+    make_grid,
+    reason,
+    split_ext,
+    template_header,
+)
 
 __all__ = ["SourceImage", "open_image", "NIFTI_SUFFIXES", "split_ext", "SUPPORTED_DTYPES"]
+
+# Old private names, still imported by api.py until it imports them from .source.
+_check_shape, _check_dtype, _make_grid, _template_header = (
+    check_shape, check_dtype, make_grid, template_header,
+)
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _SITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
 _MGH_SUFFIXES = (".mgz", ".mgh")
 _ZARR_SUFFIXES = (".zarr",)
 
-#: On-disk dtypes niresample can resample (real scalars).
-SUPPORTED_DTYPES = tuple(
-    np.dtype(t)
-    for t in ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
-              "float32", "float64")
-)
-
-#: Refuse headers describing more voxels than this per volume (2^31 per axis is
-#: allowed by the grid, but 2^48 voxels in total is petabytes and certainly corrupt).
-_MAX_TOTAL_VOXELS = 2**48
 #: deflate cannot compress better than about 1032:1.
 _DEFLATE_MAX_RATIO = 1032
-
-
-def split_ext(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """Split ``name.nii.gz`` into ``('name', '.nii.gz')`` (double suffixes kept whole)."""
-    name = Path(path).name
-    lower = name.lower()
-    for ext in (".nii.gz", ".ome.zarr", ".nii", ".zarr", ".nrrd", ".nhdr", ".mha", ".mhd",
-                ".mgz", ".mgh"):
-        if lower.endswith(ext) and len(name) > len(ext):
-            return name[: -len(ext)], name[-len(ext):]
-    stem, dot, ext = name.rpartition(".")
-    return (stem, dot + ext) if dot and stem else (name, "")
-
-
-@dataclass
-class SourceImage:
-    """An image opened lazily: its grid, header and a slab reader.
-
-    Attributes
-    ----------
-    path : Path
-    grid : Grid
-        The spatial grid (first three axes).
-    shape : tuple of int
-        Full shape, 3 to 7 axes.
-    dtype : numpy.dtype
-        On-disk (raw) data type, native byte order.
-    slope, inter : float
-        Effective scaling: ``value = raw * slope + inter``.
-    header : nibabel header or None
-        A NIfTI header to use as the template for outputs.
-    fmt : str
-        ``'nifti1'``, ``'nifti2'``, ``'nrrd'``, ``'mgh'``, ``'zarr'``...
-    """
-
-    path: Path
-    grid: Grid
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    slope: float
-    inter: float
-    header: Any
-    fmt: str
-    _dataobj: Any = field(repr=False)
-    _close: Callable[[], None] | None = field(default=None, repr=False)
-
-    # -- facts ------------------------------------------------------------
-    @property
-    def is_scaled(self) -> bool:
-        return self.slope != 1.0 or self.inter != 0.0
-
-    @property
-    def n_volumes(self) -> int:
-        """Number of 3D volumes (product of the axes beyond the third)."""
-        return int(np.prod(self.shape[3:], dtype=np.int64)) if len(self.shape) > 3 else 1
-
-    @property
-    def is_integer(self) -> bool:
-        return self.dtype.kind in "iu" and not self.is_scaled
-
-    @property
-    def value_dtype(self) -> np.dtype:
-        """dtype of the values after scaling: float32, or float64 for float64 and for
-        scaled integers of 32 bits or more (float32 would drop their low digits)."""
-        if self.dtype == np.float64 or (self.is_scaled and self.dtype.kind in "iu"
-                                        and self.dtype.itemsize >= 4):
-            return np.dtype(np.float64)
-        if self.is_scaled or self.dtype.kind == "f":
-            return np.dtype(np.float32)
-        return self.dtype
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-    @property
-    def tr(self) -> float | None:
-        """Repetition time (pixdim[4]) for 4D NIfTI, else None."""
-        if self.header is None or len(self.shape) < 4:
-            return None
-        try:
-            return float(self.header.get_zooms()[3])
-        except (IndexError, ValueError):
-            return None
-
-    def volume_index(self, volume: int) -> tuple[int, ...]:
-        """Indices along axes 4.. for flat volume number ``volume`` (NIfTI order)."""
-        if len(self.shape) == 3:
-            return ()
-        return tuple(int(i) for i in np.unravel_index(volume, self.shape[3:], order="F"))
-
-    # -- voxels -----------------------------------------------------------
-    def read_slab(
-        self,
-        z0: int,
-        z1: int,
-        *,
-        volume: int = 0,
-        x: slice = slice(None),
-        y: slice = slice(None),
-        scaled: bool = True,
-    ) -> np.ndarray:
-        """Read voxels ``[x, y, z0:z1]`` of one 3D volume.
-
-        Parameters
-        ----------
-        z0, z1 : int
-            Range along the last spatial axis, ``0 <= z0 < z1 <= nz``.
-        volume : int
-            Flat index of the 3D volume for 4D+ images.
-        x, y : slice
-            Optional sub-ranges of the first two axes.
-        scaled : bool
-            Apply ``scl_slope``/``scl_inter`` (result in :attr:`value_dtype`).
-            ``False`` returns the raw stored integers/floats.
-
-        Returns
-        -------
-        ndarray, shape (nx, ny, z1 - z0), native byte order.
-
-        Raises
-        ------
-        InputError
-            When the file is truncated or its compressed data is corrupt.
-        """
-        slicer = (x, y, slice(int(z0), int(z1)), *self.volume_index(volume))
-        try:
-            if hasattr(self._dataobj, "_get_unscaled"):
-                raw = np.asarray(self._dataobj._get_unscaled(slicer))
-            else:
-                raw = np.asarray(self._dataobj[slicer])
-        except NiresampleError:
-            raise
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as err:
-            raise InputError(f"{self.path}: truncated or corrupt image data ({_why(err)})") from err
-        if raw.dtype.byteorder not in ("=", "|"):
-            raw = raw.astype(raw.dtype.newbyteorder("="))
-        if not scaled or not self.is_scaled:
-            return raw if not scaled else raw.astype(self.value_dtype, copy=False)
-        out = raw.astype(self.value_dtype)
-        # A corrupt slope can push values past float32: they become inf
-        # (reported by info --stats), without a numpy warning on stderr.
-        with np.errstate(over="ignore", invalid="ignore"):
-            if self.slope != 1.0:
-                out *= self.value_dtype.type(self.slope)
-            if self.inter != 0.0:
-                out += self.value_dtype.type(self.inter)
-        return out
-
-    def read_volume(self, volume: int = 0, *, scaled: bool = True) -> np.ndarray:
-        """Read one whole 3D volume (small images and tests only)."""
-        return self.read_slab(0, self.grid.shape[2], volume=volume, scaled=scaled)
-
-    def close(self) -> None:
-        if self._close is not None:
-            self._close()
-            self._close = None
-
-    def __enter__(self) -> SourceImage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _why(err: BaseException) -> str:
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text[:160]
 
 
 def open_image(path: str | os.PathLike[str]) -> SourceImage:
@@ -242,9 +81,11 @@ def open_image(path: str | os.PathLike[str]) -> SourceImage:
     _, ext = split_ext(p)
     ext = ext.lower()
     if ext in (".zarr", ".ome.zarr"):
-        from ._zarr_io import open_zarr
+        from ._zarr_read import open_zarr
 
-        return open_zarr(p)
+        source = open_zarr(p)
+        source.reopen = functools.partial(open_image, p)
+        return source
     if p.is_dir():
         raise InputError(f"{p}: is a directory, not an image file")
     if not p.is_file():  # a FIFO would block the first read forever
@@ -303,12 +144,12 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
         raise
     except Exception as err:  # nibabel raises many types for bad files
         what = "corrupt or truncated gzip data, " if gz and _gzip_error(err) else ""
-        raise InputError(f"{p}: not a readable NIfTI file ({what}{_why(err)})") from err
+        raise InputError(f"{p}: not a readable NIfTI file ({what}{reason(err)})") from err
     hdr = img.header
     fmt = "nifti2" if isinstance(img, nib.Nifti2Image) else "nifti1"
     shape = tuple(int(v) for v in hdr.get_data_shape())
-    _check_shape(p, shape)
-    dtype = _check_dtype(p, hdr.get_data_dtype())
+    check_shape(p, shape)
+    dtype = check_dtype(p, hdr.get_data_dtype())
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     # The proxy's offset is what will be read (the header copy may be "fixed").
     need = int(getattr(img.dataobj, "offset", hdr["vox_offset"])) + nbytes
@@ -327,12 +168,13 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     inter = float(getattr(img.dataobj, "inter", 0.0))
     slope = 1.0 if not np.isfinite(slope) or slope == 0 else slope
     inter = 0.0 if not np.isfinite(inter) else inter
-    grid = _make_grid(p, shape, affine)
+    grid = make_grid(p, shape, affine)
     return SourceImage(
         path=p, grid=grid, shape=shape, dtype=dtype, slope=slope, inter=inter,
         header=hdr, fmt=fmt, _dataobj=img.dataobj,
         # nibabel opens the file on the first read: look the opener up at close time.
         _close=lambda: _close_proxy(img.dataobj),
+        reopen=functools.partial(open_image, p),
     )
 
 
@@ -360,7 +202,7 @@ def _check_raw_header(p: Path, gz: bool) -> bool:
             head = f.read(540)
     except (OSError, EOFError, zlib.error) as err:
         what = "corrupt or truncated gzip data, " if gz else ""
-        raise InputError(f"{p}: not a readable NIfTI file ({what}{_why(err)})") from err
+        raise InputError(f"{p}: not a readable NIfTI file ({what}{reason(err)})") from err
     if len(head) < 4:
         raise InputError(f"{p}: not a NIfTI file (too short for a header)")
     n_le = int.from_bytes(head[:4], "little")
@@ -391,65 +233,24 @@ def _check_raw_header(p: Path, gz: bool) -> bool:
     return nifti2
 
 
-def _check_shape(p: Path, shape: tuple[int, ...]) -> None:
-    if len(shape) < 3:
-        raise HeaderError(f"{p}: {len(shape)}D image {shape}; niresample needs a 3D volume")
-    if len(shape) > 7:
-        raise HeaderError(f"{p}: {len(shape)} dimensions; NIfTI allows at most 7")
-    if any(v < 1 for v in shape):
-        raise HeaderError(f"{p}: header has zero or negative dimensions {shape}")
-    if int(np.prod([float(v) for v in shape])) > _MAX_TOTAL_VOXELS:
-        raise HeaderError(f"{p}: header dimensions {shape} are absurd (corrupt header?)")
-
-
-def _check_dtype(p: Path, dtype: np.dtype) -> np.dtype:
-    native = np.dtype(dtype).newbyteorder("=")
-    if native not in SUPPORTED_DTYPES:
-        raise HeaderError(
-            f"{p}: unsupported data type {native} (niresample resamples real scalar images)"
-        )
-    return native
-
-
 def _nifti_affine(p: Path, hdr: Any) -> np.ndarray:
     # sform when its code is set, else qform, else pixdim: nibabel's rule.
     try:
         with _quiet_nibabel():
             affine = hdr.get_best_affine()
     except Exception as err:
-        raise HeaderError(f"{p}: cannot build an affine from the header ({_why(err)})") from err
+        raise HeaderError(f"{p}: cannot build an affine from the header ({reason(err)})") from err
     return np.asarray(affine, dtype=np.float64)
-
-
-def _make_grid(p: Path, shape: tuple[int, ...], affine: np.ndarray) -> Grid:
-    from .errors import GridError
-
-    try:
-        return Grid((shape[0], shape[1], shape[2]), affine)
-    except GridError as err:
-        raise HeaderError(f"{p}: {err}") from err
-
-
-def _template_header(affine: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    import nibabel as nib
-
-    hdr = nib.Nifti1Header()
-    hdr.set_data_shape(shape)
-    hdr.set_data_dtype(dtype)
-    hdr.set_xyzt_units("mm", "sec")
-    hdr.set_qform(affine, code=1)
-    hdr.set_sform(affine, code=1)
-    return hdr
 
 
 def _in_memory(p: Path, data: np.ndarray, affine: np.ndarray, fmt: str) -> SourceImage:
     shape = tuple(int(v) for v in data.shape)
-    _check_shape(p, shape)
-    dtype = _check_dtype(p, data.dtype)
+    check_shape(p, shape)
+    dtype = check_dtype(p, data.dtype)
     data = data.astype(dtype, copy=False)
     return SourceImage(
-        path=p, grid=_make_grid(p, shape, affine), shape=shape, dtype=dtype, slope=1.0,
-        inter=0.0, header=_template_header(affine, shape, dtype), fmt=fmt, _dataobj=data,
+        path=p, grid=make_grid(p, shape, affine), shape=shape, dtype=dtype, slope=1.0,
+        inter=0.0, header=template_header(affine, shape, dtype), fmt=fmt, _dataobj=data,
     )
 
 
@@ -469,5 +270,5 @@ def _open_mgh(p: Path) -> SourceImage:
         img = nib.load(str(p))
         data = np.asarray(img.dataobj)
     except Exception as err:
-        raise InputError(f"{p}: not a readable MGH/MGZ file ({_why(err)})") from err
+        raise InputError(f"{p}: not a readable MGH/MGZ file ({reason(err)})") from err
     return _in_memory(p, data, np.asarray(img.affine, dtype=np.float64), "mgh")

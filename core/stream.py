@@ -12,7 +12,6 @@ never depends on the slab height.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from ._dask import ordered_map, split_slabs
+from .budget import parse_memory, parse_size, plan_slabs, stream_pieces
 from .errors import OptionError, OutputError
 from .grid import Grid
-from .io import split_ext
+from .source import split_ext
 from .writer import (
     NiftiWriter,
     _fmt_bytes,
@@ -35,7 +36,6 @@ from .writer import (
 __all__ = [
     "SlabFn",
     "ProgressFn",
-    "DEFAULT_MAX_MEMORY",
     "parse_memory",
     "plan_slabs",
     "write_output",
@@ -50,61 +50,8 @@ SlabFn = Callable[[int, int, int], np.ndarray]
 #: ``progress(done_bytes, total_bytes)``
 ProgressFn = Callable[[int, int], None]
 
-DEFAULT_MAX_MEMORY = 1 << 30
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def _total_ram() -> int | None:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def parse_memory(value: str | int | None) -> int:
-    """Bytes from ``'512M'``, ``'2G'``, ``'1.5g'``, ``'800MB'`` or an int.
-
-    ``None`` gives the default: 1 GiB or a quarter of the RAM, whichever is less.
-
-    Raises
-    ------
-    OptionError
-        For text that is not a positive size, or below 16 MiB.
-    """
-    if value is None:
-        ram = _total_ram()
-        return min(DEFAULT_MAX_MEMORY, ram // 4) if ram else DEFAULT_MAX_MEMORY
-    n = _parse_size(value, "--max-memory")
-    if n < 16 << 20:
-        raise OptionError(f"--max-memory: at least 16M is needed, got {value!r}")
-    return n
-
-
-def _parse_size(value: str | int, option: str) -> int:
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgtKMGT]?)(i?[bB])?\s*", str(value))
-    if not m:
-        raise OptionError(f"{option}: expected a size like 512M or 2G, got {value!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def plan_slabs(nz: int, bytes_per_slice: float, budget: int, *, min_height: int = 1) -> list[tuple[int, int]]:
-    """Split ``[0, nz)`` into slabs whose working memory fits ``budget``.
-
-    Parameters
-    ----------
-    nz : int
-        Output size along the last spatial axis.
-    bytes_per_slice : float
-        Peak working bytes per output slice (the engine's estimate, including
-        the input rows and intermediates that slice needs).
-    budget : int
-        Memory budget in bytes.
-    """
-    h = int(max(min_height, min(nz, budget // max(bytes_per_slice, 1.0))))
-    return [(z0, min(nz, z0 + h)) for z0 in range(0, nz, h)]
-
+# parse_memory and plan_slabs live in .budget; re-exported here for the modules
+# that still import them from .stream (labels.py) until the integrator moves them.
 
 def check_output_size(
     path: Path, nbytes: int, *, shape: tuple[int, ...], dtype: np.dtype,
@@ -118,14 +65,16 @@ def check_output_size(
     """
     if max_output is None:
         return
-    limit = _parse_size(max_output, "--max-output")
+    limit = parse_size(max_output, "max_output")
     if limit <= 0:
-        raise OptionError(f"--max-output: expected a positive size, got {max_output!r}")
+        raise OptionError(f"max_output: expected a positive size, got {max_output!r}",
+                          param="max_output")
     if nbytes > limit:
         raise OptionError(
             f"{path}: output {'x'.join(str(v) for v in shape)} {dtype} would be "
-            f"{_fmt_bytes(nbytes, binary=True)}, over --max-output {_fmt_bytes(limit, binary=True)}; "
-            "nothing was written"
+            f"{_fmt_bytes(nbytes, binary=True)}, over max_output {_fmt_bytes(limit, binary=True)}; "
+            "nothing was written",
+            param="max_output",
         )
 
 
@@ -192,8 +141,8 @@ def write_output(
         Skip the free-disk check.
     max_output : int or str, optional
         Refuse, before any work, an output whose uncompressed size (header
-        and voxels) exceeds this many bytes (``--max-output``; text such as
-        ``'20G'`` is read like ``--max-memory``).
+        and voxels) exceeds this many bytes (text such as ``'20G'`` is read
+        like ``max_memory``, :func:`.budget.parse_size`).
 
     Returns
     -------
@@ -213,7 +162,7 @@ def write_output(
     nbytes = estimate_output_bytes(shape, dtype)
     check_output_size(path, nbytes, shape=shape, dtype=np.dtype(dtype), max_output=max_output)
     if is_zarr_path(path):
-        from ._zarr_io import check_zarr_target, write_zarr  # issue 5: chunked output
+        from ._zarr_write import check_zarr_target, write_zarr  # issue 5: chunked output
 
         # A Zarr target is a directory: its own check (overwrite swaps it at the end).
         check_zarr_target(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
@@ -227,8 +176,9 @@ def write_output(
     zarr_only = sorted(k for k in ("chunks", "pyramid", "resume", "scheduler") if zarr_options.get(k))
     if zarr_only:
         raise OptionError(
-            f"{path}: --{', --'.join(zarr_only)} "
-            f"{'applies' if len(zarr_only) == 1 else 'apply'} to .zarr/.ome.zarr outputs only"
+            f"{path}: {', '.join(zarr_only)} "
+            f"{'applies' if len(zarr_only) == 1 else 'apply'} to .zarr/.ome.zarr outputs only",
+            param=zarr_only[0],
         )
     ext = split_ext(path)[1].lower()
     if ext not in (".nii", ".nii.gz"):
@@ -243,13 +193,14 @@ def write_output(
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
     # Slabs are computed ahead on `jobs` threads while the previous one is written;
-    # each planned slab is cut in jobs + 1 so the slabs alive together fit the budget.
-    from ._dask import default_jobs, ordered_map, split_slabs
-
-    # More threads than cores buys nothing for this CPU-bound work, and the
-    # engines reserve their fixed rows for at most default_jobs() + 1 pieces.
-    jobs = min(int(zarr_options.get("jobs") or default_jobs()), default_jobs())
-    pieces = split_slabs(slabs, jobs + 1) if jobs > 1 else list(slabs)
+    # each planned slab is cut in jobs + 1 pieces (budget.stream_pieces, the rule the
+    # engines plan their slabs with) so the slabs alive together fit the budget.
+    threads = zarr_options.get("jobs")
+    if threads is not None and int(threads) < 1:
+        raise OptionError(f"jobs: expected a positive number of threads, got {threads}", param="jobs")
+    n_pieces = stream_pieces(threads)
+    jobs = max(n_pieces - 1, 1)
+    pieces = split_slabs(slabs, n_pieces) if n_pieces > 1 else list(slabs)
     calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
     with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:
         for slab in ordered_map(slab_fn, calls, jobs=jobs):
@@ -270,16 +221,32 @@ def collect_output(
     slab_fn: SlabFn,
     slabs: Sequence[tuple[int, int]],
 ) -> np.ndarray:
-    """Run the same slab stream into one in-memory array (Python API, tests)."""
+    """Run the same slab stream into one in-memory array (Python API, tests).
+
+    A slab function with a ``fill(volume, z0, z1, out)`` method computes each
+    slab straight into its (Fortran-ordered) view of the output, saving one
+    slab copy; others return the slab, which is copied in.
+
+    Returns
+    -------
+    ndarray
+        ``grid.shape + extra_shape``, Fortran order, of ``dtype``.
+    """
     shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
     out = np.empty(shape, dtype=dtype, order="F")
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
+    fill: Callable[[int, int, int, np.ndarray], None] | None = getattr(slab_fn, "fill", None)
+    fill = fill if callable(fill) else None
     for v in range(n_volumes):
+        # Flat volume number to indices along axes 4.. (NIfTI order, as SourceImage.volume_index).
         idx: tuple[int, ...] = (
             tuple(int(i) for i in np.unravel_index(v, tuple(extra_shape), order="F"))
             if len(extra_shape) else ()
         )
         for z0, z1 in slabs:
             key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *idx)
-            out[key] = slab_fn(v, z0, z1)
+            if fill is not None:
+                fill(v, z0, z1, out[key])
+            else:
+                out[key] = slab_fn(v, z0, z1)
     return out

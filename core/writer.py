@@ -1,33 +1,30 @@
 """Streaming, atomic NIfTI output.
 
 A :class:`NiftiWriter` writes the header, then slabs in file order, into a
-temporary file beside the target (``.<name>.niresample-<host>-<pid>.part``), and
-renames it onto the target only when every byte is written.  On any error,
-Ctrl-C or SIGTERM the temporary file is removed, so the target is either
-absent or complete.  Leftover temporaries of killed runs (SIGKILL) carry the
+temporary file beside the target (``.<name>.niresample-<host>-<pid>.part``, see
+:mod:`.atomic`), and renames it onto the target only when every byte is
+written.  On any error, Ctrl-C or SIGTERM the temporary file is removed, so the
+target is either absent or complete.  Leftover temporaries of killed runs (SIGKILL) carry the
 dead process' pid and are cleaned by the next run in that directory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import os
-import re
 import shutil
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
 
+from .atomic import clean_stale_temporaries, signals_deferred, temporary_path
+from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
 from .grid import Grid
-from .io import split_ext
+from .source import split_ext
 
 __all__ = [
     "NiftiWriter",
@@ -35,15 +32,8 @@ __all__ = [
     "check_output_path",
     "check_free_space",
     "estimate_output_bytes",
-    "clean_stale_temporaries",
-    "TEMP_PATTERN",
 ]
 
-#: Temporary files are named ``.<target name>.niresample-<host>-<pid>.part``; the host
-#: keeps runs on other machines sharing a directory (NFS) from cleaning each other's.
-TEMP_PATTERN = re.compile(
-    r"^\.(?P<name>.+)\.niresample-(?:(?P<host>[A-Za-z0-9_.]+)-)?(?P<pid>\d+)\.part$"
-)
 _NIFTI1_MAX_DIM = 32767
 #: Conservative lower bound of the gzip ratio used for the free-space check of
 #: ``.nii.gz`` outputs (a disk-full error during the write is still handled).
@@ -134,7 +124,8 @@ def check_output_path(
     if target.is_dir():
         raise OutputError(f"{path}: is a directory")
     if target.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+        raise OutputExistsError(f"{path}: already exists (overwrite=True replaces it)",
+                                param="overwrite")
     parent = target.parent
     if not parent.is_dir():
         raise OutputError(f"{path}: output directory {parent} does not exist")
@@ -168,103 +159,6 @@ def _fmt_bytes(n: float, *, binary: bool = False) -> str:
     return f"{n:.1f} {units[-1]}"
 
 
-def _host() -> str:
-    import socket
-
-    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname() or "localhost")
-
-
-def temp_owner_gone(match: re.Match[str]) -> bool:
-    """Whether the run that made this temporary is certainly dead: a process of
-    this host (or a name without host) that no longer runs.  A temporary of
-    another host may belong to a live run there, so it never counts as gone."""
-    host = match.group("host")
-    return (host is None or host == _host()) and not _pid_alive(int(match.group("pid")))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale_temporaries(directory: Path) -> list[Path]:
-    """Remove temporaries left by killed niresample runs in ``directory``.
-
-    Returns the paths removed.  Temporaries of live processes are left alone,
-    and so are resumable Zarr stores (a ``.niresample/manifest.json`` inside):
-    ``--resume`` finishes those, and a later run to the same target without
-    ``--resume`` replaces them.
-    """
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = TEMP_PATTERN.match(entry.name)
-        if m and temp_owner_gone(m):
-            if os.path.exists(os.path.join(entry.path, ".niresample", "manifest.json")):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed.append(Path(entry.path))
-            except OSError:
-                pass
-    return removed
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP while a block goes into the output stream.
-
-    An exception raised half-way through the threaded gzip writer's
-    ``write`` (between numbering a block and queueing it) leaves its ordered
-    queues waiting for a block that never comes, and the clean-up ``close``
-    then hangs.  Here a signal is only recorded, and its handler runs (and
-    raises) once the stream is consistent again.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[tuple[int, Any]] = []
-
-    def hold(signum: int, frame: Any) -> None:
-        pending.append((signum, frame))
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
-        try:
-            previous[sig] = signal.signal(sig, hold)
-        except (ValueError, OSError):
-            pass
-    try:
-        yield
-    finally:
-        for signo, handler in previous.items():
-            signal.signal(signo, handler)
-        if pending:
-            signum, frame = pending[0]
-            handler = previous.get(signum)
-            if callable(handler):
-                handler(signum, frame)
-            elif handler in (signal.SIG_DFL, None):
-                os.kill(os.getpid(), signum)
-
-
-def temporary_path(target: Path) -> Path:
-    return target.parent / f".{target.name}.niresample-{_host()}-{os.getpid()}.part"
-
-
 def isal_level(level: int | None) -> int:
     """Map a gzip ``--compress-level`` (0-9, None: fastest) onto isal's 0-3.
 
@@ -287,8 +181,6 @@ def _open_gzip(path: Path, level: int | None, threads: int | None) -> IO[bytes]:
     the cores this process may use (isal adds one writer thread).
     """
     if threads is None:
-        from ._dask import default_jobs
-
         threads = min(default_jobs(), 16)
     try:
         from isal import igzip_threaded
@@ -432,7 +324,7 @@ class NiftiWriter:
             buf = io.BytesIO()
             self.header.write_to(buf)
             pad = int(self.header["vox_offset"]) - buf.tell()
-            with _signals_deferred():
+            with signals_deferred():
                 self._f.write(buf.getvalue() + b"\x00" * max(pad, 0))
         except BaseException as err:
             self._abort()
@@ -449,7 +341,7 @@ class NiftiWriter:
             # NIfTI data is Fortran-ordered (x fastest): the C-ordered bytes of
             # the transposed array, without a copy when the slab is F-ordered.
             data = np.ascontiguousarray(arr.T).data.cast("B")
-            with _signals_deferred():
+            with signals_deferred():
                 self._f.write(data)
         except BaseException as err:
             raise self._as_output_error(err) from err
@@ -469,7 +361,7 @@ class NiftiWriter:
                     f"{self.total_bytes} data bytes"
                 )
             assert self._f is not None
-            with _signals_deferred():  # a signal here aborts before the commit
+            with signals_deferred():  # a signal here aborts before the commit
                 self._f.flush()
                 if hasattr(self._f, "fileno") and not self.compressed:
                     os.fsync(self._f.fileno())

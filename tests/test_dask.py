@@ -52,10 +52,12 @@ def test_run_tasks_propagates_the_error() -> None:
 
 
 def test_bad_options() -> None:
-    with pytest.raises(OptionError, match="--jobs"):
+    with pytest.raises(OptionError, match="^jobs: ") as err:
         run_tasks(Square(), [1], jobs=0)
-    with pytest.raises(OptionError, match="--scheduler"):
+    assert err.value.param == "jobs"
+    with pytest.raises(OptionError, match="^scheduler: ") as err:
         validate_scheduler("localhost:8786")
+    assert err.value.param == "scheduler"
     assert validate_scheduler("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
     assert validate_scheduler(None) is None
 

@@ -93,7 +93,7 @@ def _child_peak(out: Path, shape: tuple[int, int, int], budget: str) -> int:
 
 def _baseline_peak() -> int:
     code = ("import numpy, nibabel, zarr, dask, isal.igzip_threaded\n"
-            "import niresample_cli.core.stream, niresample_cli.core._zarr_io\n"
+            "import niresample_cli.core.stream, niresample_cli.core._zarr_write\n"
             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     return int(res.stdout.strip()) * 1024

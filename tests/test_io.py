@@ -9,15 +9,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from niresample_cli.core.atomic import clean_stale_temporaries
 from niresample_cli.core.errors import HeaderError, InputError, OutputError, OutputExistsError
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image, split_ext
-from niresample_cli.core.writer import (
-    NiftiWriter,
-    check_output_path,
-    clean_stale_temporaries,
-    make_header,
-)
+from niresample_cli.core.writer import NiftiWriter, check_output_path, make_header
 
 from conftest import data_path, real_files, write_nifti
 
@@ -202,8 +198,9 @@ def test_output_guards(tmp_path: Path) -> None:
     os.link(src, tmp_path / "hard.nii.gz")
     with pytest.raises(OutputError, match="is the input"):
         check_output_path(tmp_path / "hard.nii.gz", inputs=(src,), overwrite=True)
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True") as err:
         check_output_path(tmp_path / "hard.nii.gz", inputs=())
+    assert err.value.param == "overwrite"
     with pytest.raises(OutputError, match="does not exist"):
         check_output_path(tmp_path / "nope" / "x.nii")
     check_output_path(tmp_path / "hard.nii.gz", inputs=(), overwrite=True)
@@ -308,13 +305,80 @@ def test_outputs_of_uncoded_inputs_keep_the_new_geometry(tmp_path: Path, anchor:
 
 
 def test_temporaries_of_other_hosts_are_never_cleaned(tmp_path: Path) -> None:
-    from niresample_cli.core.writer import _host, temporary_path
+    from niresample_cli.core.atomic import host_name, temporary_path
 
     ours = temporary_path(tmp_path / "a.nii")
-    assert ours.name == f".a.nii.niresample-{_host()}-{os.getpid()}.part"
+    assert ours.name == f".a.nii.niresample-{host_name()}-{os.getpid()}.part"
     other_host = tmp_path / ".b.nii.niresample-othernode.cluster-999999999.part"
-    dead_here = tmp_path / f".c.nii.niresample-{_host()}-999999999.part"
+    dead_here = tmp_path / f".c.nii.niresample-{host_name()}-999999999.part"
     other_host.write_bytes(b"x")
     dead_here.write_bytes(b"x")
     assert clean_stale_temporaries(tmp_path) == [dead_here]
     assert other_host.exists()
+
+
+# -- SourceHandle: the one picklable handle on an input ---------------------------------------
+
+
+def test_source_handle_pickles_a_nifti_by_path_and_reopens_it(tmp_path: Path) -> None:
+    import pickle
+
+    from niresample_cli.core.source import SourceHandle
+
+    data = np.random.default_rng(5).integers(0, 30000, size=(40, 30, 20)).astype(np.int16)
+    p = write_nifti(tmp_path / "big.nii.gz", data, np.diag([1.0, 1.5, 2.0, 1.0]))
+    with open_image(p) as src:
+        handle = SourceHandle(src)
+        assert handle.reopenable and handle.path == p
+        blob = pickle.dumps(handle)
+        assert len(blob) < data.nbytes // 20  # the path travels, not the voxels
+        copy = pickle.loads(blob)
+        assert copy._source is None  # reopened lazily, on first use
+        got = copy.source.read_slab(3, 11)
+        assert copy.source is not src and copy.source.path == p
+    np.testing.assert_array_equal(got, np.asarray(nib.load(str(p)).dataobj)[:, :, 3:11])
+    np.testing.assert_allclose(copy.source.grid.affine, nib.load(str(p)).affine)
+    copy.close()
+    assert copy._source is None
+    np.testing.assert_array_equal(copy.source.read_volume(), data)  # reopens after close
+    copy.close()
+
+
+def test_source_handle_pickles_a_zarr_store_by_path(tmp_path: Path) -> None:
+    import pickle
+
+    zarr = pytest.importorskip("zarr")
+    from niresample_cli.core.source import SourceHandle
+
+    zyx = np.arange(4 * 5 * 6, dtype=np.uint16).reshape(4, 5, 6)
+    store = tmp_path / "plain.zarr"
+    arr = zarr.open_array(store=str(store), mode="w", shape=zyx.shape, dtype=zyx.dtype,
+                          zarr_format=2)
+    arr[:] = zyx
+    handle = SourceHandle(open_image(store))
+    assert handle.reopenable
+    copy = pickle.loads(pickle.dumps(handle))
+    assert copy._source is None
+    np.testing.assert_array_equal(copy.source.read_volume(), zyx.T)  # zarr (z, y, x) is NIfTI (x, y, z)
+
+
+def test_source_handle_keeps_images_held_in_memory(tmp_path: Path) -> None:
+    import pickle
+
+    from niresample_cli.core.api import source_from_nibabel
+    from niresample_cli.core.source import SourceHandle
+
+    data = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    # A nibabel image in memory, named after a path that does not exist.
+    memory = source_from_nibabel(nib.Nifti1Image(data, np.eye(4)), tmp_path / "gone.nii")
+    # An MGZ is read whole into a numpy array although its file exists.
+    nib.save(nib.MGHImage(data, np.eye(4)), str(tmp_path / "whole.mgz"))
+    whole = open_image(tmp_path / "whole.mgz")
+    for src in (memory, whole):
+        handle = SourceHandle(src)
+        assert not handle.reopenable
+        copy = pickle.loads(pickle.dumps(handle))
+        assert copy._source is not None  # travelled whole
+        np.testing.assert_array_equal(copy.source.read_volume(), data)
+        copy.close()  # nothing to reopen it from: close keeps it
+        np.testing.assert_array_equal(copy.source.read_volume(), data)

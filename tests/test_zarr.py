@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from niresample_cli.core import _zarr_io
+from niresample_cli.core import _zarr_meta, _zarr_plan, _zarr_pyramid, _zarr_write
 from niresample_cli.core.errors import (
     DiskSpaceError,
     HeaderError,
@@ -135,11 +135,12 @@ def test_chunks_default_and_explicit(tmp_path: Path) -> None:
 
 def test_chunk_depth_lowered_to_fit_memory() -> None:
     # 2280 x 1600 uint32 slices (Allen at 5 um): 128 of them are 1.9 GB per task.
-    cx, cy, cz = _zarr_io._plan_chunks(None, (2280, 1600, 2640), 4, 1 << 30, 2, 3 * 2280 * 1600 * 4)
+    cx, cy, cz = _zarr_plan.plan_chunks(None, (2280, 1600, 2640), 4, 1 << 30, 2, 3 * 2280 * 1600 * 4)
     assert (cx, cy) == (128, 128)
     assert 2 * cz * 2280 * 1600 * 4 <= (1 << 30) / 2
-    with pytest.raises(OptionError, match="--chunks"):
-        _zarr_io._plan_chunks(128, (2280, 1600, 2640), 4, 1 << 30, 2, 1.0)
+    with pytest.raises(OptionError, match="^chunks: .*max_memory allows") as err:
+        _zarr_plan.plan_chunks(128, (2280, 1600, 2640), 4, 1 << 30, 2, 1.0)
+    assert err.value.param == "chunks"
 
 
 def test_ngff_transforms_map_voxels_to_world(tmp_path: Path) -> None:
@@ -193,7 +194,7 @@ def _brute_downsample(block: np.ndarray, method: str) -> np.ndarray:
 def test_downsample_majority_matches_brute_force(shape: tuple[int, int, int]) -> None:
     rng = np.random.default_rng(sum(shape))
     block = rng.choice(np.array([0, 3, 17, 650], dtype=np.uint32), size=shape)
-    got = _zarr_io.downsample2(block, method="majority")
+    got = _zarr_pyramid.downsample2(block, method="majority")
     if all(n % 2 == 0 for n in shape):
         assert np.array_equal(got, _brute_downsample(block, "majority"))
     assert set(np.unique(got)) <= set(np.unique(block))
@@ -202,10 +203,10 @@ def test_downsample_majority_matches_brute_force(shape: tuple[int, int, int]) ->
 def test_downsample_mean_matches_brute_force() -> None:
     rng = np.random.default_rng(0)
     block = rng.normal(size=(6, 4, 10)).astype(np.float32)
-    assert np.allclose(_zarr_io.downsample2(block, method="mean"),
+    assert np.allclose(_zarr_pyramid.downsample2(block, method="mean"),
                        _brute_downsample(block, "mean"), atol=1e-6)
     odd = rng.normal(size=(5, 3, 7))
-    got = _zarr_io.downsample2(odd, method="mean")
+    got = _zarr_pyramid.downsample2(odd, method="mean")
     assert np.isclose(got[-1, -1, -1], odd[4, 2, 6])  # a lone corner voxel is its own mean
     assert np.isclose(got[0, -1, 0], odd[0:2, 2, 0:2].mean())
 
@@ -219,7 +220,7 @@ def test_label_pyramid_never_invents_labels(tmp_path: Path) -> None:
         data = _zarr_level(out, level)
         assert data.shape == shape
         assert set(np.unique(data).tolist()) <= labels
-    assert _zarr_io.zarr_levels(out) == ["0", "1", "2", "3"]
+    assert _zarr_meta.zarr_levels(out) == ["0", "1", "2", "3"]
     ms = json.loads((out / ".zattrs").read_text())["multiscales"][0]
     assert ms["type"] == "majority"
 
@@ -259,8 +260,9 @@ def test_too_many_axes_refused(tmp_path: Path) -> None:
 def test_existing_target_refused_then_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "e.zarr"
     _write(out, shape=(8, 8, 8))
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True") as err:
         _write(out, shape=(8, 8, 8))
+    assert err.value.param == "overwrite"
     _write(out, shape=(10, 9, 8), overwrite=True)
     assert _zarr_level(out).shape == (10, 9, 8)
     assert _no_temporaries(tmp_path)
@@ -299,9 +301,10 @@ def test_resume_with_other_settings_refused(tmp_path: Path) -> None:
     shape = (16, 16, 24)
     with pytest.raises(KeyboardInterrupt):
         _write(out, shape=shape, chunks=4, jobs=1, fn=Pattern(shape, fail_after=2, interrupt=True))
-    with pytest.raises(OptionError, match="--resume.*chunks"):
+    with pytest.raises(OptionError, match="^resume: .*chunks") as err:
         _write(out, shape=shape, chunks=8, jobs=1, resume=True)
-    # without --resume the stale partial is dropped and the run starts over
+    assert err.value.param == "resume"
+    # without resume the stale partial is dropped and the run starts over
     _, ref = _write(out, shape=shape, chunks=8, jobs=1)
     assert np.array_equal(_zarr_level(out), ref)
     assert _no_temporaries(tmp_path)
@@ -371,11 +374,11 @@ def test_bad_zarr_inputs(tmp_path: Path) -> None:
 
 def test_target_checks(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="does not exist"):
-        _zarr_io.check_zarr_target(tmp_path / "nope" / "x.zarr")
+        _zarr_write.check_zarr_target(tmp_path / "nope" / "x.zarr")
     f = tmp_path / "file.zarr"
     f.write_text("x")
     with pytest.raises(OutputError, match="not a Zarr directory"):
-        _zarr_io.check_zarr_target(f, overwrite=True)
+        _zarr_write.check_zarr_target(f, overwrite=True)
 
 
 def test_another_live_run_is_not_clobbered(tmp_path: Path) -> None:
@@ -390,12 +393,13 @@ def test_another_live_run_is_not_clobbered(tmp_path: Path) -> None:
 
 
 def test_chunks_from_text() -> None:
-    assert _zarr_io._as_chunks("64") == (64, 64, 64)
-    assert _zarr_io._as_chunks("64,32,16") == (64, 32, 16)
-    assert _zarr_io._as_chunks("8x8x4") == (8, 8, 4)
+    assert _zarr_plan.as_chunks("64") == (64, 64, 64)
+    assert _zarr_plan.as_chunks("64,32,16") == (64, 32, 16)
+    assert _zarr_plan.as_chunks("8x8x4") == (8, 8, 4)
     for bad in ("a,b", "0", "1,2", (1, -2, 3)):
-        with pytest.raises(OptionError, match="--chunks"):
-            _zarr_io._as_chunks(bad)  # type: ignore[arg-type]
+        with pytest.raises(OptionError, match="^chunks: ") as err:
+            _zarr_plan.as_chunks(bad)  # type: ignore[arg-type]
+        assert err.value.param == "chunks"
 
 
 @pytest.mark.parametrize("command", [["labels", "--resolution", "0.6"], ["spacing", "--iso", "0.6"]])
@@ -430,14 +434,14 @@ def test_cli_writes_ome_zarr_equal_to_nifti(tmp_path: Path, command: list[str]) 
 def test_missing_zarr_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib.util
 
-    from niresample_cli.core._zarr_io import _require_zarr
+    from niresample_cli.core._zarr_meta import require_zarr
     from niresample_cli.core.errors import DependencyError
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "zarr" else real(name, *a))
     with pytest.raises(DependencyError, match=r"pip install 'niresample\[zarr\]'"):
-        _require_zarr()
+        require_zarr()
 
 
 @pytest.mark.parametrize("damage", ["affine", "datasets", "scale"])

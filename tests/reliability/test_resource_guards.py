@@ -43,14 +43,14 @@ def _write(path: Path, shape: tuple[int, int, int], **kw: object) -> Path:
 
 @pytest.mark.parametrize("limit", [10**6, "1M", "0.5G"])
 def test_max_output_refused_before_any_work(tmp_path: Path, limit: object) -> None:
-    with pytest.raises(OptionError, match="--max-output") as info:
+    with pytest.raises(OptionError, match="over max_output") as info:
         _write(tmp_path / "o.nii.gz", (1024, 1024, 1024), max_output=limit)
     assert "4.0 GiB" in str(info.value) and "nothing was written" in str(info.value)
     assert files_in(tmp_path) == set()
 
 
 def test_max_output_bad_text_is_an_option_error(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="--max-output: expected a size"):
+    with pytest.raises(OptionError, match="^max_output: expected a size"):
         _write(tmp_path / "o.nii", (4, 4, 4), max_output="lots")
 
 

@@ -28,7 +28,7 @@ from reltools import (
     load,
 )
 
-from niresample_cli.core.writer import TEMP_PATTERN, _host, clean_stale_temporaries
+from niresample_cli.core.atomic import TEMP_PATTERN, clean_stale_temporaries, host_name
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ENV = {**os.environ, "COLUMNS": "100", "TERM": "dumb"}
@@ -300,7 +300,7 @@ def test_sigkill_leaves_a_recognisable_temporary_that_the_next_run_cleans(tmp_pa
     _finish(p)
     left = _temporaries(out_dir)
     assert not out.exists(), "a killed run must never leave a target"
-    assert left == [f".o.nii.niresample-{_host()}-{p.pid}.part"]
+    assert left == [f".o.nii.niresample-{host_name()}-{p.pid}.part"]
     # a live process' temporary is never touched
     live = out_dir / f".other.nii.niresample-{os.getpid()}.part"
     live.write_bytes(b"in progress")
