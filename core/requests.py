@@ -185,7 +185,10 @@ class Interpolation:
     def __post_init__(self) -> None:
         from .kernels import check_order
 
-        _set(self, "order", check_order(self.order))
+        try:
+            _set(self, "order", check_order(self.order))
+        except OptionError as err:  # kernels' message names "order"; carry the param too
+            raise OptionError(str(err), param="order") from None
         if self.anti_aliasing is not None:
             _set(self, "anti_aliasing", bool(self.anti_aliasing))
         if self.dtype is not None:
