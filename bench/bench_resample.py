@@ -121,10 +121,11 @@ def _methods(case: str, path: Path, order: int) -> dict[str, Callable[[], Any]]:
 
 
 def _stream_file(path: Path, out: Path, case: str, order: int, max_memory: str | None) -> None:
-    from niresample_cli.core.api import resample_file
+    from niresample_cli.core.requests import Compute, Interpolation, OutputOptions, ResampleRequest, Target
+    from niresample_cli.core.run import resample_file
 
-    resample_file(path, out, spacing=CASES[case]["target"], order=order, max_memory=max_memory,
-                  overwrite=True)
+    resample_file(path, out, ResampleRequest(Target(spacing=CASES[case]["target"]), Interpolation(order=order),
+                                             Compute(max_memory=max_memory), OutputOptions(overwrite=True)))
 
 
 def _sitk_file(path: Path, out: Path, case: str, order: int) -> None:

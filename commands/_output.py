@@ -1,30 +1,99 @@
-"""Output options shared by spacing, size and labels (Zarr, dask, disk guards)."""
+"""What spacing, size and labels share: building the request's compute and output
+parts from their options, the per-file job, its report line, and the batch run."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["output_options", "fmt_triple"]
+if TYPE_CHECKING:
+    from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest
+    from niresample_cli.core.result import RunResult
+
+__all__ = ["fmt_triple", "compute_from", "output_from", "report_line", "resample_one", "run_request"]
 
 
-def output_options(
-    *, chunks: str | None, pyramid: int, resume: bool, scheduler: str | None, force: bool,
-    threads: int | None, max_output: str | None, max_memory: str | None,
-) -> dict[str, Any]:
-    """The keyword arguments core.stream.write_output takes beyond the image.
+def compute_from(device: Any, max_memory: str | None, threads: int | None) -> Compute:
+    """``--device``, ``--max-memory``, ``--threads`` as a :class:`Compute` (validated)."""
+    from niresample_cli.core.requests import Compute
 
-    Only the options the user set are passed, so the writers' defaults apply.
-    """
-    # max_memory sizes the Zarr chunk rows too (NIfTI outputs ignore it there).
-    options: dict[str, Any] = {"force": force, "max_output": max_output, "max_memory": max_memory}
-    if threads is not None:
-        options["jobs"] = threads
-    zarr_only = {"chunks": chunks, "pyramid": pyramid or None, "resume": resume or None,
-                 "scheduler": scheduler}
-    options.update({k: v for k, v in zarr_only.items() if v is not None})
-    return options
+    return Compute(device=None if device is None else str(getattr(device, "value", device)),
+                   max_memory=max_memory, threads=threads)
+
+
+def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max_output: str | None,
+                chunks: str | None, pyramid: int, resume: bool, scheduler: str | None) -> OutputOptions:
+    """The output options (``--overwrite`` ... ``--scheduler``) as :class:`OutputOptions`."""
+    from niresample_cli.core.requests import OutputOptions
+
+    return OutputOptions(overwrite=overwrite, compress_level=compress_level, force=force,
+                         max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
+                         scheduler=scheduler)
 
 
 def fmt_triple(values: Any) -> str:
     """``'66x82x50'`` / ``'1x1x1'``: the per-file report's shapes and spacings."""
     return "x".join(f"{float(v):.6g}" for v in values)
+
+
+def report_line(result: RunResult) -> str:
+    """The one line per file of spacing, size and labels (on stderr)."""
+    how = [str(result.dtype), result.method] + ([result.device] if result.labels else [])
+    name = result.input.name if result.input is not None else "<in-memory>"
+    return (f"{name}: {fmt_triple(result.input_grid.shape)} @ {fmt_triple(result.input_grid.spacing)} mm"
+            f" -> {fmt_triple(result.shape[:3])} @ {fmt_triple(result.grid.spacing)} mm"
+            f" ({', '.join(how)}) -> {result.output}")
+
+
+def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
+                 quiet: bool, compare: bool) -> dict[str, Any]:
+    """One file: resample, then report it (and compare) at once, so a later failure in
+    the batch does not swallow the lines of the files already done.
+
+    Module-level and picklable with :func:`functools.partial`: ``-j N`` runs it in processes.
+    """
+    from niresample_cli.console import err, warn_line
+    from niresample_cli.core.run import resample_file
+
+    result = resample_file(in_path, out_path, request, progress=progress)
+    if not quiet:
+        err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
+    if result.clipped:
+        warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
+                  "and were clipped (use --dtype float32 to keep them)")
+    if compare and not quiet:
+        _compare(result)
+    return result.facts()
+
+
+def _compare(result: RunResult) -> None:
+    from niresample_cli.console import warn_line
+
+    try:
+        from niresample_cli.commands.compare import print_report
+        from niresample_cli.core.compare import compare_images
+    except ImportError:
+        warn_line("--compare is not available in this version")
+        return
+    assert result.input is not None and result.output is not None
+    # labels=True refuses float and scaled label maps (which labels accepts):
+    # for those, let compare decide.
+    report = compare_images(result.input, result.output,
+                            labels=True if result.labels and result.integer else None)
+    print_report(report)
+
+
+def run_request(paths: list[Path], request: ResampleRequest, *, command: str, quiet: bool,
+                compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
+                jobs: int) -> None:
+    """Plan the (input, output) pairs and run ``request`` on each (``-j``: in processes).
+
+    The request is already validated, so nothing is touched (not even ``-o DIR``)
+    for a bad option.
+    """
+    from niresample_cli.batch import plan_pairs, run_paths
+
+    pairs = plan_pairs(paths, output_dir=output_dir, name=name)
+    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare)
+    run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import output_options
-from niresample_cli.commands.spacing import run_resample
+from niresample_cli.commands._output import compute_from, output_from, run_request
+from niresample_cli.commands.spacing import intensity_request
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -74,15 +74,18 @@ def run(
       niresample size *.nii.gz -o small/ --shape 96 96 64 --order 1
     """
     from niresample_cli.core.errors import OptionError
+    from niresample_cli.core.requests import Target
 
     if (shape is None) == (like is None):
         raise OptionError("give exactly one of --shape X Y Z or --like REF")
-    run_resample(
-        paths, shape=None if shape is None else tuple(shape), like=like, order=order,
-        anchor=anchor.value, dtype=dtype, no_antialias=no_antialias, compare=compare,
-        quiet=quiet, overwrite=overwrite, max_memory=max_memory, compress_level=compress_level,
-        device=device, output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-        output=output_options(chunks=chunks, pyramid=pyramid, resume=resume, scheduler=scheduler,
-                              force=force, threads=threads, max_output=max_output,
-                              max_memory=max_memory),
+    target = Target(shape=None if shape is None else tuple(shape), like=like,  # type: ignore[arg-type]
+                    anchor=anchor.value)
+    request = intensity_request(
+        target, order=order, no_antialias=no_antialias, dtype=dtype,
+        compute=compute_from(device, max_memory, threads),
+        output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
+                           max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
+                           scheduler=scheduler),
     )
+    run_request(paths, request, command="size", quiet=quiet, compare=compare,
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .compare import _nearest
 from .errors import OptionError
 from .grid import Grid
 from .io import SourceImage
+from .kernels import nearest_index
 
 
 def orientation(grid: Grid) -> tuple[list[int], list[int]]:
@@ -69,14 +69,16 @@ def sample(img: SourceImage, coords: np.ndarray, *, nearest: bool,
     """``img`` at ``coords`` (nearest or trilinear), reading one bounded box at a time."""
     shape = np.asarray(img.grid.shape)
     flat = coords.reshape(3, -1)
-    inside = np.all((flat >= -0.5 - 1e-6) & (flat <= shape[:, None] - 0.5 + 1e-6), axis=0)
+    # the one nearest rule of the kernels (labels and compare pick the same voxel)
+    nearest_axes = [nearest_index(flat[a], int(shape[a])) for a in range(3)]
+    inside = nearest_axes[0][1] & nearest_axes[1][1] & nearest_axes[2][1]
     out = np.zeros(flat.shape[1], dtype=img.value_dtype if nearest else np.float64)
     where = np.flatnonzero(inside)
     if where.size:
         pts = flat[:, where]
         corners: list[tuple[np.ndarray, np.ndarray | None]] = []
         if nearest:
-            corners.append((np.clip(_nearest(pts), 0, shape[:, None] - 1), None))
+            corners.append((np.stack([nearest_axes[a][0][where] for a in range(3)]), None))
         else:
             base = np.floor(pts)
             t = pts - base

@@ -1,7 +1,9 @@
 """Python API: resample paths, opened images or nibabel images.
 
-Every function builds the target :class:`~core.grid.Grid` first and then
-resamples once through :mod:`core.engine` (the same slab stream the CLI uses).
+Every function builds one :class:`~core.requests.ResampleRequest` (validated once,
+when it is built) and runs it through :mod:`core.run`: the target
+:class:`~core.grid.Grid` first, then one resampling through :mod:`core.engine`
+(the same slab stream the CLI uses).
 
 Examples
 --------
@@ -14,16 +16,17 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .engine import ResampleResult, plan_resample, resample_to_array, resample_to_file
-from .errors import InputError, OptionError
+from ._nibabel import ImageLike, as_like, source_from_nibabel
+from .errors import OptionError
 from .grid import Grid
-from .io import SourceImage, open_image, split_ext
+from .io import SourceImage, split_ext
+from .requests import Compute, Interpolation, OutputOptions, ResampleRequest, Target
+from .result import RunResult
+from .run import resample_file, resample_image
 
 __all__ = [
     "source_from_nibabel",
@@ -36,90 +39,17 @@ __all__ = [
     "resampling",
 ]
 
-ImageLike = Any  # str | PathLike | SourceImage | nibabel image
+#: The result of a file run (kept under its old name).
+ResampleResult = RunResult
 
 
-def source_from_nibabel(img: Any, path: str | os.PathLike[str] | None = None) -> SourceImage:
-    """A :class:`SourceImage` over an in-memory (or proxy-backed) nibabel image.
-
-    Parameters
-    ----------
-    img : nibabel.spatialimages.SpatialImage
-        A 3D to 7D image; its ``affine`` gives the grid.  A file-backed array
-        proxy keeps its ``scl_slope``/``scl_inter`` and is read lazily.
-    path : str or PathLike, optional
-        A name used in messages (default ``'<in-memory>'``).
-
-    Returns
-    -------
-    SourceImage
-
-    Raises
-    ------
-    InputError
-        When ``img`` is not a nibabel image.
-    """
-    import nibabel as nib
-
-    from .io import _check_dtype, _check_shape, _make_grid, _template_header
-
-    if not isinstance(img, nib.spatialimages.SpatialImage):
-        raise InputError(f"expected a path or a nibabel image, got {type(img).__name__}")
-    p = Path(path) if path is not None else Path("<in-memory>")
-    shape = tuple(int(v) for v in img.shape)
-    _check_shape(p, shape)
-    affine = np.asarray(img.affine, dtype=np.float64)
-    proxy = img.dataobj
-    slope = inter = None
-    if nib.is_proxy(proxy) and hasattr(proxy, "_get_unscaled"):
-        data: Any = proxy
-        dtype = _check_dtype(p, np.dtype(proxy.dtype))  # type: ignore[attr-defined]
-        slope, inter = float(getattr(proxy, "slope", 1.0)), float(getattr(proxy, "inter", 0.0))
-    else:
-        data = np.asarray(proxy)
-        dtype = _check_dtype(p, data.dtype)
-        data = data.astype(dtype, copy=False)
-    slope = 1.0 if slope is None or not np.isfinite(slope) or slope == 0 else slope
-    inter = 0.0 if inter is None or not np.isfinite(inter) else inter
-    if isinstance(img.header, (nib.Nifti1Header, nib.Nifti2Header)):
-        header = img.header.copy()
-        # Codes kept as they are (make_header stores the grid with code 2 when
-        # both are 0 and the pixdim fallback would not reproduce it).
-        header.set_qform(affine, code=int(img.header["qform_code"]))
-        header.set_sform(affine, code=int(img.header["sform_code"]))
-    else:
-        header = _template_header(affine, shape, dtype)
-    fmt = "nifti2" if isinstance(header, nib.Nifti2Header) else "nifti1"
-    return SourceImage(
-        path=p, grid=_make_grid(p, shape, affine), shape=shape, dtype=dtype, slope=slope,
-        inter=inter, header=header, fmt=fmt, _dataobj=data,
+def _resample(image: ImageLike, target: Target, **kw: Any) -> Any:
+    """``image`` onto ``target`` with the intensity options ``kw`` of the functions below."""
+    request = ResampleRequest(
+        target, Interpolation(order=kw["order"], anti_aliasing=kw["anti_aliasing"], dtype=kw["dtype"]),
+        Compute(device=kw["device"], max_memory=kw["max_memory"]),
     )
-
-
-def _as_source(image: ImageLike) -> tuple[SourceImage, bool]:
-    """``(source, opened_here)`` from a path, a SourceImage or a nibabel image."""
-    if isinstance(image, SourceImage):
-        return image, False
-    if isinstance(image, (str, os.PathLike)):
-        return open_image(image), True
-    return source_from_nibabel(image), False
-
-
-def _nibabel_image(data: np.ndarray, source: SourceImage, result: ResampleResult) -> Any:
-    import nibabel as nib
-
-    from .writer import make_header
-
-    header = make_header(source.header, result.grid, result.shape, result.dtype,
-                         slope=result.slope, inter=result.inter)
-    cls = nib.Nifti2Image if isinstance(header, nib.Nifti2Header) else nib.Nifti1Image
-    img = cls(data, result.grid.affine, header=header)
-    if result.slope == 1.0 and result.inter == 0.0:
-        return img
-    # nibabel applies scl_slope/inter only through an array proxy: round-trip
-    # the bytes so that get_fdata() gives the values and dataobj keeps the raw.
-    img.header.set_slope_inter(result.slope, result.inter)
-    return cls.from_bytes(img.to_bytes())
+    return resample_image(image, request)
 
 
 def resample_to_grid(
@@ -156,16 +86,10 @@ def resample_to_grid(
         Data in the output dtype (``get_fdata()`` applies any kept scaling),
         affine ``grid.affine``, header codes, units and TR kept from the input.
     """
-    source, opened = _as_source(image)
-    try:
-        plan = plan_resample(source, grid, order=order, anti_aliasing=anti_aliasing, dtype=dtype,
-                             device=device, max_memory=max_memory)
-        data, result = resample_to_array(plan)
-        return _nibabel_image(data, source, result)
-    finally:
-        if opened:
-            source.close()
-
+    if not isinstance(grid, Grid):
+        raise OptionError(f"grid: expected a Grid, got {type(grid).__name__}", param="grid")
+    return _resample(image, Target(like=grid), order=order, anti_aliasing=anti_aliasing,
+                     dtype=dtype, device=device, max_memory=max_memory)
 
 
 def resample_to_spacing(
@@ -201,14 +125,8 @@ def resample_to_spacing(
     GridError
         For zero, negative, NaN or absurd spacings.
     """
-    source, opened = _as_source(img)
-    try:
-        grid = source.grid.with_spacing(spacing, anchor=anchor)  # type: ignore[arg-type]
-        return resample_to_grid(source, grid, order=order, anti_aliasing=anti_aliasing,
-                                dtype=dtype, device=device, max_memory=max_memory)
-    finally:
-        if opened:
-            source.close()
+    return _resample(img, Target(spacing=spacing, anchor=anchor), order=order,  # type: ignore[arg-type]
+                     anti_aliasing=anti_aliasing, dtype=dtype, device=device, max_memory=max_memory)
 
 
 def resample_to_shape(
@@ -236,14 +154,8 @@ def resample_to_shape(
     -------
     nibabel.Nifti1Image
     """
-    source, opened = _as_source(img)
-    try:
-        grid = source.grid.with_shape(shape, anchor=anchor)  # type: ignore[arg-type]
-        return resample_to_grid(source, grid, order=order, anti_aliasing=anti_aliasing,
-                                dtype=dtype, device=device, max_memory=max_memory)
-    finally:
-        if opened:
-            source.close()
+    return _resample(img, Target(shape=shape, anchor=anchor), order=order,  # type: ignore[arg-type]
+                     anti_aliasing=anti_aliasing, dtype=dtype, device=device, max_memory=max_memory)
 
 
 def target_grid(
@@ -261,77 +173,8 @@ def target_grid(
     OptionError
         When none or several are given.
     """
-    given = [n for n, v in (("spacing", spacing), ("shape", shape), ("like", like)) if v is not None]
-    if len(given) != 1:
-        raise OptionError(
-            "give exactly one of spacing, shape or like" + (f" (got {', '.join(given)})" if given else "")
-        )
-    if spacing is not None:
-        return source.grid.with_spacing(spacing, anchor=anchor)  # type: ignore[arg-type]
-    if shape is not None:
-        return source.grid.with_shape(shape, anchor=anchor)  # type: ignore[arg-type]
-    if isinstance(like, Grid):
-        return like
-    with open_image(like) as ref:  # type: ignore[arg-type]
-        return ref.grid
-
-
-def resample_file(
-    in_path: str | os.PathLike[str],
-    out_path: str | os.PathLike[str],
-    *,
-    spacing: float | Sequence[float | None] | None = None,
-    shape: Sequence[int] | None = None,
-    like: str | os.PathLike[str] | Grid | None = None,
-    order: int = 1,
-    anchor: str = "center",
-    anti_aliasing: bool | None = None,
-    dtype: object = None,
-    device: str | None = None,
-    max_memory: str | int | None = None,
-    overwrite: bool = False,
-    compress_level: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    output_options: dict[str, Any] | None = None,
-) -> ResampleResult:
-    """Resample a file to a file, streaming slabs with bounded memory.
-
-    Parameters
-    ----------
-    in_path, out_path : str or PathLike
-        Input image; output ``.nii``/``.nii.gz`` (or ``.zarr``), written
-        atomically.
-    spacing, shape, like
-        Exactly one: new spacing (mm, None keeps an axis), new shape (FOV
-        kept), or a reference image/grid to resample onto.
-    order, anchor, anti_aliasing, dtype, device, max_memory
-        As in :func:`resample_to_grid` and :func:`resample_to_spacing`.
-    overwrite : bool
-        Replace an existing output (never an input).
-    compress_level : int, optional
-        gzip level for ``.nii.gz``.
-    progress : callable, optional
-        ``progress(done_bytes, total_bytes)``.
-    output_options : dict, optional
-        Passed to :func:`core.stream.write_output` (Zarr chunking, scheduler).
-
-    Returns
-    -------
-    ResampleResult
-        Output path, grids, dtype and the count of clipped voxels.
-
-    Raises
-    ------
-    InputError, GridError, OptionError, OutputError, DiskSpaceError
-        Before any work for bad inputs, grids and outputs.
-    """
-    with open_image(in_path) as source:
-        grid = target_grid(source, spacing=spacing, shape=shape, like=like, anchor=anchor)
-        plan = plan_resample(source, grid, order=order, anti_aliasing=anti_aliasing, dtype=dtype,
-                             device=device, max_memory=max_memory)
-        inputs = (Path(like),) if isinstance(like, (str, os.PathLike)) else ()
-        return resample_to_file(plan, Path(out_path), overwrite=overwrite, compress_level=compress_level,
-                                progress=progress, inputs=inputs, output_options=output_options)
+    target = Target(spacing=spacing, shape=shape, like=as_like(like), anchor=anchor)  # type: ignore[arg-type]
+    return target.grid_for(source.grid)
 
 
 def resample_nifti_spacing(
@@ -342,7 +185,7 @@ def resample_nifti_spacing(
     new_z_spacing: float | None = None,
     new_spacing: float | Sequence[float] | None = None,
     order: int = 1,
-) -> ResampleResult:
+) -> RunResult:
     """Drop-in for the ``resample_nifti_spacing`` script function, with correct geometry.
 
     Parameters
@@ -358,7 +201,7 @@ def resample_nifti_spacing(
 
     Returns
     -------
-    ResampleResult
+    RunResult
 
     Notes
     -----
@@ -371,8 +214,10 @@ def resample_nifti_spacing(
     else:
         spacing = (new_x_spacing, new_y_spacing, new_z_spacing)
         if all(v is None for v in spacing):
-            raise OptionError("resample_nifti_spacing: give new_spacing or new_x/y/z_spacing")
-    return resample_file(input, output, spacing=spacing, order=order, overwrite=True)
+            raise OptionError("new_spacing: give new_spacing or new_x/y/z_spacing", param="new_spacing")
+    request = ResampleRequest(Target(spacing=spacing), Interpolation(order=order),
+                              output=OutputOptions(overwrite=True))
+    return resample_file(input, output, request)
 
 
 def resampling(
@@ -407,8 +252,11 @@ def resampling(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OptionError(f"output_path: cannot create directory {out_dir} ({err})") from err
+        raise OptionError(f"output_path: cannot create directory {out_dir} ({err})",
+                          param="output_path") from err
     stem, _ = split_ext(nii_path)
     out = out_dir / f"{stem}_resampled.nii.gz"
-    result = resample_file(nii_path, out, shape=tuple(desired_volume), order=3, overwrite=True)
+    request = ResampleRequest(Target(shape=tuple(desired_volume)), Interpolation(order=3),  # type: ignore[arg-type]
+                              output=OutputOptions(overwrite=True))
+    result = resample_file(nii_path, out, request)
     return result.output if result.output is not None else out

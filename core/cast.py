@@ -9,7 +9,7 @@ import numpy as np
 from .errors import OptionError
 from .io import SUPPORTED_DTYPES, SourceImage
 
-__all__ = ["OutputType", "output_type", "work_dtype", "cast_values", "round_half_away"]
+__all__ = ["OutputType", "check_dtype", "output_type", "work_dtype", "cast_values", "round_half_away"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,25 @@ class OutputType:
         return self.slope != 1.0 or self.inter != 0.0
 
 
+def check_dtype(dtype: object) -> np.dtype:
+    """The native-order dtype niresample writes for ``dtype`` (a name or a dtype).
+
+    Raises
+    ------
+    OptionError
+        Naming ``dtype``, for anything that is not a real scalar type niresample writes.
+    """
+    try:
+        dt = np.dtype(str(dtype).lower() if isinstance(dtype, str) else dtype)  # type: ignore[call-overload]
+    except TypeError as err:
+        raise OptionError(f"dtype: not a data type: {dtype!r}", param="dtype") from err
+    dt = dt.newbyteorder("=")
+    if dt not in SUPPORTED_DTYPES:
+        names = ", ".join(str(d) for d in SUPPORTED_DTYPES)
+        raise OptionError(f"dtype: expected one of {names}, got {dtype!r}", param="dtype")
+    return dt
+
+
 def output_type(source: SourceImage, dtype: object = None) -> OutputType:
     """The output type for ``source``: its own dtype unless ``dtype`` is given.
 
@@ -45,17 +64,7 @@ def output_type(source: SourceImage, dtype: object = None) -> OutputType:
     OptionError
         For a dtype that is not a real scalar type niresample writes.
     """
-    if dtype is None:
-        dt = source.dtype
-    else:
-        try:
-            dt = np.dtype(str(dtype).lower() if isinstance(dtype, str) else dtype)  # type: ignore[call-overload]
-        except TypeError as err:
-            raise OptionError(f"dtype: not a data type: {dtype!r}", param="dtype") from err
-        dt = dt.newbyteorder("=")
-        if dt not in SUPPORTED_DTYPES:
-            names = ", ".join(str(d) for d in SUPPORTED_DTYPES)
-            raise OptionError(f"dtype: expected one of {names}, got {dtype!r}", param="dtype")
+    dt = source.dtype if dtype is None else check_dtype(dtype)
     if dt.kind in "iu" and source.is_scaled:
         return OutputType(dt, source.slope, source.inter)
     return OutputType(dt)

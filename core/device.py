@@ -52,15 +52,17 @@ def resolve_device(device: str | None) -> str:
     """
     d = "numpy" if device is None else str(device).lower()
     if d not in DEVICES:
-        raise OptionError(f"--device: expected one of auto, cpu, cuda, got {device!r}")
+        raise OptionError(f"device: expected one of auto, numpy, cpu, cuda, got {device!r}", param="device")
     if d == "auto":
         return "cuda" if cuda_available() else "numpy"
     if d in ("cpu", "cuda") and not torch_available():
         raise DeviceError(
-            f"--device {d} needs PyTorch: pip install 'niresample[torch]' (or pip install torch)"
+            f"device: {d!r} needs PyTorch: pip install 'niresample[torch]' (or pip install torch)",
+            param="device",
         )
     if d == "cuda" and not cuda_available():
-        raise DeviceError("--device cuda: torch sees no CUDA GPU (use --device cpu or auto)")
+        raise DeviceError("device: torch sees no CUDA GPU for 'cuda' (use 'cpu' or 'auto')",
+                          param="device")
     return d
 
 

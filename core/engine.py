@@ -27,9 +27,9 @@ sums differently for another slab size; the pre-filter margin of
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +39,10 @@ from .cast import OutputType, output_type
 from .grid import Grid, axis_aligned_map
 from .io import SourceImage
 from .kernels import check_order
+from .result import OutputSpec, RunResult
+
+if TYPE_CHECKING:
+    from .requests import Compute, OutputOptions
 
 __all__ = [
     "ResamplePlan",
@@ -86,46 +90,8 @@ class ResamplePlan:
     device: str
 
 
-@dataclass
-class ResampleResult:
-    """What one resampling did (the CLI prints it; core never prints).
-
-    Attributes
-    ----------
-    output : Path or None
-        The written file (None for in-memory results).
-    input_grid, grid : Grid
-        Source and output spatial grids.
-    shape : tuple of int
-        Full output shape (extra axes included).
-    dtype : numpy.dtype
-        Stored output dtype.
-    slope, inter : float
-        Output header scaling.
-    clipped : int
-        Integer voxels clipped to the dtype's range (never wrapped).
-    order : int
-    anti_aliasing : bool
-    separable : bool
-    device : str
-    slabs : int
-        Slabs per volume.
-    """
-
-    output: Path | None
-    input_grid: Grid
-    grid: Grid
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    slope: float
-    inter: float
-    clipped: int
-    order: int
-    anti_aliasing: bool
-    separable: bool
-    device: str
-    slabs: int
-    extra: dict[str, Any] = field(default_factory=dict)
+#: The result of a run; one type for intensity and label runs (see :mod:`.result`).
+ResampleResult = RunResult
 
 
 def plan_resample(
@@ -158,7 +124,7 @@ def plan_resample(
         Backend of the separable path (torch for cpu/cuda).
     max_memory : str or int, optional
         Working-memory budget, e.g. ``'512M'`` (default:
-        :func:`core.stream.parse_memory`).
+        :func:`core.budget.parse_memory`).
 
     Returns
     -------
@@ -168,8 +134,8 @@ def plan_resample(
     ------
     OptionError, DeviceError
     """
+    from .budget import parse_memory, plan_slabs
     from .device import resolve_device
-    from .stream import parse_memory, plan_slabs
 
     order = check_order(order)
     dev = resolve_device(device)
@@ -224,46 +190,69 @@ def _default_budget(budget: int, source: SourceImage, target: Grid, out: OutputT
     return int(min(budget, max(_MIN_BUDGET, (in_bytes + out_bytes) // 8)))
 
 
-def _result(plan: ResamplePlan, output: Path | None) -> ResampleResult:
-    return ResampleResult(
-        output=output, input_grid=plan.source.grid, grid=plan.target,
+def _result(plan: ResamplePlan, output: Path | None) -> RunResult:
+    source = plan.source
+    return RunResult(
+        input=None if _in_memory(source) else Path(source.path), output=output,
+        input_grid=source.grid, grid=plan.target,
         shape=tuple(plan.target.shape) + plan.extra_shape, dtype=plan.out.dtype,
-        slope=plan.out.slope, inter=plan.out.inter, clipped=plan.slab_fn.clipped,
-        order=plan.order, anti_aliasing=plan.anti_aliasing, separable=plan.separable,
-        device=plan.device, slabs=len(plan.slabs),
+        method=f"order {plan.order}", device=plan.device, clipped=plan.slab_fn.clipped,
+        slabs=len(plan.slabs), slope=plan.out.slope, inter=plan.out.inter, order=plan.order,
+        anti_aliasing=plan.anti_aliasing, separable=plan.separable, integer=source.is_integer,
     )
+
+
+def _in_memory(source: SourceImage) -> bool:
+    return str(source.path).startswith("<")
+
+
+def output_spec(plan: ResamplePlan) -> OutputSpec:
+    """The layout of ``plan``'s output (for :func:`core.stream.write_output`)."""
+    return OutputSpec(grid=plan.target, extra_shape=plan.extra_shape, dtype=plan.out.dtype,
+                      template=plan.source.header, slope=plan.out.slope, inter=plan.out.inter)
 
 
 def resample_to_file(
     plan: ResamplePlan,
     path: str | Path,
     *,
-    overwrite: bool = False,
-    compress_level: int | None = None,
+    options: OutputOptions | None = None,
+    compute: Compute | None = None,
     progress: Callable[[int, int], None] | None = None,
     inputs: Sequence[Path] = (),
-    output_options: dict[str, Any] | None = None,
-) -> ResampleResult:
+) -> RunResult:
     """Stream ``plan`` to ``path`` (atomic; NIfTI or Zarr by extension).
+
+    Parameters
+    ----------
+    plan : ResamplePlan
+    path : str or Path
+    options : OutputOptions, optional
+        How the output is written (default: :class:`OutputOptions()`).
+    compute : Compute, optional
+        ``threads`` and ``max_memory`` of the writer (Zarr chunk rows).
+    progress : callable, optional
+        ``progress(done_bytes, total_bytes)``.
+    inputs : sequence of Path
+        Further inputs (a reference image) that must never be overwritten.
 
     Raises
     ------
     OutputError, OutputExistsError, DiskSpaceError
         Before any work, when the output cannot be written.
     """
+    from .requests import Compute, OutputOptions
     from .stream import write_output
 
     written = write_output(
-        Path(path), grid=plan.target, extra_shape=plan.extra_shape, dtype=plan.out.dtype,
-        slab_fn=plan.slab_fn, slabs=plan.slabs, template=plan.source.header,
-        slope=plan.out.slope, inter=plan.out.inter,
-        inputs=(Path(plan.source.path), *inputs), overwrite=overwrite,
-        compress_level=compress_level, progress=progress, **(output_options or {}),
+        Path(path), output_spec(plan), plan.slab_fn, plan.slabs,
+        options=options or OutputOptions(), compute=compute or Compute(),
+        inputs=(Path(plan.source.path), *inputs), progress=progress,
     )
     return _result(plan, Path(written))
 
 
-def resample_to_array(plan: ResamplePlan) -> tuple[np.ndarray, ResampleResult]:
+def resample_to_array(plan: ResamplePlan) -> tuple[np.ndarray, RunResult]:
     """Run ``plan`` into one in-memory array (stored dtype, Fortran order)."""
     from .stream import collect_output
 

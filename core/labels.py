@@ -43,8 +43,10 @@ from ._label_slabs import LabelSlabs, gaussian_weights
 from ._label_values import check_label_values
 from ._labels_numpy import majority_codes, smooth_labels_blocks
 from .errors import OptionError
-from .grid import Grid, as_triple
+from .grid import Grid
 from .io import SourceImage, open_image
+from .requests import Compute, LabelMethod, OutputOptions, ResampleRequest, Target
+from .result import OutputSpec, RunResult
 
 __all__ = [
     "LABEL_METHODS",
@@ -66,29 +68,8 @@ _DEFAULT_SLAB_BYTES = 256 << 20
 
 
 # -- validation ---------------------------------------------------------------
-def _as_sigma(value: object, name: str) -> tuple[float, float, float] | None:
-    """Sigma per axis (a number or three); 0 means no smoothing along that axis."""
-    if value is None:
-        return None
-    s = as_triple(value, name, allow_zero=True, error=OptionError)
-    return (float(s[0]), float(s[1]), float(s[2]))  # type: ignore[arg-type]
-
-
-def _validate_method(method: str, sigma: object, sigma_voxels: object) -> str:
-    m = str(getattr(method, "value", method)).lower()
-    if m not in LABEL_METHODS:
-        raise OptionError(f"--method: expected one of {', '.join(LABEL_METHODS)}, got {method!r}")
-    if sigma is not None and sigma_voxels is not None:
-        raise OptionError("give --sigma (mm) or --sigma-voxels, not both")
-    if (sigma is not None or sigma_voxels is not None) and m != "gaussian":
-        if m == "nearest":
-            return "gaussian"  # --sigma implies gaussian
-        raise OptionError(f"--sigma applies to --method gaussian, not {m}")
-    if m == "gaussian" and sigma is None and sigma_voxels is None:
-        raise OptionError("--method gaussian needs --sigma MM (or --sigma-voxels N)")
-    return m
-
-
+# The rules (exactly one of spacing/shape/like, method and sigma) live in
+# core.requests (Target, LabelMethod); this keeps the old entry point.
 def label_target_grid(
     source: Grid,
     *,
@@ -123,51 +104,24 @@ def label_target_grid(
     GridError
         Invalid spacing or shape.
     """
-    given = [n for n, v in (("spacing", spacing), ("shape", shape), ("like", like)) if v is not None]
-    if len(given) != 1:
-        raise OptionError(
-            "give exactly one of a spacing (--resolution/--spacing/--x/--y/--z), --shape or --like"
-            + (f" (got {', '.join(given)})" if given else "")
-        )
-    if like is not None:
-        return like
-    if shape is not None:
-        return source.with_shape(shape, anchor=anchor)  # type: ignore[arg-type]
-    assert spacing is not None
-    return source.with_spacing(spacing, anchor=anchor)  # type: ignore[arg-type]
+    from .requests import Target
+
+    return Target(spacing=spacing, shape=shape, like=like, anchor=anchor).grid_for(source)  # type: ignore[arg-type]
 
 
 # -- the API -----------------------------------------------------------------------------
-def _prepare(
-    source: SourceImage, *, spacing: Any, shape: Any, like: Any, method: str, sigma: Any,
-    sigma_voxels: Any, anchor: str, device: str | None, force_float_labels: bool,
-) -> LabelSlabs:
+def _prepare(source: SourceImage, request: ResampleRequest) -> LabelSlabs:
+    """The slab function of a label ``request`` on ``source`` (checked, not run)."""
     from .device import resolve_device
 
-    m = _validate_method(method, sigma, sigma_voxels)
-    s_mm = _as_sigma(sigma, "--sigma")
-    s_vox = _as_sigma(sigma_voxels, "--sigma-voxels")
-    dev = resolve_device(device)
-    like_grid = None
-    if isinstance(like, Grid):
-        like_grid = like
-    elif isinstance(like, (str, os.PathLike)):
-        with open_image(like) as ref:
-            like_grid = ref.grid
-    elif like is not None:
-        from .api import _as_source
-
-        like_grid = _as_source(like)[0].grid
-    if spacing is not None and not isinstance(spacing, (int, float)) and len(list(spacing)) == 3 \
-            and all(v is None for v in spacing):
-        spacing = None
-    grid = label_target_grid(source.grid, spacing=spacing, shape=shape, like=like_grid,
-                             anchor=str(getattr(anchor, "value", anchor)))
-    if m == "gaussian" and s_mm is not None:
-        s_vox = (s_mm[0] / grid.spacing[0], s_mm[1] / grid.spacing[1], s_mm[2] / grid.spacing[2])
-    fn = LabelSlabs(source, grid, method=m, sigma_voxels=s_vox, device=dev)
+    method = request.method
+    assert isinstance(method, LabelMethod)
+    dev = resolve_device(request.compute.device)
+    grid = request.target.grid_for(source.grid)
+    fn = LabelSlabs(source, grid, method=method.method,
+                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev)
     # Last: it streams the whole image, so every cheap refusal comes first.
-    check_label_values(source, force=force_float_labels)
+    check_label_values(source, force=method.force_float_labels)
     return fn
 
 
@@ -191,7 +145,7 @@ def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None, *,
     slice per piece), so a large sigma still runs by default.
     """
     from ._dask import default_jobs
-    from .stream import parse_memory, plan_slabs
+    from .budget import parse_memory, plan_slabs
     from .writer import _fmt_bytes
 
     budget = parse_memory(max_memory)
@@ -212,11 +166,12 @@ def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None, *,
         budget = max(budget, int(pieces * (fixed + per_slice)) + 1)
     elif pieces * fixed > budget:
         raise OptionError(
-            f"--sigma/--sigma-voxels: this Gaussian needs {_fmt_bytes(pieces * fixed)} of working "
+            f"max_memory: this Gaussian (sigma) needs {_fmt_bytes(pieces * fixed)} of working "
             f"memory for its blocks and halo slices"
-            + (f" ({pieces} slab pieces at once; --threads lowers that)" if pieces > 1 else "")
-            + f", more than --max-memory allows ({_fmt_bytes(budget)}); raise --max-memory or "
-            "lower the sigma"
+            + (f" ({pieces} slab pieces at once; fewer threads lower that)" if pieces > 1 else "")
+            + f", more than max_memory allows ({_fmt_bytes(budget)}); raise max_memory or "
+            "lower the sigma",
+            param="max_memory",
         )
     return plan_slabs(nz, per_slice, max(int(budget - pieces * fixed), 1), min_height=pieces)
 
@@ -231,6 +186,69 @@ def _collect(fn: LabelSlabs, source: SourceImage, slabs: Sequence[tuple[int, int
             key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *vidx)
             fn.fill(v, z0, z1, out[key])
     return out
+
+
+def _result(source: SourceImage, fn: LabelSlabs, slabs: int, output: Path | None) -> RunResult:
+    in_memory = str(source.path).startswith("<")
+    return RunResult(
+        input=None if in_memory else Path(source.path), output=output, input_grid=source.grid,
+        grid=fn.grid, shape=tuple(fn.grid.shape) + tuple(source.shape[3:]), dtype=source.dtype,
+        method=fn.method, device=fn.device, slabs=slabs, slope=source.slope, inter=source.inter,
+        order=None, separable=fn.separable, integer=source.is_integer,
+    )
+
+
+def label_array(source: SourceImage, request: ResampleRequest) -> tuple[np.ndarray, RunResult]:
+    """Run a label ``request`` on ``source`` into one in-memory array (stored dtype).
+
+    Raises
+    ------
+    OptionError, GridError, LabelError, DeviceError
+    """
+    fn = _prepare(source, request)
+    slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=1)  # _collect: one slab at a time
+    return _collect(fn, source, slabs), _result(source, fn, len(slabs), None)
+
+
+def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
+               request: ResampleRequest, *,
+               progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Stream a label ``request`` from ``in_path`` to ``out_path`` (bounded memory).
+
+    Raises
+    ------
+    InputError, OptionError, GridError, LabelError, DeviceError, OutputError
+    """
+    from .stream import write_output
+
+    source = open_image(in_path)
+    try:
+        fn = _prepare(source, request)
+        slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=request.compute.threads)
+        spec = OutputSpec(grid=fn.grid, extra_shape=tuple(source.shape[3:]), dtype=source.dtype,
+                          template=source.header, slope=source.slope, inter=source.inter)
+        written = write_output(
+            Path(out_path), spec, fn, slabs, options=request.output, compute=request.compute,
+            inputs=(Path(in_path), *request.reads), progress=progress,
+        )
+    finally:
+        source.close()
+    result = _result(source, fn, len(slabs), Path(written))
+    result.input = Path(in_path)
+    return result
+
+
+def _label_request(**kw: Any) -> ResampleRequest:
+    """A label request from the keyword arguments of the functions below."""
+    from ._nibabel import as_like
+
+    return ResampleRequest(
+        Target(spacing=kw["spacing"], shape=kw["shape"], like=as_like(kw["like"]), anchor=kw["anchor"]),
+        LabelMethod(kw["method"], sigma=kw["sigma"], sigma_voxels=kw["sigma_voxels"],
+                    force_float_labels=kw["force_float_labels"]),
+        Compute(device=kw["device"], max_memory=kw["max_memory"]),
+        OutputOptions(overwrite=kw.get("overwrite", False), compress_level=kw.get("compress_level")),
+    )
 
 
 def resample_labels(
@@ -270,9 +288,8 @@ def resample_labels(
     device : {None, 'numpy', 'auto', 'cpu', 'cuda'}
         ``None`` (default) or ``'numpy'``: numpy/scipy, no torch needed;
         ``'auto'``: CUDA when present, else numpy; ``'cpu'``/``'cuda'``: torch
-        (as ``--device``, needs the ``torch`` extra).  All give identical
-        labels; on a CPU the numpy path is the faster one (about 1.7x for
-        gaussian here).
+        (needs the ``torch`` extra).  All give identical labels; on a CPU the
+        numpy path is the faster one (about 1.7x for gaussian here).
     max_memory : str or int, optional
         Working-memory budget per slab, e.g. ``'512M'``.
     force_float_labels : bool
@@ -299,25 +316,12 @@ def resample_labels(
     >>> out = resample_labels("aal.nii.gz", spacing=1.0)  # doctest: +SKIP
     >>> smooth = resample_labels("aal.nii.gz", spacing=0.5, sigma=0.5)  # doctest: +SKIP
     """
-    from .api import _as_source, _nibabel_image
-    from .engine import ResampleResult
+    from .run import resample_image
 
-    source, opened = _as_source(img)
-    try:
-        fn = _prepare(source, spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
-                      sigma_voxels=sigma_voxels, anchor=anchor, device=device,
-                      force_float_labels=force_float_labels)
-        slabs = _plan(fn, source.dtype, max_memory, jobs=1)  # _collect: one slab at a time
-        data = _collect(fn, source, slabs)
-    finally:
-        if opened:
-            source.close()
-    result = ResampleResult(
-        output=None, input_grid=source.grid, grid=fn.grid, shape=tuple(data.shape),
-        dtype=data.dtype, slope=source.slope, inter=source.inter, clipped=0, order=0,
-        anti_aliasing=False, separable=fn.separable, device=fn.device, slabs=len(slabs),
-    )
-    return _nibabel_image(data, source, result)
+    request = _label_request(spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
+                             sigma_voxels=sigma_voxels, anchor=anchor, device=device,
+                             max_memory=max_memory, force_float_labels=force_float_labels)
+    return resample_image(img, request)
 
 
 def resample_labels_file(
@@ -337,8 +341,7 @@ def resample_labels_file(
     overwrite: bool = False,
     compress_level: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-    output_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Resample a label file to ``out_path``, streaming slabs (bounded memory).
 
     Parameters are those of :func:`resample_labels`, plus:
@@ -346,56 +349,32 @@ def resample_labels_file(
     Parameters
     ----------
     out_path : path
-        ``.nii``/``.nii.gz`` (or ``.zarr`` where supported); written atomically.
+        ``.nii``/``.nii.gz`` (or ``.zarr``/``.ome.zarr``); written atomically.
     overwrite : bool
         Replace an existing output.
     compress_level : int, optional
         gzip level for ``.nii.gz``.
     progress : callable, optional
         ``progress(done_bytes, total_bytes)``.
-    output_options : dict, optional
-        Extra keyword arguments for :func:`niresample_cli.core.stream.write_output`.
 
     Returns
     -------
-    dict
-        Facts for a report: ``input``, ``output``, ``method``, ``device``,
-        ``shape``, ``spacing``, ``input_shape``, ``input_spacing``, ``dtype``,
-        ``integer`` (unscaled integer labels), ``slabs``.
+    RunResult
+        What was done (``method``, ``device``, grids, ``slabs``...).  For Zarr
+        options, build a :class:`~core.requests.ResampleRequest` and call
+        :func:`core.run.resample_file`.
 
     Raises
     ------
     InputError, OptionError, GridError, LabelError, DeviceError, OutputError
     """
-    from .stream import write_output
+    from .run import resample_file
 
-    source = open_image(in_path)
-    try:
-        fn = _prepare(source, spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
-                      sigma_voxels=sigma_voxels, anchor=anchor, device=device,
-                      force_float_labels=force_float_labels)
-        slabs = _plan(fn, source.dtype, max_memory, jobs=(output_options or {}).get("jobs"))
-        written = write_output(
-            Path(out_path), grid=fn.grid, extra_shape=source.shape[3:], dtype=source.dtype,
-            slab_fn=fn, slabs=slabs, template=source.header, slope=source.slope,
-            inter=source.inter, inputs=(Path(in_path),), overwrite=overwrite,
-            compress_level=compress_level, progress=progress, **(output_options or {}),
-        )
-    finally:
-        source.close()
-    return {
-        "input": str(in_path),
-        "output": str(written),
-        "method": fn.method,
-        "device": fn.device,
-        "shape": list(fn.grid.shape) + list(source.shape[3:]),
-        "spacing": [float(s) for s in fn.grid.spacing],
-        "input_shape": list(source.grid.shape),
-        "input_spacing": [float(s) for s in source.grid.spacing],
-        "dtype": str(source.dtype),
-        "integer": source.is_integer,
-        "slabs": len(slabs),
-    }
+    request = _label_request(spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
+                             sigma_voxels=sigma_voxels, anchor=anchor, device=device,
+                             max_memory=max_memory, force_float_labels=force_float_labels,
+                             overwrite=overwrite, compress_level=compress_level)
+    return resample_file(in_path, out_path, request, progress=progress)
 
 
 def resample_label_image(

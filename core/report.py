@@ -29,10 +29,11 @@ import numpy as np
 
 from ._report_planes import as_point, orientation, plane_coords, read_a_plane, sample, to_display
 from .budget import parse_memory
-from .compare import _nearest, compare_images, failed_checks
+from .compare import compare_images, failed_checks
 from .errors import DependencyError, OptionError, OutputError
 from .grid import Grid, voxel_map
 from .io import SourceImage, open_image
+from .kernels import nearest_index
 
 __all__ = ["SlicePlane", "FovView", "slice_planes", "fov_views", "label_color", "write_png",
            "write_report", "VIEWS"]
@@ -210,7 +211,7 @@ def slice_planes(
         mid = shape // 2
         if point is not None:
             ijk = np.linalg.solve(img_a.grid.affine[:3, :3], point - img_a.grid.affine[:3, 3])
-            mid = np.clip(_nearest(ijk), 0, shape - 1)
+            mid = np.array([nearest_index(ijk[a:a + 1], int(shape[a]))[0][0] for a in range(3)])
         raw = []
         for view, fixed, _across, _up in VIEWS:
             axis = voxel_of[fixed]

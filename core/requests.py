@@ -185,15 +185,20 @@ class Interpolation:
     def __post_init__(self) -> None:
         from .kernels import check_order
 
-        _set(self, "order", check_order(self.order))
+        try:
+            _set(self, "order", check_order(self.order))
+        except OptionError as err:  # kernels' message names "order"; carry the param too
+            raise OptionError(str(err), param="order") from None
         if self.anti_aliasing is not None:
             _set(self, "anti_aliasing", bool(self.anti_aliasing))
         if self.dtype is not None:
-            try:
-                dt = np.dtype(self.dtype)
-            except TypeError as err:
-                raise OptionError(f"dtype: not a data type: {self.dtype!r}", param="dtype") from err
-            _set(self, "dtype", dt.name)
+            from .cast import check_dtype
+
+            _set(self, "dtype", check_dtype(self.dtype).name)
+
+    def describe(self) -> str:
+        """``'order 3'``: the method as a report names it."""
+        return f"order {self.order}"
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,11 @@ class LabelMethod:
         _set(self, "sigma_voxels", sigma_voxels)
         _set(self, "force_float_labels", bool(self.force_float_labels))
 
-    def sigma_in_voxels(self, spacing: Sequence[float]) -> Triple | None:
+    def describe(self) -> str:
+        """``'gaussian'``: the method as a report names it."""
+        return self.method
+
+    def sigma_in_voxels(self, spacing: Sequence[float] | np.ndarray) -> Triple | None:
         """Sigma per axis in output voxels of a grid with this ``spacing`` (mm)."""
         if self.sigma is not None:
             return (self.sigma[0] / float(spacing[0]), self.sigma[1] / float(spacing[1]),
@@ -285,6 +294,20 @@ class Compute:
     def budget(self) -> int:
         """The budget in bytes (the default when ``max_memory`` is None)."""
         return parse_memory(self.max_memory)
+
+    def resolved(self) -> Compute:
+        """This request with ``device`` resolved to ``'numpy'``, ``'cpu'`` or ``'cuda'``.
+
+        Raises
+        ------
+        DeviceError
+            ``cpu``/``cuda`` without torch, or ``cuda`` without a GPU.
+        """
+        from dataclasses import replace
+
+        from .device import resolve_device
+
+        return replace(self, device=resolve_device(self.device))
 
 
 @dataclass(frozen=True)
@@ -371,7 +394,14 @@ class ResampleRequest:
 
     @property
     def labels(self) -> bool:
+        """Whether this resamples a label map (a :class:`LabelMethod`)."""
         return isinstance(self.method, LabelMethod)
+
+    def resolved(self) -> ResampleRequest:
+        """This request with its compute device resolved (see :meth:`Compute.resolved`)."""
+        from dataclasses import replace
+
+        return replace(self, compute=self.compute.resolved())
 
     @property
     def reads(self) -> tuple[Path, ...]:

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ._dask import ordered_map, split_slabs
 from .budget import parse_memory, parse_size, plan_slabs, stream_pieces
 from .errors import OptionError, OutputError
 from .grid import Grid
+from .result import OutputSpec
 from .source import split_ext
 from .writer import (
     NiftiWriter,
@@ -33,11 +34,15 @@ from .writer import (
     make_header,
 )
 
+if TYPE_CHECKING:
+    from .requests import Compute, OutputOptions
+
 __all__ = [
     "SlabFn",
     "ProgressFn",
     "parse_memory",
     "plan_slabs",
+    "OutputSpec",
     "write_output",
     "collect_output",
     "is_zarr_path",
@@ -99,50 +104,38 @@ def is_zarr_path(path: str | os.PathLike[str]) -> bool:
 
 def write_output(
     path: Path,
-    *,
-    grid: Grid,
-    extra_shape: Sequence[int],
-    dtype: np.dtype,
+    spec: OutputSpec,
     slab_fn: SlabFn,
     slabs: Sequence[tuple[int, int]],
-    template: Any = None,
-    slope: float = 1.0,
-    inter: float = 0.0,
+    *,
+    options: OutputOptions | None = None,
+    compute: Compute | None = None,
     inputs: Sequence[Path] = (),
-    overwrite: bool = False,
-    compress_level: int | None = None,
     progress: ProgressFn | None = None,
-    force: bool = False,
-    max_output: int | str | None = None,
-    **zarr_options: Any,
 ) -> Path:
     """Check, then stream every slab of every volume to ``path`` atomically.
 
     Parameters
     ----------
     path : Path
-        ``.nii``, ``.nii.gz`` (or ``.zarr``/``.ome.zarr`` where supported).
-    grid : Grid
-        Output spatial grid.
-    extra_shape : sequence of int
-        Axes beyond the third (kept from the input).
-    dtype : numpy.dtype
-        Output dtype (what ``slab_fn`` returns).
+        ``.nii``, ``.nii.gz`` (or ``.zarr``/``.ome.zarr``).
+    spec : OutputSpec
+        The output's grid, extra axes, dtype (what ``slab_fn`` returns),
+        template header and scaling.
     slab_fn : SlabFn
     slabs : sequence of (z0, z1)
         From :func:`plan_slabs`.
-    template : nibabel header, optional
-        Header whose codes, units, TR, intent, description are kept.
-    slope, inter : float
-        Scaling stored in the output header.
+    options : OutputOptions, optional
+        ``overwrite``, ``compress_level``, ``force`` (skip the free-disk check),
+        ``max_output`` (refuse, before any work, an output whose uncompressed
+        size exceeds it) and the Zarr-only ``chunks``, ``pyramid``, ``resume``,
+        ``scheduler``.
+    compute : Compute, optional
+        ``threads`` computing slabs ahead, ``max_memory`` (Zarr chunk rows).
     inputs : sequence of Path
         Inputs, never overwritten.
-    force : bool
-        Skip the free-disk check.
-    max_output : int or str, optional
-        Refuse, before any work, an output whose uncompressed size (header
-        and voxels) exceeds this many bytes (text such as ``'20G'`` is read
-        like ``max_memory``, :func:`.budget.parse_size`).
+    progress : callable, optional
+        ``progress(done_bytes, total_bytes)``.
 
     Returns
     -------
@@ -155,12 +148,19 @@ def write_output(
     OptionError
         When the output would exceed ``max_output``.
     """
+    from .requests import Compute, OutputOptions
+
+    options = options or OutputOptions()
+    compute = compute or Compute()
     path = Path(path)
+    grid, extra_shape, dtype = spec.grid, spec.extra_shape, spec.dtype
+    template, slope, inter = spec.template, spec.slope, spec.inter
+    overwrite, compress_level, force = options.overwrite, options.compress_level, options.force
     shape = tuple(grid.shape) + tuple(int(v) for v in extra_shape)
     if any(v < 1 for v in shape):
         raise OptionError(f"output shape {shape} is empty")
     nbytes = estimate_output_bytes(shape, dtype)
-    check_output_size(path, nbytes, shape=shape, dtype=np.dtype(dtype), max_output=max_output)
+    check_output_size(path, nbytes, shape=shape, dtype=np.dtype(dtype), max_output=options.max_output)
     if is_zarr_path(path):
         from ._zarr_write import check_zarr_target, write_zarr  # issue 5: chunked output
 
@@ -171,9 +171,11 @@ def write_output(
         return write_zarr(
             path, grid=grid, extra_shape=tuple(extra_shape), dtype=dtype, slab_fn=slab_fn,
             slabs=slabs, template=template, slope=slope, inter=inter, inputs=inputs,
-            overwrite=overwrite, progress=progress, **zarr_options,
+            overwrite=overwrite, progress=progress, chunks=options.chunks,
+            pyramid=options.pyramid, resume=options.resume, scheduler=options.scheduler,
+            jobs=compute.threads, max_memory=compute.max_memory,
         )
-    zarr_only = sorted(k for k in ("chunks", "pyramid", "resume", "scheduler") if zarr_options.get(k))
+    zarr_only = options.zarr_only
     if zarr_only:
         raise OptionError(
             f"{path}: {', '.join(zarr_only)} "
@@ -195,10 +197,7 @@ def write_output(
     # Slabs are computed ahead on `jobs` threads while the previous one is written;
     # each planned slab is cut in jobs + 1 pieces (budget.stream_pieces, the rule the
     # engines plan their slabs with) so the slabs alive together fit the budget.
-    threads = zarr_options.get("jobs")
-    if threads is not None and int(threads) < 1:
-        raise OptionError(f"jobs: expected a positive number of threads, got {threads}", param="jobs")
-    n_pieces = stream_pieces(threads)
+    n_pieces = stream_pieces(compute.threads)
     jobs = max(n_pieces - 1, 1)
     pieces = split_slabs(slabs, n_pieces) if n_pieces > 1 else list(slabs)
     calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]

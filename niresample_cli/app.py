@@ -66,12 +66,17 @@ def _root(
     state.debug = debug
 
 
-def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Map niresample errors to one stderr line and an exit code (the one place)."""
+def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[..., Any]:
+    """Map niresample errors to one stderr line and an exit code (the one place).
+
+    ``command`` chooses the table that turns Python parameter names into its flags
+    (:mod:`niresample_cli.errors`).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from niresample_cli.core.errors import NiresampleError
+        from niresample_cli.errors import failure_message
 
         previous = previous_int = None
         stream = sys.modules.get("niresample_cli.core.stream")
@@ -94,7 +99,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except NiresampleError as err:
             if state.debug:
                 raise
-            error_line(str(err))
+            error_line(failure_message(err, command))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             error_line("interrupted; no partial output was left at the target")
@@ -111,12 +116,12 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except MemoryError:
             if state.debug:
                 raise
-            error_line("out of memory; lower --max-memory or free some RAM")
+            error_line(failure_message(MemoryError(), command))
             raise typer.Exit(1) from None
         except Exception as err:  # a bug: still one line unless --debug
             if state.debug:
                 raise
-            error_line(f"internal error: {type(err).__name__}: {err} (run with --debug for the traceback)")
+            error_line(f"{failure_message(err, command)} (run with --debug for the traceback)")
             raise typer.Exit(1) from None
         finally:
             if previous is not None:
@@ -142,11 +147,11 @@ def _silence_stdout() -> None:
 def _register() -> None:
     from niresample_cli.commands import compare, info, labels, size, spacing
 
-    app.command("spacing")(_guarded(spacing.run))
-    app.command("size")(_guarded(size.run))
-    app.command("labels")(_guarded(labels.run))
-    app.command("compare")(_guarded(compare.run))
-    app.command("info")(_guarded(info.run))
+    app.command("spacing")(_guarded(spacing.run, "spacing"))
+    app.command("size")(_guarded(size.run, "size"))
+    app.command("labels")(_guarded(labels.run, "labels"))
+    app.command("compare")(_guarded(compare.run, "compare"))
+    app.command("info")(_guarded(info.run, "info"))
 
 
 _register()

@@ -132,22 +132,18 @@ def _key(p: Path) -> Path:
 # --------------------------------------------------------------------------
 # running
 # --------------------------------------------------------------------------
-def _attempt(job: Job, src: Path, dst: Path, progress: Any) -> dict[str, Any]:
-    """Run one file; never raises a NiresampleError or a bug (reported instead)."""
-    from niresample_cli.core.errors import NiresampleError
+def _attempt(job: Job, src: Path, dst: Path, progress: Any, command: str | None = None) -> dict[str, Any]:
+    """Run one file; never raises a NiresampleError or a bug (reported instead, worded
+    as a single run would be: :func:`niresample_cli.errors.failure_message`)."""
+    from niresample_cli.errors import failure_message
 
     t0 = time.perf_counter()
     base = {"input": str(src), "output": str(dst)}
     try:
         facts = job(src, dst, progress) or {}
-    except NiresampleError as err:
-        return {**base, "status": "failed", "reason": str(err), "seconds": time.perf_counter() - t0}
-    except MemoryError:
-        return {**base, "status": "failed", "seconds": time.perf_counter() - t0,
-                "reason": "out of memory; lower --max-memory or -j"}
-    except Exception as err:  # a bug in one file must not stop the others
-        return {**base, "status": "failed", "seconds": time.perf_counter() - t0,
-                "reason": f"internal error: {type(err).__name__}: {err}"}
+    except Exception as err:  # one file's error or bug must not stop the others
+        return {**base, "status": "failed", "reason": failure_message(err, command),
+                "seconds": time.perf_counter() - t0}
     return {**base, "status": "ok", "seconds": time.perf_counter() - t0, **facts}
 
 
@@ -167,6 +163,7 @@ def run_paths(
     skip_existing: bool = False,
     jobs: int = 1,
     executor: str = "auto",
+    command: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``job`` on each pair; one failure does not stop the others.
 
@@ -189,6 +186,9 @@ def run_paths(
         threads otherwise.  Threads suffice when the job spends its time in
         numpy, zlib and file I/O (which release the GIL); processes keep
         Python-heavy jobs (per-label loops) from contending for it.
+    command : str, optional
+        The command whose flags name parameters in failure reasons
+        (:func:`niresample_cli.errors.cli_message`).
 
     Returns
     -------
@@ -230,7 +230,7 @@ def run_paths(
         raise OptionError("executor='process' needs a picklable job (a module-level function "
                           "and functools.partial)")
     _run_todo(pairs, todo, job, results, quiet=quiet, jobs=min(jobs, max(1, len(todo))),
-              threads=executor == "thread")
+              threads=executor == "thread", command=command)
     final = [r for r in results if r is not None]
     if not quiet:
         print_summary(final)
@@ -246,7 +246,7 @@ def run_paths(
 
 def _run_todo(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
               results: list[dict[str, Any] | None], *, quiet: bool, jobs: int,
-              threads: bool) -> None:
+              threads: bool, command: str | None = None) -> None:
     from niresample_cli.console import make_batch_progress
 
     with make_batch_progress(quiet=quiet) as progress:
@@ -261,15 +261,16 @@ def _run_todo(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
                 def within(d: int, t: int, base: int = base) -> None:
                     progress.update(task, completed=base + (d / t if t else 0.0))
 
-                results[i] = _attempt(job, src, dst, within)
+                results[i] = _attempt(job, src, dst, within, command)
                 progress.update(task, completed=base + 1)
             return
-        _run_parallel(pairs, todo, job, results, progress, task, jobs, threads)
+        _run_parallel(pairs, todo, job, results, progress, task, jobs=jobs, threads=threads,
+                      command=command)
 
 
 def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
-                  results: list[dict[str, Any] | None], progress: Any, task: Any,
-                  jobs: int, threads: bool) -> None:
+                  results: list[dict[str, Any] | None], progress: Any, task: Any, *,
+                  jobs: int, threads: bool, command: str | None) -> None:
     import concurrent.futures as cf
     import multiprocessing
 
@@ -281,7 +282,7 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
     else:
         pool = cf.ThreadPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(_attempt, job, pairs[i][0], pairs[i][1], None): i for i in todo}
+        futures = {pool.submit(_attempt, job, pairs[i][0], pairs[i][1], None, command): i for i in todo}
         for fut in cf.as_completed(futures):
             i = futures[fut]
             try:

@@ -78,9 +78,7 @@ NoAntialiasOpt = Annotated[bool, typer.Option("--no-antialias", help="Do not ave
 __all__ += ["IsoOpt", "OrderOpt", "NoAntialiasOpt"]
 
 # -- huge outputs: Zarr, dask, disk checks (issue 5) ---------------------------------------
-# Wire as: output_options = {"chunks": chunks, "pyramid": pyramid, "resume": resume,
-#   "scheduler": scheduler, "jobs": threads, "max_memory": max_memory, "force": force}
-# (forwarded by the engines to core.stream.write_output; only "jobs" and "force" matter for NIfTI).
+# Built into the request's OutputOptions and Compute by commands/_output.py.
 __all__ += ["ChunksOpt", "PyramidOpt", "ResumeOpt", "SchedulerOpt", "ForceOpt", "ThreadsOpt"]
 
 ChunksOpt = Annotated[Optional[str], typer.Option("--chunks", metavar="N|X,Y,Z", help="Zarr chunk shape in voxels (default 128; the z depth is lowered to fit --max-memory).", show_default=False)]
@@ -91,7 +89,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Skip the free-disk-spac
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N", help="Threads computing the slabs/chunks of one output (default: all cores).", show_default=False)]
 
 # -- resource guards (issue 7) ---------------------------------------------------------------
-# Wire as: write_output(..., max_output=max_output) (text such as "20G" is parsed there).
+# OutputOptions(max_output=...) parses text such as "20G" once.
 __all__ += ["MaxOutputOpt"]
 
 MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]

@@ -19,6 +19,7 @@ from niresample_cli.core.api import (
 )
 from niresample_cli.core.errors import GridError, InputError, OptionError, OutputExistsError
 from niresample_cli.core.grid import Grid
+from niresample_cli.core.requests import Compute, Interpolation, LabelMethod, ResampleRequest, Target
 
 from conftest import data_path, write_nifti
 
@@ -91,25 +92,43 @@ def test_scaled_proxy_images_keep_their_scaling() -> None:
 def test_resample_file_streams_to_disk(tmp_path: Path) -> None:
     src = write_nifti(tmp_path / "in.nii.gz", np.ones((10, 12, 14), np.float32), np.eye(4))
     out = tmp_path / "out.nii"
-    result = resample_file(src, out, spacing=0.5, order=3, max_memory="16M")
-    assert result.output == out and out.exists()
+    request = ResampleRequest(Target(spacing=0.5), Interpolation(order=3), Compute(max_memory="16M"))
+    result = resample_file(src, out, request)
+    assert result.output == out and out.exists() and result.input == src
     img = nib.load(str(out))
     assert img.shape == (20, 24, 28)
+    # the result describes the file written, as nibabel reads it
+    assert result.shape == img.shape and result.dtype == img.get_data_dtype()
+    np.testing.assert_allclose(result.grid.affine, img.affine, atol=1e-6)
+    assert result.method == "order 3" and not result.labels and result.seconds > 0
     np.testing.assert_allclose(img.get_fdata(), 1.0, rtol=1e-6)
     with pytest.raises(OutputExistsError, match="already exists"):
-        resample_file(src, out, spacing=0.5)
+        resample_file(src, out, ResampleRequest(Target(spacing=0.5)))
     with pytest.raises(OptionError, match="exactly one"):
-        resample_file(src, tmp_path / "x.nii", spacing=0.5, shape=(3, 3, 3))
+        resample_file(src, tmp_path / "x.nii", ResampleRequest(Target(spacing=0.5, shape=(3, 3, 3))))
     with pytest.raises(GridError, match="positive"):
-        resample_file(src, tmp_path / "x.nii", spacing=(0.5, -1, 1))
+        resample_file(src, tmp_path / "x.nii", ResampleRequest(Target(spacing=(0.5, -1, 1))))
     with pytest.raises(InputError):
-        resample_file(tmp_path / "missing.nii", tmp_path / "x.nii", spacing=1)
+        resample_file(tmp_path / "missing.nii", tmp_path / "x.nii", ResampleRequest(Target(spacing=1)))
+
+
+def test_resample_file_runs_labels_and_intensity_alike(tmp_path: Path) -> None:
+    data = (np.arange(6 * 5 * 4).reshape(6, 5, 4) % 7).astype(np.int16)
+    src = write_nifti(tmp_path / "lab.nii", data, np.eye(4))
+    out = tmp_path / "lab2.nii"
+    result = resample_file(src, out, ResampleRequest(Target(spacing=0.5), LabelMethod("nearest")))
+    img = nib.load(str(out))
+    assert result.labels and result.method == "nearest" and result.order is None
+    assert result.shape == img.shape == (12, 10, 8)
+    # every output value is an input value (nibabel reads the file independently)
+    assert set(np.unique(np.asarray(img.dataobj))) <= set(np.unique(data))
 
 
 def test_resample_file_like_a_reference(tmp_path: Path) -> None:
     ras = data_path("niivue_nifti_space_RAS.nii.gz")
     out = tmp_path / "ail_on_ras.nii.gz"
-    resample_file(data_path("niivue_nifti_space_AIL.nii.gz"), out, like=ras, order=0)
+    resample_file(data_path("niivue_nifti_space_AIL.nii.gz"), out,
+                  ResampleRequest(Target(like=ras), Interpolation(order=0)))
     np.testing.assert_array_equal(nib.load(str(out)).get_fdata(), nib.load(str(ras)).get_fdata())
 
 

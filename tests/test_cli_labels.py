@@ -201,11 +201,13 @@ def test_batch_reports_the_files_done_when_another_fails(tmp_path: Path) -> None
     import functools
     import pickle
 
-    from niresample_cli.commands.labels import _label_one
+    from niresample_cli.commands._output import resample_one
+    from niresample_cli.core.requests import LabelMethod, ResampleRequest, Target
 
     good = write_nifti(tmp_path / "good.nii", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 3)
     bad = write_nifti(tmp_path / "bad.nii", np.full((4, 4, 4), 0.5, np.float32))
     res = _invoke(good, bad, "-o", tmp_path / "out", "-r", 0.5)
     assert res.exit_code == 1
     assert "good.nii: 4x4x4 @ 1x1x1 mm -> 8x8x8 @ 0.5x0.5x0.5 mm" in res.output
-    pickle.dumps(functools.partial(_label_one, quiet=False, compare=True, spacing=0.5))
+    request = ResampleRequest(Target(spacing=0.5), LabelMethod())
+    pickle.dumps(functools.partial(resample_one, request=request, quiet=False, compare=True))

@@ -43,10 +43,13 @@ CUDA = pytest.mark.skipif(
 
 
 def _slabs(src, **kw) -> L.LabelSlabs:
-    return L._prepare(src, spacing=kw.get("spacing"), shape=kw.get("shape"), like=kw.get("like"),
-                      method=kw.get("method", "nearest"), sigma=kw.get("sigma"),
-                      sigma_voxels=kw.get("sigma_voxels"), anchor=kw.get("anchor", "center"),
-                      device=kw.get("device", "numpy"), force_float_labels=False)
+    from niresample_cli.core.requests import Compute, LabelMethod, ResampleRequest, Target
+
+    return L._prepare(src, ResampleRequest(
+        Target(spacing=kw.get("spacing"), shape=kw.get("shape"), like=kw.get("like"),
+               anchor=kw.get("anchor", "center")),
+        LabelMethod(kw.get("method", "nearest"), sigma=kw.get("sigma"), sigma_voxels=kw.get("sigma_voxels")),
+        Compute(device=kw.get("device", "numpy"))))
 
 
 def _run(fn: L.LabelSlabs, height: int | None = None, volume: int = 0) -> np.ndarray:
@@ -398,13 +401,13 @@ def test_4d_labels_resample_each_volume(tmp_path: Path) -> None:
 
 # -- options and API ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,match", [
-    ({"sigma": float("nan")}, "--sigma"),
-    ({"sigma": -1.0}, "--sigma"),
-    ({"sigma_voxels": -0.5}, "--sigma-voxels"),
+    ({"sigma": float("nan")}, "sigma"),
+    ({"sigma": -1.0}, "sigma"),
+    ({"sigma_voxels": -0.5}, "sigma_voxels"),
     ({"sigma": 1.0, "sigma_voxels": 1.0}, "not both"),
     ({"method": "majority", "sigma": 1.0}, "gaussian"),
-    ({"method": "gaussian"}, "needs --sigma"),
-    ({"method": "cubic"}, "--method"),
+    ({"method": "gaussian"}, "needs sigma"),
+    ({"method": "cubic"}, "method"),
 ])
 def test_bad_options_are_refused(kw: dict, match: str) -> None:
     path = data_path("derived_dk_las_2mm_uint16.nii.gz")
@@ -538,9 +541,9 @@ def test_plan_pays_the_fixed_cost_of_every_stream_piece(monkeypatch) -> None:
 
 def test_large_sigma_beyond_max_memory_is_refused_and_grows_the_default(tmp_path: Path) -> None:
     path = data_path(HO)
-    with pytest.raises(OptionError, match=r"--sigma/--sigma-voxels.*--max-memory allows"):
+    with pytest.raises(OptionError, match=r"max_memory: this Gaussian.*max_memory allows"):
         L.resample_labels(path, spacing=1.5, sigma=12.0, max_memory="16M")
-    with pytest.raises(OptionError, match="--max-memory"):
+    with pytest.raises(OptionError, match="max_memory"):
         L.resample_labels_file(path, tmp_path / "o.nii", spacing=1.5, sigma=12.0,
                                max_memory="16M")
     assert not (tmp_path / "o.nii").exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _stream_kw import write_output
 
 from niresample_cli.core import _zarr_meta, _zarr_plan, _zarr_pyramid, _zarr_write
 from niresample_cli.core.errors import (
@@ -27,7 +28,7 @@ from niresample_cli.core.errors import (
 )
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image
-from niresample_cli.core.stream import collect_output, plan_slabs, write_output
+from niresample_cli.core.stream import collect_output, plan_slabs
 
 zarr = pytest.importorskip("zarr")
 

@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
 
     from niresample_cli.app import _guarded
     from niresample_cli.core.grid import Grid
+    from niresample_cli.core.requests import OutputOptions
+    from niresample_cli.core.result import OutputSpec
     from niresample_cli.core.stream import write_output
 
     ap = argparse.ArgumentParser()
@@ -68,9 +70,9 @@ def main(argv: list[str]) -> int:
 
     def run() -> None:
         write_output(
-            Path(a.out), grid=Grid(shape, np.eye(4)), extra_shape=(), dtype=np.dtype(np.float32),
-            slab_fn=SlowSlabs(shape, a.sleep, a.ready, a.noise), slabs=slabs, overwrite=a.overwrite,
-            **extra,
+            Path(a.out), OutputSpec(Grid(shape, np.eye(4)), dtype=np.float32),
+            SlowSlabs(shape, a.sleep, a.ready, a.noise), slabs,
+            options=OutputOptions(overwrite=a.overwrite, **extra),  # type: ignore[arg-type]
         )
 
     try:

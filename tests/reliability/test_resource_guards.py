@@ -27,6 +27,8 @@ from reltools import (
 from niresample_cli.core import writer
 from niresample_cli.core.errors import DiskSpaceError, OptionError
 from niresample_cli.core.grid import Grid
+from niresample_cli.core.requests import OutputOptions
+from niresample_cli.core.result import OutputSpec
 from niresample_cli.core.stream import write_output
 
 
@@ -36,9 +38,8 @@ class NeverCalled:
 
 
 def _write(path: Path, shape: tuple[int, int, int], **kw: object) -> Path:
-    return write_output(path, grid=Grid(shape, np.eye(4)), extra_shape=(),
-                        dtype=np.dtype(np.float32), slab_fn=NeverCalled(),
-                        slabs=[(0, shape[2])], **kw)  # type: ignore[arg-type]
+    return write_output(path, OutputSpec(Grid(shape, np.eye(4)), dtype=np.float32), NeverCalled(),
+                        [(0, shape[2])], options=OutputOptions(**kw))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("limit", [10**6, "1M", "0.5G"])

@@ -1,0 +1,82 @@
+"""One mapping from core's Python names to the CLI's flags.
+
+Core errors name the Python parameter (``max_memory: at least 16M is needed``) and
+carry it in ``err.param``; the CLI shows its own flag instead
+(``--max-memory: at least 16M is needed``).  Both the app's single runs
+(:func:`niresample_cli.app._guarded`) and batch rows (:mod:`niresample_cli.batch`)
+format failures with :func:`failure_message`, so they read the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["FLAGS", "flags_for", "cli_message", "failure_message"]
+
+#: Flags of the parameters every resampling command shares.
+_COMMON: dict[str, str] = {
+    "sigma": "--sigma",
+    "sigma_voxels": "--sigma-voxels",
+    "max_memory": "--max-memory",
+    "max_output": "--max-output",
+    "threads": "--threads",
+    "method": "--method",
+    "like": "--like",
+    "shape": "--shape",
+    "order": "--order",
+    "dtype": "--dtype",
+    "device": "--device",
+    "anchor": "--anchor",
+    "chunks": "--chunks",
+    "pyramid": "--pyramid",
+    "resume": "--resume",
+    "scheduler": "--scheduler",
+    "force": "--force",
+    "overwrite": "--overwrite",
+    "compress_level": "--compress-level",
+    "force_float_labels": "--force-float-labels",
+}
+
+#: Per command: Python parameter -> the flag(s) a user types for it.
+FLAGS: dict[str, dict[str, str]] = {
+    "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
+    "size": {**_COMMON},
+    "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
+    "compare": {"max_memory": "--max-memory"},
+    "info": {},
+}
+
+
+def flags_for(command: str | None) -> dict[str, str]:
+    """The table of ``command`` (the shared one for an unknown or no command)."""
+    return FLAGS.get(command or "", _COMMON)
+
+
+def cli_message(err: BaseException, command: str | None = None) -> str:
+    """``str(err)`` with Python parameter names replaced by ``command``'s flags.
+
+    The leading ``param:`` of an error whose ``param`` the table knows becomes the
+    flag; names with an underscore (``max_memory``, ``sigma_voxels``) anywhere in the
+    text become flags too (plain words such as ``sigma`` are left alone elsewhere:
+    they also occur as ordinary words).
+    """
+    text = str(err)
+    table = flags_for(command)
+    param = getattr(err, "param", None)
+    if param and param in table and text.startswith(f"{param}:"):
+        text = table[param] + text[len(param):]
+    for name, flag in table.items():
+        if "_" in name and name in text:
+            text = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w/-])", flag, text)
+    return text
+
+
+def failure_message(err: BaseException, command: str | None = None) -> str:
+    """The one-line message of a failed run (single file or one row of a batch)."""
+    from niresample_cli.core.errors import NiresampleError
+
+    if isinstance(err, NiresampleError):
+        return cli_message(err, command)
+    if isinstance(err, MemoryError):
+        return "out of memory; lower --max-memory or free some RAM"
+    return f"internal error: {type(err).__name__}: {err}"
