@@ -58,7 +58,8 @@ def cli_message(err: BaseException, command: str | None = None) -> str:
     The leading ``param:`` of an error whose ``param`` the table knows becomes the
     flag; names with an underscore (``max_memory``, ``sigma_voxels``) anywhere in the
     text become flags too (plain words such as ``sigma`` are left alone elsewhere:
-    they also occur as ordinary words).
+    they also occur as ordinary words).  Python's ``name=True`` becomes the switch and
+    ``name=VALUE`` becomes ``--flag VALUE``.
     """
     text = str(err)
     table = flags_for(command)
@@ -66,6 +67,9 @@ def cli_message(err: BaseException, command: str | None = None) -> str:
     if param and param in table and text.startswith(f"{param}:"):
         text = table[param] + text[len(param):]
     for name, flag in table.items():
+        # Python's spelling of a switch or a value ("overwrite=True", "max_memory='2G'")
+        text = re.sub(rf"(?<![\w./-]){re.escape(name)}=True\b", flag, text)
+        text = re.sub(rf"(?<![\w./-]){re.escape(name)}=(?=\S)", f"{flag} ", text)
         if "_" in name and name in text:
             text = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w/-])", flag, text)
     return text
