@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .grid import Grid, axis_aligned_map, voxel_map
-from .io import SourceImage
 from .kernels import nearest_index
+from .source import SourceImage
 
 __all__: list[str] = []
 

@@ -25,8 +25,7 @@ from typing import Any
 from .budget import default_jobs
 from .errors import OptionError
 
-# default_jobs lives in .budget; the name stays here for labels.py's import until it moves.
-__all__ = ["run_tasks", "ordered_map", "split_slabs", "default_jobs", "validate_scheduler"]
+__all__ = ["run_tasks", "ordered_map", "split_slabs", "validate_scheduler"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss|ucx)://\S+$")
 

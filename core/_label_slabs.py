@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -26,8 +24,9 @@ from ._labels_numpy import (
 )
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
-from .io import SourceImage, open_image
+from .io import open_image
 from .kernels import NEAREST_EPS, nearest_index
+from .source import SourceHandle, SourceImage
 
 __all__ = ["LabelSlabs", "gaussian_weights"]
 
@@ -107,15 +106,10 @@ class LabelSlabs:
     def __init__(self, source: SourceImage | str | os.PathLike[str], grid: Grid, *,
                  method: str = "nearest", sigma_voxels: Sequence[float] | None = None,
                  device: str = "numpy") -> None:
-        if isinstance(source, SourceImage):
-            self.path: Path | None = source.path if source.path.exists() and \
-                source.fmt.startswith("nifti") else None
-            self._source: SourceImage | None = source
-            src_grid = source.grid
-        else:
-            self.path = Path(source)
-            self._source = None
-            src_grid = self.source.grid
+        if not isinstance(source, SourceImage):
+            source = open_image(source)
+        self._handle = SourceHandle(source)
+        src_grid = source.grid
         self.in_shape = tuple(int(v) for v in src_grid.shape)
         self.grid = grid
         self.method = method
@@ -149,21 +143,11 @@ class LabelSlabs:
     # -- pickling: drop open file handles ------------------------------------
     @property
     def source(self) -> SourceImage:
-        if self._source is None:
-            assert self.path is not None
-            self._source = open_image(self.path)
-        return self._source
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        if self.path is not None:
-            state["_source"] = None
-        return state
+        return self._handle.source
 
     def close(self) -> None:
-        if self._source is not None and self.path is not None:
-            self._source.close()
-            self._source = None
+        """Close the input when it can be reopened (pickled copies reopen it lazily)."""
+        self._handle.close()
 
     # -- memory ----------------------------------------------------------------
     def bytes_per_slice(self, itemsize: int) -> float:

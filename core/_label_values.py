@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LabelError
-from .io import SourceImage
+from .source import SourceImage
 
 __all__ = ["check_label_values"]
 

@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from ._separable import _ClipCount, _fill_nonfinite, _SourceHandle
+from ._separable import _ClipCount, _fill_nonfinite
 from .cast import OutputType, cast_values, work_dtype
 from .grid import Grid, voxel_map
-from .io import SourceImage
 from .kernels import SPLINE_PAD, nearest_index, prefilter_margin
+from .source import SourceHandle, SourceImage
 
 __all__ = ["MappedSlabs"]
 
@@ -32,7 +32,7 @@ class MappedSlabs(_ClipCount):
     def __init__(
         self, source: SourceImage, target: Grid, *, order: int, out: OutputType,
     ) -> None:
-        self._handle = _SourceHandle(source)
+        self._handle = SourceHandle(source)
         self.target = target
         self.order = order
         self.out = out

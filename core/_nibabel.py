@@ -40,24 +40,24 @@ def source_from_nibabel(img: Any, path: str | os.PathLike[str] | None = None) ->
     """
     import nibabel as nib
 
-    from .io import _check_dtype, _check_shape, _make_grid, _template_header
+    from .source import check_dtype, check_shape, make_grid, template_header
 
     if not isinstance(img, nib.spatialimages.SpatialImage):
         raise InputError(f"img: expected a path or a nibabel image, got {type(img).__name__}",
                          param="img")
     p = Path(path) if path is not None else Path("<in-memory>")
     shape = tuple(int(v) for v in img.shape)
-    _check_shape(p, shape)
+    check_shape(p, shape)
     affine = np.asarray(img.affine, dtype=np.float64)
     proxy = img.dataobj
     slope = inter = None
     if nib.is_proxy(proxy) and hasattr(proxy, "_get_unscaled"):
         data: Any = proxy
-        dtype = _check_dtype(p, np.dtype(proxy.dtype))  # type: ignore[attr-defined]
+        dtype = check_dtype(p, np.dtype(proxy.dtype))  # type: ignore[attr-defined]
         slope, inter = float(getattr(proxy, "slope", 1.0)), float(getattr(proxy, "inter", 0.0))
     else:
         data = np.asarray(proxy)
-        dtype = _check_dtype(p, data.dtype)
+        dtype = check_dtype(p, data.dtype)
         data = data.astype(dtype, copy=False)
     slope = 1.0 if slope is None or not np.isfinite(slope) or slope == 0 else slope
     inter = 0.0 if inter is None or not np.isfinite(inter) else inter
@@ -68,10 +68,10 @@ def source_from_nibabel(img: Any, path: str | os.PathLike[str] | None = None) ->
         header.set_qform(affine, code=int(img.header["qform_code"]))
         header.set_sform(affine, code=int(img.header["sform_code"]))
     else:
-        header = _template_header(affine, shape, dtype)
+        header = template_header(affine, shape, dtype)
     fmt = "nifti2" if isinstance(header, nib.Nifti2Header) else "nifti1"
     return SourceImage(
-        path=p, grid=_make_grid(p, shape, affine), shape=shape, dtype=dtype, slope=slope,
+        path=p, grid=make_grid(p, shape, affine), shape=shape, dtype=dtype, slope=slope,
         inter=inter, header=header, fmt=fmt, _dataobj=data,
     )
 

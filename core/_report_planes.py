@@ -13,8 +13,8 @@ import numpy as np
 
 from .errors import OptionError
 from .grid import Grid
-from .io import SourceImage
 from .kernels import nearest_index
+from .source import SourceImage
 
 
 def orientation(grid: Grid) -> tuple[list[int], list[int]]:

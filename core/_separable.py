@@ -13,7 +13,6 @@ the clip counter and the non-finite fill before a spline pre-filter.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +21,8 @@ from .backends import make_backend, prefilter
 from .cast import OutputType, cast_values, work_dtype
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map
-from .io import SourceImage, open_image
 from .kernels import AxisWeights, axis_weights, prefilter_margin
+from .source import SourceHandle, SourceImage
 
 __all__ = ["SeparableSlabs"]
 
@@ -46,28 +45,6 @@ def _fill_nonfinite(values: np.ndarray, finite: np.ndarray, *, slab_axis: int) -
     nearest = distance_transform_edt(~finite, sampling=sampling, return_distances=False,
                                      return_indices=True)
     return values[tuple(nearest)]
-
-
-class _SourceHandle:
-    """Holds the input path and opens it lazily in each process (picklable)."""
-
-    def __init__(self, source: SourceImage) -> None:
-        self.path = Path(source.path)
-        self._source: SourceImage | None = source
-        # In-memory images (nibabel objects, NRRD/MGZ read whole) cannot be reopened.
-        self._keep = isinstance(source._dataobj, np.ndarray) or not self.path.exists()
-
-    @property
-    def source(self) -> SourceImage:
-        if self._source is None:
-            self._source = open_image(self.path)
-        return self._source
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        if not self._keep:
-            state["_source"] = None
-        return state
 
 
 class _ClipCount:
@@ -94,7 +71,7 @@ class SeparableSlabs(_ClipCount):
             raise OptionError("internal: separable resampling needs grids with one direction")
         scale, offset = aligned
         self._z_rows = abs(float(scale[2]))  # input rows per output slice
-        self._handle = _SourceHandle(source)
+        self._handle = SourceHandle(source)
         self.target = target
         self.order = order
         self.out = out

@@ -23,10 +23,10 @@ from typing import Any
 from ._nibabel import ImageLike, as_like, source_from_nibabel
 from .errors import OptionError
 from .grid import Grid
-from .io import SourceImage, split_ext
 from .requests import Compute, Interpolation, OutputOptions, ResampleRequest, Target
 from .result import RunResult
 from .run import resample_file, resample_image
+from .source import SourceImage, split_ext
 
 __all__ = [
     "source_from_nibabel",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import OptionError
-from .io import SUPPORTED_DTYPES, SourceImage
+from .source import SUPPORTED_DTYPES, SourceImage
 
 __all__ = ["OutputType", "check_dtype", "output_type", "work_dtype", "cast_values", "round_half_away"]
 

@@ -37,9 +37,9 @@ from ._mapped import MappedSlabs
 from ._separable import SeparableSlabs
 from .cast import OutputType, output_type
 from .grid import Grid, axis_aligned_map
-from .io import SourceImage
 from .kernels import check_order
 from .result import OutputSpec, RunResult
+from .source import SourceImage
 
 if TYPE_CHECKING:
     from .requests import Compute, OutputOptions

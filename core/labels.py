@@ -34,19 +34,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ._label_slabs import LabelSlabs, gaussian_weights
 from ._label_values import check_label_values
 from ._labels_numpy import majority_codes, smooth_labels_blocks
-from .errors import OptionError
 from .grid import Grid
-from .io import SourceImage, open_image
-from .requests import Compute, LabelMethod, OutputOptions, ResampleRequest, Target
-from .result import OutputSpec, RunResult
+from .requests import LABEL_METHODS, Compute, LabelMethod, OutputOptions, ResampleRequest, Target
+from .result import RunResult
 
 __all__ = [
     "LABEL_METHODS",
@@ -60,11 +55,6 @@ __all__ = [
     "smooth_labels_blocks",
     "majority_codes",
 ]
-
-LABEL_METHODS = ("nearest", "majority", "gaussian")
-
-#: Working bytes per slab when no max_memory is given.
-_DEFAULT_SLAB_BYTES = 256 << 20
 
 
 # -- validation ---------------------------------------------------------------
@@ -109,135 +99,7 @@ def label_target_grid(
     return Target(spacing=spacing, shape=shape, like=like, anchor=anchor).grid_for(source)  # type: ignore[arg-type]
 
 
-# -- the API -----------------------------------------------------------------------------
-def _prepare(source: SourceImage, request: ResampleRequest) -> LabelSlabs:
-    """The slab function of a label ``request`` on ``source`` (checked, not run)."""
-    from .device import resolve_device
-
-    method = request.method
-    assert isinstance(method, LabelMethod)
-    dev = resolve_device(request.compute.device)
-    grid = request.target.grid_for(source.grid)
-    fn = LabelSlabs(source, grid, method=method.method,
-                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev)
-    # Last: it streams the whole image, so every cheap refusal comes first.
-    check_label_values(source, force=method.force_float_labels)
-    return fn
-
-
-def _plan(slab_fn: LabelSlabs, dtype: np.dtype, max_memory: str | int | None, *,
-          jobs: int | None = None) -> list[tuple[int, int]]:
-    """Slab heights from the budget; by default at most ``_DEFAULT_SLAB_BYTES`` of work
-    per slab (larger slabs were not faster, only heavier).
-
-    ``jobs`` is the thread count given to :func:`.stream.write_output` (``None``:
-    its default); ``1`` for a sequential loop such as :func:`_collect`.
-
-    Raises
-    ------
-    OptionError
-        When ``max_memory`` is given and the Gaussian's fixed cost (blocks and
-        halo slices of every slab piece computed at once) alone exceeds it.
-
-    Notes
-    -----
-    Without ``max_memory`` the budget grows to fit that fixed cost (plus one
-    slice per piece), so a large sigma still runs by default.
-    """
-    from ._dask import default_jobs
-    from .budget import parse_memory, plan_slabs
-    from .writer import _fmt_bytes
-
-    budget = parse_memory(max_memory)
-    item = np.dtype(dtype).itemsize
-    nz = slab_fn.grid.shape[2]
-    per_slice, fixed = slab_fn.bytes_per_slice(item), slab_fn.fixed_bytes(item)
-    # As write_output does (and engine.plan_resample assumes): `threads` slabs are
-    # computed ahead, each planned slab cut in threads + 1 pieces that share the
-    # budget but each pay the fixed cost.
-    threads = min(int(jobs or default_jobs()), default_jobs())
-    pieces = min(threads + 1 if threads > 1 else 1, nz)
-    if max_memory is None:
-        # By default the slab work also stays within twice the output volume, so
-        # small outputs do not cost many times their size (Gaussian work per slice
-        # is about ten outputs' worth); never below 16 MiB.
-        volume_bytes = float(np.prod(slab_fn.grid.shape)) * item
-        budget = int(min(budget, _DEFAULT_SLAB_BYTES, max(16 << 20, 2 * volume_bytes)))
-        budget = max(budget, int(pieces * (fixed + per_slice)) + 1)
-    elif pieces * fixed > budget:
-        raise OptionError(
-            f"max_memory: this Gaussian (sigma) needs {_fmt_bytes(pieces * fixed)} of working "
-            f"memory for its blocks and halo slices"
-            + (f" ({pieces} slab pieces at once; fewer threads lower that)" if pieces > 1 else "")
-            + f", more than max_memory allows ({_fmt_bytes(budget)}); raise max_memory or "
-            "lower the sigma",
-            param="max_memory",
-        )
-    return plan_slabs(nz, per_slice, max(int(budget - pieces * fixed), 1), min_height=pieces)
-
-
-def _collect(fn: LabelSlabs, source: SourceImage, slabs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """:func:`.stream.collect_output`'s loop, computing each slab in place (no slab copy)."""
-    extra = tuple(source.shape[3:])
-    out = np.empty(tuple(fn.grid.shape) + extra, dtype=source.dtype, order="F")
-    for v in range(source.n_volumes):
-        vidx = source.volume_index(v)
-        for z0, z1 in slabs:
-            key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *vidx)
-            fn.fill(v, z0, z1, out[key])
-    return out
-
-
-def _result(source: SourceImage, fn: LabelSlabs, slabs: int, output: Path | None) -> RunResult:
-    in_memory = str(source.path).startswith("<")
-    return RunResult(
-        input=None if in_memory else Path(source.path), output=output, input_grid=source.grid,
-        grid=fn.grid, shape=tuple(fn.grid.shape) + tuple(source.shape[3:]), dtype=source.dtype,
-        method=fn.method, device=fn.device, slabs=slabs, slope=source.slope, inter=source.inter,
-        order=None, separable=fn.separable, integer=source.is_integer,
-    )
-
-
-def label_array(source: SourceImage, request: ResampleRequest) -> tuple[np.ndarray, RunResult]:
-    """Run a label ``request`` on ``source`` into one in-memory array (stored dtype).
-
-    Raises
-    ------
-    OptionError, GridError, LabelError, DeviceError
-    """
-    fn = _prepare(source, request)
-    slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=1)  # _collect: one slab at a time
-    return _collect(fn, source, slabs), _result(source, fn, len(slabs), None)
-
-
-def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str],
-               request: ResampleRequest, *,
-               progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Stream a label ``request`` from ``in_path`` to ``out_path`` (bounded memory).
-
-    Raises
-    ------
-    InputError, OptionError, GridError, LabelError, DeviceError, OutputError
-    """
-    from .stream import write_output
-
-    source = open_image(in_path)
-    try:
-        fn = _prepare(source, request)
-        slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=request.compute.threads)
-        spec = OutputSpec(grid=fn.grid, extra_shape=tuple(source.shape[3:]), dtype=source.dtype,
-                          template=source.header, slope=source.slope, inter=source.inter)
-        written = write_output(
-            Path(out_path), spec, fn, slabs, options=request.output, compute=request.compute,
-            inputs=(Path(in_path), *request.reads), progress=progress,
-        )
-    finally:
-        source.close()
-    result = _result(source, fn, len(slabs), Path(written))
-    result.input = Path(in_path)
-    return result
-
-
+# -- the API ---------------------------------------------------------------------------
 def _label_request(**kw: Any) -> ResampleRequest:
     """A label request from the keyword arguments of the functions below."""
     from ._nibabel import as_like

@@ -67,7 +67,7 @@ def resample_file(
     """
     t0 = time.perf_counter()
     if request.labels:
-        from .labels import label_file
+        from ._label_engine import label_file
 
         result = label_file(in_path, out_path, request, progress=progress)
     else:
@@ -111,7 +111,7 @@ def resample_array(source: SourceImage, request: ResampleRequest) -> tuple[np.nd
     """Run ``request`` on ``source`` into one in-memory array (stored dtype, Fortran order)."""
     t0 = time.perf_counter()
     if request.labels:
-        from .labels import label_array
+        from ._label_engine import label_array
 
         data, result = label_array(source, request)
     else:

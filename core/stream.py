@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._dask import ordered_map, split_slabs
-from .budget import parse_memory, parse_size, plan_slabs, stream_pieces
+from .budget import parse_size, stream_pieces
 from .errors import OptionError, OutputError
 from .grid import Grid
 from .result import OutputSpec
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SlabFn",
     "ProgressFn",
-    "parse_memory",
-    "plan_slabs",
     "OutputSpec",
     "write_output",
     "collect_output",
@@ -55,8 +53,6 @@ SlabFn = Callable[[int, int, int], np.ndarray]
 #: ``progress(done_bytes, total_bytes)``
 ProgressFn = Callable[[int, int], None]
 
-# parse_memory and plan_slabs live in .budget; re-exported here for the modules
-# that still import them from .stream (labels.py) until the integrator moves them.
 
 def check_output_size(
     path: Path, nbytes: int, *, shape: tuple[int, ...], dtype: np.dtype,

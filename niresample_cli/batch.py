@@ -60,7 +60,7 @@ def output_name(in_path: Path, template: str = DEFAULT_NAME) -> str:
     ``{ext}`` is the input's NIfTI/Zarr extension, or ``.nii.gz`` for other
     formats (NRRD, MHA, MGZ inputs are written as NIfTI).
     """
-    from niresample_cli.core.io import split_ext
+    from niresample_cli.core.source import split_ext
 
     _check_template(template)
     stem, ext = split_ext(in_path)

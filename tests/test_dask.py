@@ -10,9 +10,9 @@ import pytest
 from _stream_kw import write_output
 
 from niresample_cli.core._dask import run_tasks, validate_scheduler
+from niresample_cli.core.budget import plan_slabs
 from niresample_cli.core.errors import OptionError
 from niresample_cli.core.grid import Grid
-from niresample_cli.core.stream import plan_slabs
 
 pytest.importorskip("dask")
 zarr = pytest.importorskip("zarr")

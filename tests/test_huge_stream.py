@@ -19,10 +19,11 @@ import pytest
 from _stream_kw import write_output
 from test_zarr import Pattern
 
+from niresample_cli.core.budget import parse_memory
 from niresample_cli.core.errors import DiskSpaceError
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image
-from niresample_cli.core.stream import collect_output, parse_memory
+from niresample_cli.core.stream import collect_output
 from niresample_cli.core.writer import isal_level
 
 from conftest import data_path, write_nifti
@@ -67,7 +68,7 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     sys.path[:0] = [{tests!r}]
     from niresample_cli.core.grid import Grid
-    from niresample_cli.core.stream import plan_slabs, parse_memory
+    from niresample_cli.core.budget import plan_slabs, parse_memory
     from _stream_kw import write_output
     from test_zarr import Pattern
     shape = tuple({shape!r})
@@ -138,7 +139,7 @@ def test_real_gz_input_read_slab_by_slab_in_bounded_memory(tmp_path: Path) -> No
         sys.path[:0] = [{str(REPO / 'tests')!r}]
         from pathlib import Path
         from niresample_cli.core.io import open_image
-        from niresample_cli.core.stream import plan_slabs
+        from niresample_cli.core.budget import plan_slabs
         from _stream_kw import write_output
         from test_huge_stream import NearestUp
         img = open_image({str(src)!r})

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from niresample_cli.core import _label_engine as LE
 from niresample_cli.core import labels as L
 from niresample_cli.core.api import source_from_nibabel
 from niresample_cli.core.errors import LabelError, OptionError
@@ -45,7 +46,7 @@ CUDA = pytest.mark.skipif(
 def _slabs(src, **kw) -> L.LabelSlabs:
     from niresample_cli.core.requests import Compute, LabelMethod, ResampleRequest, Target
 
-    return L._prepare(src, ResampleRequest(
+    return LE._prepare(src, ResampleRequest(
         Target(spacing=kw.get("spacing"), shape=kw.get("shape"), like=kw.get("like"),
                anchor=kw.get("anchor", "center")),
         LabelMethod(kw.get("method", "nearest"), sigma=kw.get("sigma"), sigma_voxels=kw.get("sigma_voxels")),
@@ -340,7 +341,7 @@ def test_slab_function_pickles_and_reopens() -> None:
     fn = L.LabelSlabs(src.path, src.grid.with_spacing(1.7), method="gaussian", sigma_voxels=(1, 1, 1))
     first = fn(0, 3, 9)
     clone = pickle.loads(pickle.dumps(fn))
-    assert clone._source is None
+    assert clone._handle.reopenable and clone._handle._source is None
     np.testing.assert_array_equal(clone(0, 3, 9), first)
 
 
@@ -525,14 +526,14 @@ HO = "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz"
 def test_plan_pays_the_fixed_cost_of_every_stream_piece(monkeypatch) -> None:
     # write_output cuts each planned slab in jobs + 1 pieces computed at once:
     # each pays the Gaussian's blocks and halo, so all of them must fit the budget.
-    monkeypatch.setattr("niresample_cli.core._dask.default_jobs", lambda: 3)
+    monkeypatch.setattr("niresample_cli.core.budget.default_jobs", lambda: 3)
     src = open_image(data_path(HO))
     fn = _slabs(src, spacing=1.5, method="gaussian", sigma=1.5)
     item = src.dtype.itemsize
     per_slice, fixed = fn.bytes_per_slice(item), fn.fixed_bytes(item)
     budget = 20 << 20
     assert 4 * fixed < budget
-    slabs = L._plan(fn, src.dtype, "20M")
+    slabs = LE._plan(fn, src.dtype, "20M")
     assert slabs[0][0] == 0 and slabs[-1][1] == fn.grid.shape[2]
     for z0, z1 in slabs:
         assert (z1 - z0) * per_slice + 4 * fixed <= budget
@@ -550,7 +551,7 @@ def test_large_sigma_beyond_max_memory_is_refused_and_grows_the_default(tmp_path
     src = open_image(path)
     fn = _slabs(src, spacing=1.5, sigma=12.0)
     assert fn.fixed_bytes(src.dtype.itemsize) > 16 << 20
-    slabs = L._plan(fn, src.dtype, None)  # default budget: grown to fit, no error
+    slabs = LE._plan(fn, src.dtype, None)  # default budget: grown to fit, no error
     assert slabs[0][0] == 0 and slabs[-1][1] == fn.grid.shape[2]
 
 

@@ -18,6 +18,7 @@ import pytest
 from _stream_kw import write_output
 
 from niresample_cli.core import _zarr_meta, _zarr_plan, _zarr_pyramid, _zarr_write
+from niresample_cli.core.budget import plan_slabs
 from niresample_cli.core.errors import (
     DiskSpaceError,
     HeaderError,
@@ -28,7 +29,7 @@ from niresample_cli.core.errors import (
 )
 from niresample_cli.core.grid import Grid
 from niresample_cli.core.io import open_image
-from niresample_cli.core.stream import collect_output, plan_slabs
+from niresample_cli.core.stream import collect_output
 
 zarr = pytest.importorskip("zarr")
 
