@@ -37,6 +37,8 @@ from ._zarr_resume import as_output_error, commit, fingerprint, prepare_temporar
 from .budget import parse_memory
 from .errors import InputError, OptionError, OutputError, OutputExistsError
 from .grid import Grid
+from .requests import Compute, OutputOptions
+from .result import OutputSpec
 from .writer import make_header
 
 __all__ = ["write_zarr", "check_zarr_target"]
@@ -44,27 +46,16 @@ __all__ = ["write_zarr", "check_zarr_target"]
 
 def write_zarr(
     path: Path,
-    *,
-    grid: Grid,
-    extra_shape: Sequence[int] = (),
-    dtype: np.dtype,
+    spec: OutputSpec,
     slab_fn: Callable[[int, int, int], np.ndarray],
     slabs: Sequence[tuple[int, int]] | None = None,
-    template: Any = None,
-    slope: float = 1.0,
-    inter: float = 0.0,
+    *,
+    options: OutputOptions,
+    compute: Compute,
     inputs: Sequence[Path] = (),
-    overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    chunks: int | str | Sequence[int] | None = None,
-    pyramid: int = 0,
     pyramid_method: str = "auto",
-    resume: bool = False,
-    jobs: int | None = None,
-    scheduler: str | None = None,
-    max_memory: str | int | None = None,
     compression: str = "zstd",
-    compression_level: int | None = None,
 ) -> Path:
     """Stream an output into a chunked OME-Zarr store, atomically and resumably.
 
@@ -72,54 +63,39 @@ def write_zarr(
     ----------
     path : Path
         Target ``OUT.ome.zarr`` or ``OUT.zarr`` (a directory).
-    grid : Grid
-        Output spatial grid.
-    extra_shape : sequence of int
-        Axes beyond the third: at most two (stored as ``t`` then ``c``).
-    dtype : numpy.dtype
-        Output dtype, what ``slab_fn`` returns.
+    spec : OutputSpec
+        The output image: grid, axes beyond the third (at most two, stored as
+        ``t`` then ``c``), dtype (what ``slab_fn`` returns), the template header
+        (kept as NIfTI header bytes so a Zarr input restores units, codes, TR) and
+        the scaling of the stored values.
     slab_fn : callable
-        ``slab_fn(volume, z0, z1) -> (nx, ny, z1 - z0)``; picklable when
-        ``scheduler`` is given.  Its result must not depend on the slab height.
+        ``slab_fn(volume, z0, z1) -> (nx, ny, z1 - z0)``; picklable when a
+        scheduler is given.  Its result must not depend on the slab height.
     slabs : sequence of (z0, z1), optional
-        The engine's slab plan for ``max_memory``; its height tells how much
+        The engine's slab plan for the memory budget; its height tells how much
         working memory one output slice costs the engine.
-    template : nibabel header, optional
-        Kept (as NIfTI header bytes) so a Zarr input restores units, codes, TR.
-    slope, inter : float
-        Scaling of the stored values, kept in the metadata.
+    options : OutputOptions
+        ``overwrite`` (replace an existing target, swapped only once the new store
+        is complete), ``chunks`` (voxels along x, y, z, default 128 each; the z
+        depth is lowered when a chunk row would not fit the budget), ``pyramid``
+        (downsampled levels, each halving every spatial axis), ``resume``
+        (continue an interrupted run of the same output: finished chunk rows are
+        skipped), ``scheduler`` (``'tcp://HOST:PORT'`` of a dask.distributed
+        scheduler whose workers see the same paths, or ``'distributed'``).
+    compute : Compute
+        ``threads`` (local threads, default: CPU cores) and ``max_memory`` (the
+        budget for all tasks in flight together).
     inputs : sequence of Path
         Inputs, never overwritten.
-    overwrite : bool
-        Replace an existing target (swapped only once the new store is complete).
     progress : callable, optional
         ``progress(done_bytes, total_bytes)`` (uncompressed bytes, all levels).
-    chunks : int or (cx, cy, cz) or str, optional
-        Chunk shape in voxels along x, y, z (default 128 each); text ``'64'``
-        or ``'64,128,128'`` is accepted.  The z depth is
-        lowered (halved) when a chunk row would not fit ``max_memory``.
-    pyramid : int
-        Number of downsampled levels to add (each halves every spatial axis).
     pyramid_method : {'auto', 'majority', 'mean'}
         ``'majority'`` keeps the most frequent value of each 2x2x2 block (labels:
         never a value absent from the input; ties go to the first voxel in
         block order); ``'mean'`` averages (intensities).  ``'auto'``: majority
         for integer dtypes, mean for floats.
-    resume : bool
-        Continue a run of the same output that was interrupted (its temporary
-        directory is kept on interruption): finished chunk rows are skipped.
-    jobs : int, optional
-        Local threads (default: CPU cores).
-    scheduler : str, optional
-        ``'tcp://HOST:PORT'`` of a dask.distributed scheduler (workers must
-        see the same paths), or ``'distributed'`` for the dask config's.
-    max_memory : str or int, optional
-        Memory budget for all tasks in flight together (default as
-        :func:`.budget.parse_memory`).
     compression : {'zstd', 'lz4', 'none'}
-        Blosc codec.
-    compression_level : int, optional
-        Blosc level 1-9 (default 3 for zstd, 5 for lz4).
+        Blosc codec (its default level).
 
     Returns
     -------
@@ -140,24 +116,26 @@ def write_zarr(
     require_zarr()
 
     path = Path(path)
-    dtype = np.dtype(dtype).newbyteorder("=")
-    extra = tuple(int(v) for v in extra_shape)
+    grid, template, slope, inter = spec.grid, spec.template, spec.slope, spec.inter
+    overwrite, resume = options.overwrite, options.resume
+    dtype = np.dtype(spec.dtype).newbyteorder("=")
+    extra = tuple(int(v) for v in spec.extra_shape)
     if len(extra) > 2:
         raise OptionError(
             f"OME-Zarr output holds at most 5 axes (x, y, z, t, c); this image has {3 + len(extra)}"
         )
-    pyramid = as_pyramid(pyramid)
+    pyramid = as_pyramid(options.pyramid)
     method = as_method(pyramid_method, dtype)
-    codec = make_codec(compression, compression_level)
-    scheduler = validate_scheduler(scheduler)
-    budget = parse_memory(max_memory)
-    n_jobs = as_jobs(jobs)
+    codec = make_codec(compression, None)
+    scheduler = validate_scheduler(options.scheduler)
+    budget = parse_memory(compute.max_memory)
+    n_jobs = as_jobs(compute.threads)
     check_zarr_target(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
 
     nx, ny, nz = (int(v) for v in grid.shape)
     engine_per_slice = engine_bytes_per_slice(slabs, nz, budget, nx * ny * dtype.itemsize)
     tasks_in_flight = n_jobs if scheduler is None else max(n_jobs, 2)
-    cx, cy, cz = plan_chunks(chunks, grid.shape, dtype.itemsize, budget, tasks_in_flight,
+    cx, cy, cz = plan_chunks(options.chunks, grid.shape, dtype.itemsize, budget, tasks_in_flight,
                               engine_per_slice)
     # Slab height used inside one task: the engine's memory for it fits a share of the budget.
     # When a whole chunk row fits the engine's share, it is computed in one call and goes to

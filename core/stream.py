@@ -164,13 +164,8 @@ def write_output(
         check_zarr_target(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
         if not force:
             check_free_space(path, nbytes, compressed=True)
-        return write_zarr(
-            path, grid=grid, extra_shape=tuple(extra_shape), dtype=dtype, slab_fn=slab_fn,
-            slabs=slabs, template=template, slope=slope, inter=inter, inputs=inputs,
-            overwrite=overwrite, progress=progress, chunks=options.chunks,
-            pyramid=options.pyramid, resume=options.resume, scheduler=options.scheduler,
-            jobs=compute.threads, max_memory=compute.max_memory,
-        )
+        return write_zarr(path, spec, slab_fn, slabs, options=options, compute=compute,
+                          inputs=inputs, progress=progress)
     zarr_only = options.zarr_only
     if zarr_only:
         raise OptionError(
