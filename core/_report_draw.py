@@ -2,7 +2,7 @@
 
 Colours read in print and for colour-blind readers: grey for anatomy, a
 diverging map (``RdBu_r``) for signed differences, the Okabe-Ito palette for
-categories, and a per-id hash colour for labels (:func:`.report.label_color`).
+categories, and a per-id hash colour for labels (:func:`._report_types.label_color`).
 Figures are plain :class:`matplotlib.figure.Figure` objects on the Agg canvas:
 no pyplot, no global state.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .report import FovView, SlicePlane, label_color
+from ._report_types import FovView, SlicePlane, label_color
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (

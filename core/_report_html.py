@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .report import SlicePlane
+    from ._report_types import SlicePlane
 
 
 def _escape(x: object) -> str:

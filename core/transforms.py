@@ -17,6 +17,9 @@ Formats (read in :mod:`._transform_formats`): ITK/ANTs ``.mat`` (binary) and
 fields (``*Warp.nii.gz``, LPS vectors), FSL FLIRT ``.mat`` (needs the grids),
 FreeSurfer ``.lta`` (vox2vox and ras2ras), AFNI ``.aff12.1D`` and a plain 4x4
 RAS matrix in a text file.
+
+The two types live in :mod:`._transform_types` (re-exported here); this
+module reads, chains and applies them.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
-from ._transform_formats import FieldData, check_affine, read_transform_file
+from ._transform_formats import FieldData, read_transform_file
+from ._transform_types import AffineTransform, DisplacementField, Transform
 from .errors import OptionError, TransformError
 from .grid import Grid
 
@@ -51,132 +54,6 @@ __all__ = [
 Box = tuple[int, int, int, int, int, int]
 
 
-@dataclass(frozen=True, eq=False)
-class AffineTransform:
-    """An affine map of RAS points, output space to input space.
-
-    Parameters
-    ----------
-    matrix : (4, 4) array_like
-        RAS+ millimetre matrix; ``p_in = matrix @ [p_out, 1]``.  Copied, checked
-        (finite, last row ``0 0 0 1``, non-singular) and made read-only.
-    source : str
-        Where it came from (a file name), for messages.
-
-    Raises
-    ------
-    TransformError
-        If the matrix is not a finite, non-singular (4, 4) affine.
-    """
-
-    matrix: np.ndarray
-    source: str = "<matrix>"
-
-    def __post_init__(self) -> None:
-        m = check_affine(self.matrix, self.source)
-        m.setflags(write=False)
-        object.__setattr__(self, "matrix", m)
-
-    def inverse(self) -> AffineTransform:
-        """The inverse map (input space to output space)."""
-        return AffineTransform(np.linalg.inv(self.matrix), self.source)
-
-    def map_points(self, points: np.ndarray) -> np.ndarray:
-        """Map ``(N, 3)`` RAS points; returns ``(N, 3)`` float64."""
-        p = np.asarray(points, dtype=np.float64)
-        return p @ self.matrix[:3, :3].T + self.matrix[:3, 3]
-
-
-@dataclass(frozen=True, eq=False)
-class DisplacementField:
-    """A dense displacement field: ``p -> p + d(p)`` in RAS millimetres.
-
-    Parameters
-    ----------
-    grid : Grid
-        The field's own voxel grid.
-    vectors : array_like, shape (nx, ny, nz, 3)
-        RAS displacements in mm.  Anything that slices as
-        ``vectors[x0:x1, y0:y1, z0:z1]`` works; fields read from files are
-        lazy and read only the boxes asked for.
-    source : str
-        Where it came from, for messages.
-
-    Notes
-    -----
-    ``d`` is sampled trilinearly at the field's continuous voxel coordinate
-    ``v = inv(grid.affine) @ p``.  As in ITK's ``DisplacementFieldTransform``,
-    a point whose coordinate lies outside ``-0.5 <= v < n - 0.5`` on any axis
-    gets *zero* displacement (it maps to itself); inside that box and beyond
-    the outer voxel centres the edge vectors are used.
-    """
-
-    grid: Grid
-    vectors: Any = field(repr=False)
-    source: str = "<field>"
-
-    def __post_init__(self) -> None:
-        shape = tuple(getattr(self.vectors, "shape", ()))
-        if shape != (*self.grid.shape, 3):
-            raise TransformError(
-                f"{self.source}: displacement vectors of shape {shape} do not match the field "
-                f"grid {self.grid.shape} x 3", param="transform")
-
-    def read_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Vectors of voxels ``lo <= ijk < hi``: ``(bx, by, bz, 3)`` float64."""
-        block = self.vectors[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-        return np.asarray(block, dtype=np.float64)
-
-    def displacement(self, points: np.ndarray) -> np.ndarray:
-        """RAS displacement ``d(p)`` at ``(N, 3)`` RAS points: ``(N, 3)`` float64."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        inv = np.linalg.inv(self.grid.affine)
-        v = inv[:3, :3] @ p.T + inv[:3, 3:]  # (3, N) field voxel coordinates
-        n = np.asarray(self.grid.shape, dtype=np.float64)[:, None]
-        inside = np.all((v >= -0.5) & (v < n - 0.5), axis=0)
-        out = np.zeros_like(p)
-        if not inside.any():
-            return out
-        everywhere = bool(inside.all())
-        vi = v if everywhere else v[:, inside]
-        np.clip(vi, 0.0, n - 1.0, out=vi)
-        nmax = np.asarray(self.grid.shape, dtype=np.int64)[:, None] - 1
-        i0 = np.minimum(vi.astype(np.int64), np.maximum(nmax - 1, 0))  # vi >= 0: floor
-        frac = vi - i0
-        i1 = np.minimum(i0 + 1, nmax)
-        lo = i0.min(axis=1)
-        hi = i1.max(axis=1) + 1
-        box = self.read_box(lo, hi)
-        # (3, M) component-major copy: one flat gather per corner and component
-        flat_box = np.ascontiguousarray(np.moveaxis(box, -1, 0)).reshape(3, -1)
-        strides = (box.shape[1] * box.shape[2], box.shape[2], 1)
-        idx = [((i0[a] - lo[a]) * strides[a], (i1[a] - lo[a]) * strides[a]) for a in range(3)]
-        wts = [(1.0 - frac[a], frac[a]) for a in range(3)]
-        acc = np.zeros((3, vi.shape[1]))
-        for cx in (0, 1):
-            for cy in (0, 1):
-                fxy = idx[0][cx] + idx[1][cy]
-                wxy = wts[0][cx] * wts[1][cy]
-                for cz in (0, 1):
-                    acc += (wxy * wts[2][cz]) * np.take(flat_box, fxy + idx[2][cz], axis=1)
-        if everywhere:
-            return acc.T.copy()
-        out[inside] = acc.T
-        return out
-
-    def map_points(self, points: np.ndarray) -> np.ndarray:
-        """Map ``(N, 3)`` RAS points: ``p + d(p)``."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        return p + self.displacement(p)
-
-    def close(self) -> None:
-        """Close the field's file, if it was read from one."""
-        close = getattr(self.vectors, "close", None)
-        if close is not None:
-            close()
-
-
-Transform = Union[AffineTransform, DisplacementField]
 #: One entry of a chain: a path or a (4, 4) matrix, with or without an invert flag,
 #: or an ANTs ``"[file,1]"`` string.
 TransformSpec = Union[str, "os.PathLike[str]", np.ndarray, tuple[Any, bool], Transform]

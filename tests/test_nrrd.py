@@ -229,18 +229,18 @@ def test_one_slab_reads_bounded_memory(tmp_path: Path, encoding: str) -> None:
 
 
 def test_raw_slab_reads_only_its_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from niresample_cli.core import _nrrd
+    from niresample_cli.core import _nrrd_data
 
     path = _write(tmp_path / "c.nrrd", _ramp((16, 16, 64), "int32"))
     reads: list[int] = []
-    real = _nrrd._pread_into
+    real = _nrrd_data._pread_into
 
     def counting(fd: int, view: memoryview, pos: int) -> int:
         n = real(fd, view, pos)
         reads.append(n)
         return n
 
-    monkeypatch.setattr(_nrrd, "_pread_into", counting)
+    monkeypatch.setattr(_nrrd_data, "_pread_into", counting)
     with open_nrrd(path) as src:
         src.read_slab(10, 12)
     assert sum(reads) == 16 * 16 * 2 * 4

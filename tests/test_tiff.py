@@ -10,7 +10,7 @@ import pytest
 
 tifffile = pytest.importorskip("tifffile")
 
-from niresample_cli.core import _tiff  # noqa: E402
+from niresample_cli.core import _tiff_write  # noqa: E402
 from niresample_cli.core._tiff import natural_key, open_tiff, open_tiff_folder, write_tiff  # noqa: E402
 from niresample_cli.core.errors import InputError, OptionError, OutputExistsError  # noqa: E402
 from niresample_cli.core.grid import Grid  # noqa: E402
@@ -215,7 +215,7 @@ def test_write_tiff_round_trip(tmp_path: Path, dtype: str) -> None:
 
 
 def test_write_bigtiff_over_the_limit_uses_ome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_tiff, "_BIGTIFF_BYTES", 100)
+    monkeypatch.setattr(_tiff_write, "_BIGTIFF_BYTES", 100)
     vol = _ours(_stack((5, 6, 7), "uint16"))
     out = write_tiff(tmp_path / "b.tif", grid=_grid(vol.shape, (0.001, 0.001, 0.004)), dtype=vol.dtype,
                      slab_fn=lambda v, z0, z1: vol[:, :, z0:z1])
