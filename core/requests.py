@@ -31,12 +31,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from .budget import parse_memory, parse_size
 from .errors import OptionError
+from .grid import ANCHORS, Anchor
 
 if TYPE_CHECKING:
     from .grid import Grid
@@ -53,8 +54,6 @@ __all__ = [
     "ResampleRequest",
 ]
 
-Anchor = Literal["center", "origin", "corner"]
-ANCHORS: tuple[str, ...] = ("center", "origin", "corner")
 LABEL_METHODS: tuple[str, ...] = ("nearest", "majority", "gaussian")
 #: ``None``/``'numpy'``: numpy and scipy; ``'cpu'``/``'cuda'``: torch; ``'auto'``: CUDA if present, else numpy.
 DEVICES: tuple[str, ...] = ("numpy", "auto", "cpu", "cuda")
