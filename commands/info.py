@@ -18,10 +18,11 @@ from niresample_cli.console import (
     fmt_vec,
     json_line,
     out,
+    print_json,
     state,
     warn_line,
 )
-from niresample_cli.options import JsonOpt
+from niresample_cli.options import InfoJsonOpt, JsonlOpt
 
 __all__ = ["run", "render_facts"]
 
@@ -145,7 +146,8 @@ def render_facts(files: list[dict[str, Any]], *, stats: bool, console: Console |
 
 def run(
     files: Annotated[list[Path], typer.Argument(help="Images to describe.", show_default=False)],
-    json_out: JsonOpt = False,
+    json_out: InfoJsonOpt = False,
+    jsonl: JsonlOpt = False,
     stats: Annotated[bool, typer.Option("--stats", help="Also read the voxels: value range, mean, label count.")] = False,
 ) -> None:
     """Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes.
@@ -158,12 +160,15 @@ def run(
       niresample info brain.nii.gz
 
       niresample info --json --stats atlas.nii.gz | jq .stats.label_count
+
+      niresample info --jsonl *.nii.gz | jq -c '{path, shape}'
     """
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
 
     failed = 0
     shown: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     notes: list[str] = []
     for path in files:
         try:
@@ -174,12 +179,19 @@ def run(
             failed += 1
             error_line(str(err))
             continue
-        if json_out:
+        if jsonl:  # one line per file as it is read
             print(json_line(facts), flush=True)
+            continue
+        if json_out:
+            records.append(facts)
             continue
         shown.append(facts)
         notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]  # plain text
-    if not json_out:
+    if json_out and not jsonl:
+        # one document: the object for one file named, an array for several
+        if records or len(files) > 1:
+            print_json(records, array=len(files) > 1)
+    elif not jsonl:
         render_facts(shown, stats=stats)
     for note in notes:
         warn_line(note)

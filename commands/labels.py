@@ -30,6 +30,7 @@ from niresample_cli.options import (
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
+    RunJsonOpt,
     SchedulerOpt,
     ShapeOpt,
     SigmaOpt,
@@ -89,6 +90,7 @@ def run(
     max_memory: MaxMemoryOpt = None,
     compare: CompareOpt = False,
     quiet: QuietOpt = False,
+    json_out: RunJsonOpt = False,
     overwrite: OverwriteOpt = False,
     compress_level: CompressLevelOpt = None,
     force_float_labels: ForceFloatLabelsOpt = False,
@@ -131,4 +133,5 @@ def run(
                     scheduler=scheduler),
     ).resolved()
     run_request(paths, request, command="labels", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                json_out=json_out)

@@ -240,7 +240,9 @@ def run_paths(
             for r in failed:
                 named = Path(r["input"]).name in r["reason"]
                 error_line(r["reason"] if named else f"{r['input']}: {r['reason']}")
-        raise NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
+        error = NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
+        error.results = final  # type: ignore[attr-defined]  # the rows, for --json
+        raise error
     return final
 
 

@@ -146,3 +146,9 @@ def json_line(obj: Any) -> str:
         return v
 
     return json.dumps(clean(obj), allow_nan=False)
+
+
+def print_json(records: list[Any], *, array: bool) -> None:
+    """Records on stdout as one valid JSON document: an array, or (``array=False``)
+    the record itself when there is exactly one."""
+    print(json_line(records if array or len(records) != 1 else records[0]), flush=True)
