@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
-from niresample_cli.options import JsonOpt, MaxMemoryOpt, QuietOpt
+from niresample_cli.options import MaxMemoryOpt, QuietOpt, ReportJsonOpt
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
 
@@ -23,19 +22,26 @@ EXIT_CHECK_FAILED = 3
 _SHOWN_LABELS = 15
 
 
-class FailOn(str, Enum):
-    lost_labels = "lost-labels"
-    new_labels = "new-labels"
-    fov_shift = "fov-shift"
+def _fail_on_conditions(values: list[str] | None) -> list[str]:
+    """--fail-on checked at the door: a bad condition is a usage error (exit 2)."""
+    from niresample_cli.core.compare import parse_fail_on
+    from niresample_cli.core.errors import OptionError
+
+    try:
+        return parse_fail_on(values or [])
+    except OptionError as err:
+        raise typer.BadParameter(str(err).removeprefix("fail_on: ")) from None
 
 
 def run(
     a: Annotated[Path, typer.Argument(help="Reference image (e.g. the input).", show_default=False)],
     b: Annotated[Path, typer.Argument(help="Image to compare with it (e.g. the output).", show_default=False)],
-    json_out: JsonOpt = False,
-    fail_on: Annotated[Optional[list[FailOn]], typer.Option(
-        "--fail-on", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds (repeatable).",
-        case_sensitive=False, show_default=False)] = None,
+    json_out: ReportJsonOpt = False,
+    fail_on: Annotated[Optional[list[str]], typer.Option(
+        "--fail-on", metavar="CHECK", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds "
+        "(repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), "
+        "worst-dice<X (some label's Dice below X).", show_default=False,
+        callback=_fail_on_conditions)] = None,
     fov_tolerance: Annotated[float, typer.Option(
         "--fov-tolerance", metavar="MM", min=0.0,
         help="FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B).")] = 0.01,
@@ -59,11 +65,13 @@ def run(
       niresample compare in.nii.gz out.nii.gz --fail-on lost-labels --fail-on fov-shift
 
       niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
+
+      niresample compare atlas.nii.gz atlas_2mm.nii.gz --fail-on 'dice<0.9'
     """
     from niresample_cli.console import err, make_progress, progress_callback
     from niresample_cli.core.compare import compare_images, failed_checks
 
-    conditions = [c.value for c in (fail_on or [])]
+    conditions = list(fail_on or [])
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
                                 progress=progress_callback(progress, "comparing"))

@@ -36,11 +36,13 @@ from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
 from .io import SourceImage, open_image
 
-__all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
+__all__ = ["compare_images", "failed_checks", "parse_fail_on", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
            "HIST_BINS"]
 
-#: Conditions :func:`failed_checks` can test (``--fail-on``).
+#: Conditions :func:`failed_checks` can test (``--fail-on``); besides these, the Dice
+#: thresholds ``dice<X`` (mean Dice) and ``worst-dice<X`` (the worst label's Dice).
 FAIL_CONDITIONS: tuple[str, ...] = ("lost-labels", "new-labels", "fov-shift")
+DICE_CONDITIONS: tuple[str, ...] = ("dice", "worst-dice")
 
 #: Default FOV tolerance in mm for ``fov-shift``.
 DEFAULT_FOV_TOLERANCE = 0.01
@@ -138,6 +140,27 @@ def _angle_between(da: np.ndarray, db: np.ndarray) -> float:
     return float(math.degrees(math.acos(max(-1.0, min(1.0, c)))))
 
 
+#: Turns a slab of a float-stored label map into int64 labels (refusing non-whole values).
+_Whole = Callable[[np.ndarray], np.ndarray]
+
+
+def _whole_labels(img: SourceImage) -> _Whole:
+    """The check of ``labels=True`` for an image not stored as plain integers: every
+    value must be whole and finite (the rule of :func:`core.labels` for float labels)."""
+
+    def whole(slab: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(slab)
+        bad = ~finite | (np.where(finite, slab, 0) != np.round(np.where(finite, slab, 0)))
+        if bad.any():
+            first = float(slab[bad].flat[0])
+            raise OptionError(
+                f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}{img.dtype} values "
+                f"that are not whole (e.g. {first:.6g}), not labels", param="labels")
+        return slab.astype(np.int64)
+
+    return whole
+
+
 def _slabs(nz: int, h: int) -> Iterator[tuple[int, int]]:
     for z0 in range(0, nz, h):
         yield z0, min(nz, z0 + h)
@@ -228,14 +251,10 @@ def compare_images(
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer
             limit = AUTO_LABELS
-        elif labels:
-            for img in (img_a, img_b):
-                if not img.is_integer:
-                    raise OptionError(
-                        f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}"
-                        f"{img.dtype} values, not integer labels",
-                        param="labels",
-                    )
+        # labels=True also takes float-stored (or scaled) label maps whose values are
+        # whole, as `labels` does: their slabs are checked and counted as int64.
+        whole_a = _whole_labels(img_a) if labels and not img_a.is_integer else None
+        whole_b = _whole_labels(img_b) if labels and not img_b.is_integer else None
         # One pass over each file's voxels; the mapping's reads of b are not
         # counted, so the ticks add up to exactly this total.
         total = img_a.nbytes + img_b.nbytes
@@ -252,10 +271,10 @@ def compare_images(
             "fov": _fov_facts(img_a.grid, img_b.grid),
         }
         stats_a, counts_a, dice = _pass_a(img_a, img_b, limit=limit if labels else 0, budget=budget,
-                                          tick=tick)
+                                          tick=tick, whole=(whole_a, whole_b))
         a_overflow = counts_a is not None and counts_a.overflow
         stats_b, counts_b = _pass_b(img_b, limit=limit if labels and not a_overflow else 0,
-                                    budget=budget, tick=tick)
+                                    budget=budget, tick=tick, whole=whole_b)
         report["stats"] = {"a": stats_a.result(), "b": stats_b.result()}
         report["labels"] = None
         if labels:
@@ -264,7 +283,8 @@ def compare_images(
 
 
 def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
-            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
+            tick: Callable[[int], None], whole: tuple[_Whole | None, _Whole | None] = (None, None),
+            ) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
     stats = _ValueStats(integer=img_a.dtype.kind in "iu" and not img_a.is_scaled)
     counts = _Counter(limit) if limit else None
     dice = _DiceCounts(limit) if limit else None
@@ -281,6 +301,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
         for z0, z1 in _slabs(img_a.grid.shape[2], h):
             slab = img_a.read_slab(z0, z1, volume=v)
             stats.add(slab)
+            if counts is not None and whole[0] is not None:
+                slab = whole[0](slab)
             if counts is not None and not counts.overflow:
                 found = _unique_counts(slab)
                 counts.merge(*found)
@@ -288,6 +310,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
                     mapper = None  # too many values to be labels: stop mapping
             if mapper is not None and dice is not None and (pairs or v == 0):
                 mapped = mapper.map_slab(img_b, v, z0, z1)
+                if whole[1] is not None:
+                    mapped = whole[1](mapped)
                 dice.a.merge(*found)  # the slab's counts, taken once above
                 dice.mapped.add(mapped)
                 dice.both.add(slab[slab == mapped])
@@ -297,8 +321,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
     return stats, counts, dice
 
 
-def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
-            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None]:
+def _pass_b(img_b: SourceImage, *, limit: int, budget: int, tick: Callable[[int], None],
+            whole: _Whole | None = None) -> tuple[_ValueStats, _Counter | None]:
     stats = _ValueStats(integer=img_b.dtype.kind in "iu" and not img_b.is_scaled)
     counts = _Counter(limit) if limit else None
     h = slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
@@ -308,7 +332,7 @@ def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
             slab = img_b.read_slab(z0, z1, volume=v)
             stats.add(slab)
             if counts is not None:
-                counts.add(slab)
+                counts.add(slab if whole is None else whole(slab))
             tick((z1 - z0) * slice_bytes)
     return stats, counts
 
@@ -370,7 +394,7 @@ def failed_checks(
     ----------
     report : dict
         A :func:`compare_images` result.
-    fail_on : sequence of {'lost-labels', 'new-labels', 'fov-shift'}
+    fail_on : sequence of {'lost-labels', 'new-labels', 'fov-shift', 'dice<X', 'worst-dice<X'}
         ``lost-labels``: a nonzero label of ``a`` is absent from ``b``.
         ``new-labels``: ``b`` holds a nonzero label absent from ``a``.
         Both also fail when the labels could not be compared (e.g. ``b`` was
@@ -381,6 +405,9 @@ def failed_checks(
         count legitimately moves an edge by up to half an output voxel,
         while keeping the first voxel centre, the classic script bug, moves
         the centre.
+        ``dice<X``: the mean Dice over the nonzero labels is below ``X``;
+        ``worst-dice<X``: some label's Dice (the worst) is below ``X`` (0 <= X <= 1).
+        Both also fail when the labels could not be compared.
     fov_tolerance : float
         In mm, non-negative.
 
@@ -394,16 +421,13 @@ def failed_checks(
     OptionError
         For an unknown condition or a negative tolerance.
     """
-    unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
-    if unknown:
-        raise OptionError(f"fail_on: expected {', '.join(FAIL_CONDITIONS)}, got {unknown[0]!r}",
-                          param="fail_on")
+    fail_on = parse_fail_on(fail_on)
     if not fov_tolerance >= 0:
         raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}",
                           param="fov_tolerance")
     failed: list[str] = []
     lab = report.get("labels") or {}
-    label_checks = [c for c in ("lost-labels", "new-labels") if c in fail_on]
+    label_checks = [c for c in fail_on if c in ("lost-labels", "new-labels") or "<" in c]
     if label_checks and "per_label" not in lab:
         # A label map that came back as floats is exactly what these checks are for.
         why = lab.get("skipped") or "not both unscaled integer images"
@@ -412,6 +436,7 @@ def failed_checks(
         failed.append(f"lost-labels: {_ids(lab['lost'])} missing from b")
     if "new-labels" in fail_on and lab.get("new"):
         failed.append(f"new-labels: {_ids(lab['new'])} not in a")
+    failed += _dice_checks(lab, fail_on)
     if "fov-shift" in fail_on:
         fov = report["fov"]
         spacing_b = report["b"]["spacing"]
@@ -433,3 +458,47 @@ def _ids(ids: list[int], most: int = 10) -> str:
     text = ", ".join(str(i) for i in ids[:most])
     more = f" and {len(ids) - most} more" if len(ids) > most else ""
     return f"label{'s' if len(ids) > 1 else ''} {text}{more}"
+
+
+def parse_fail_on(fail_on: tuple[str, ...] | list[str]) -> list[str]:
+    """``fail_on`` checked and normalised (``'Dice < 0.9'`` -> ``'dice<0.9'``).
+
+    Raises
+    ------
+    OptionError
+        For an unknown condition, or a Dice threshold that is not a number in [0, 1].
+    """
+    known = ", ".join(FAIL_CONDITIONS + tuple(f"{d}<X" for d in DICE_CONDITIONS))
+    out: list[str] = []
+    for raw in fail_on:
+        c = "".join(str(raw).split()).lower()
+        if "<" in c:
+            name, _, value = c.partition("<")
+            try:
+                x = float(value)
+            except ValueError:
+                x = math.nan
+            if name not in DICE_CONDITIONS or not 0.0 <= x <= 1.0:
+                raise OptionError(f"fail_on: expected {known} (X a Dice between 0 and 1), "
+                                  f"got {raw!r}", param="fail_on")
+            c = f"{name}<{x:g}"
+        elif c not in FAIL_CONDITIONS:
+            raise OptionError(f"fail_on: expected {known}, got {raw!r}", param="fail_on")
+        out.append(c)
+    return out
+
+
+def _dice_checks(lab: dict[str, Any], fail_on: list[str]) -> list[str]:
+    """The ``dice<X`` (mean) and ``worst-dice<X`` (worst label) conditions that hold."""
+    failed: list[str] = []
+    for c in fail_on:
+        name, _, value = c.partition("<")
+        if name not in DICE_CONDITIONS or "per_label" not in lab:
+            continue
+        x = float(value)
+        if name == "dice" and lab["dice_mean"] is not None and lab["dice_mean"] < x:
+            failed.append(f"{c}: mean Dice {lab['dice_mean']:.4g} is below {x:g}")
+        worst = lab["dice_worst"]
+        if name == "worst-dice" and worst is not None and worst["dice"] < x:
+            failed.append(f"{c}: Dice of label {worst['label']} is {worst['dice']:.4g}, below {x:g}")
+    return failed
