@@ -33,17 +33,19 @@ def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max
 
 
 def fmt_triple(values: Any) -> str:
-    """``'66x82x50'`` / ``'1x1x1'``: the per-file report's shapes and spacings."""
-    return "x".join(f"{float(v):.6g}" for v in values)
+    """``'66×82×50'`` / ``'1×1×1'``: the per-file report's shapes and spacings (info's ``×``)."""
+    return "×".join(f"{float(v):.6g}" for v in values)
 
 
 def report_line(result: RunResult) -> str:
-    """The one line per file of spacing, size and labels (on stderr)."""
+    """The one line per file of spacing, size and labels (on stderr); shapes keep
+    their extra axes (``128×96×24×2``)."""
     how = [str(result.dtype), result.method] + ([result.device] if result.labels else [])
     name = result.input.name if result.input is not None else "<in-memory>"
-    return (f"{name}: {fmt_triple(result.input_grid.shape)} @ {fmt_triple(result.input_grid.spacing)} mm"
-            f" -> {fmt_triple(result.shape[:3])} @ {fmt_triple(result.grid.spacing)} mm"
-            f" ({', '.join(how)}) -> {result.output}")
+    extra = tuple(result.shape[3:])
+    return (f"{name}: {fmt_triple(tuple(result.input_grid.shape) + extra)} @ "
+            f"{fmt_triple(result.input_grid.spacing)} mm -> {fmt_triple(result.shape)} @ "
+            f"{fmt_triple(result.grid.spacing)} mm ({', '.join(how)}) -> {result.output}")
 
 
 def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
@@ -53,15 +55,15 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
 
     Module-level and picklable with :func:`functools.partial`: ``-j N`` runs it in processes.
     """
-    from niresample_cli.console import err, warn_line
+    from niresample_cli.console import err, plural, warn_line
     from niresample_cli.core.run import resample_file
 
     result = resample_file(in_path, out_path, request, progress=progress)
     if not quiet:
         err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
-        warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
-                  "and were clipped (use --dtype float32 to keep them)")
+        warn_line(f"{result.output}: {plural(result.clipped, 'voxel was', 'voxels were')} outside "
+                  f"the {result.dtype} range and clipped (use --dtype float32 to keep them)")
     if compare and not quiet:
         _compare(result, json_out=json_out)
     return result.facts()

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
+from niresample_cli.console import fmt_num, fmt_pos, fmt_shape, fmt_vec, is_narrow, out
 from niresample_cli.options import MaxMemoryOpt, QuietOpt, ReportJsonOpt
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
@@ -145,10 +145,10 @@ def _grid_table(report: dict[str, Any], console: Console) -> Any:
     rows = [
         ("shape", fmt_shape(a["shape"]), fmt_shape(b["shape"])),
         ("spacing mm", fmt_vec(a["spacing"]), fmt_vec(b["spacing"])),
-        ("origin mm", fmt_vec(a["origin"], 5, ", "), fmt_vec(b["origin"], 5, ", ")),
+        ("origin mm", fmt_pos(a["origin"], a["spacing"]), fmt_pos(b["origin"], b["spacing"])),
         ("axes", _axes(a), _axes(b)),
         ("FOV mm", fmt_vec(a["fov_mm"], 5), fmt_vec(b["fov_mm"], 5)),
-        ("FOV centre mm", fmt_vec(a["fov_center"], 5, ", "), fmt_vec(b["fov_center"], 5, ", ")),
+        ("FOV centre mm", fmt_pos(a["fov_center"], a["spacing"]), fmt_pos(b["fov_center"], b["spacing"])),
         ("dtype", _dtype(a), _dtype(b)),
         ("volumes", str(a["volumes"]), str(b["volumes"])),
     ]
@@ -208,10 +208,15 @@ def _stats_table(report: dict[str, Any]) -> Any:
     for q in sa["percentiles"]:
         rows.append((f"p{q}", sa["percentiles"][q], sb["percentiles"].get(q)))
     rows.append(("mean ≠ 0", sa["nonzero_mean"], sb["nonzero_mean"]))
-    rows.append(("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"]))
+    rows.append(_nonzero_row(report))
+    width = (sa.get("percentile_bin_width") or 0) + (sb.get("percentile_bin_width") or 0)
     for name, x, y in rows:
         diff = None if x is None or y is None else y - x
-        t.add_row(name, fmt_num(x, 6), fmt_num(y, 6), fmt_num(diff, 4))
+        if name.startswith("p") and diff is not None and width and abs(diff) <= width:
+            diff_text = ""  # within the histogram's precision: not a difference
+        else:
+            diff_text = fmt_num(diff, 4)
+        t.add_row(name, fmt_num(x, 6), fmt_num(y, 6), diff_text)
     width = max(sa.get("percentile_bin_width") or 0, sb.get("percentile_bin_width") or 0)
     if width:
         t.caption = f"percentiles within {fmt_num(width, 3)} (streamed histogram)"
@@ -220,6 +225,16 @@ def _stats_table(report: dict[str, Any]) -> Any:
         if s["nonfinite_voxels"]:
             t.add_row(f"NaN/inf in {name}", "", "", str(s["nonfinite_voxels"]))
     return t
+
+
+def _nonzero_row(report: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Nonzero voxel counts, or their volumes (mm³) when the voxel sizes differ:
+    counts of voxels of different sizes are not comparable."""
+    sa, sb = report["stats"]["a"], report["stats"]["b"]
+    va, vb = report["a"]["voxel_volume_mm3"], report["b"]["voxel_volume_mm3"]
+    if math.isclose(va, vb, rel_tol=1e-6):
+        return ("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"])
+    return ("mm³ ≠ 0", sa["nonzero_voxels"] * va, sb["nonzero_voxels"] * vb)
 
 
 def _label_section(report: dict[str, Any], lab: dict[str, Any], console: Console, *,

@@ -13,6 +13,7 @@ from rich.text import Text
 from niresample_cli.console import (
     error_line,
     fmt_num,
+    fmt_pos,
     fmt_shape,
     fmt_size,
     fmt_vec,
@@ -70,7 +71,7 @@ def _fields(f: dict[str, Any], stats: bool) -> list[tuple[str, str, str]]:
         ("axes", "", _axes(f)),
         ("q/s", "q/s", _codes(f)),
         ("FOV mm", "FOV", fmt_vec(f["fov_mm"], 5) + " mm"),
-        ("origin mm", "origin", fmt_vec(f["origin"], 5, ", ") + " mm"),
+        ("origin mm", "origin", fmt_pos(f["origin"], f["spacing"]) + " mm"),
         ("TR", "TR", _tr(f)),
         ("disk", "disk", fmt_size(f["disk_bytes"])),
         ("memory", "memory", fmt_size(f["memory_bytes"])),
@@ -100,7 +101,7 @@ def _table(files: list[dict[str, Any]], stats: bool) -> Any:
         # Spacing and FOV carry their unit in the column title here.
         values["spacing mm"] = fmt_vec(f["spacing"])
         values["FOV mm"] = fmt_vec(f["fov_mm"], 5)
-        values["origin mm"] = fmt_vec(f["origin"], 5, ", ")
+        values["origin mm"] = fmt_pos(f["origin"], f["spacing"])
         table.add_row(escape(Path(f["path"]).name), *(values.get(t, "") for t in titles))
     return table
 

@@ -275,11 +275,39 @@ def compare_images(
         a_overflow = counts_a is not None and counts_a.overflow
         stats_b, counts_b = _pass_b(img_b, limit=limit if labels and not a_overflow else 0,
                                     budget=budget, tick=tick, whole=whole_b)
-        report["stats"] = {"a": stats_a.result(), "b": stats_b.result()}
+        report["stats"] = {"a": _exact_stats(stats_a.result(), img_a, counts_a),
+                           "b": _exact_stats(stats_b.result(), img_b, counts_b)}
         report["labels"] = None
         if labels:
             report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice)
         return report
+
+
+def _exact_stats(stats: dict[str, Any], img: SourceImage, counts: _Counter | None) -> dict[str, Any]:
+    """Integer images report integers: min and max exactly, and, where the values were
+    counted (label maps), numpy's ``linear`` percentiles from the exact counts instead
+    of the streamed histogram's bin centres."""
+    if img.is_integer and stats["min"] is not None:
+        stats["min"], stats["max"] = int(stats["min"]), int(stats["max"])
+    if counts is None or counts.overflow or not counts.counts:
+        return stats
+    values = sorted(counts.counts)
+    cum = np.cumsum([counts.counts[v] for v in values])
+    total = int(cum[-1])
+
+    def at(rank: int) -> int:
+        return int(values[int(np.searchsorted(cum, rank, side="right"))])
+
+    pct: dict[str, float | int] = {}
+    for q in PERCENTILES:
+        rank = q / 100.0 * (total - 1)
+        r0 = math.floor(rank)
+        v0, v1 = at(r0), at(min(r0 + 1, total - 1))
+        frac = rank - r0
+        pct[f"{q:g}"] = v0 if frac == 0 or v0 == v1 else v0 + frac * (v1 - v0)
+    stats["percentiles"] = pct
+    stats["percentile_bin_width"] = 0.0
+    return stats
 
 
 def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,

@@ -11,6 +11,7 @@ from rich.console import Console
 __all__ = [
     "out", "err", "error_line", "warn_line", "make_progress", "make_batch_progress",
     "progress_callback", "state", "fmt_num", "fmt_vec", "fmt_shape", "fmt_size", "is_narrow",
+    "fmt_pos", "plural", "print_json",
 ]
 
 #: Fixed width keeps tables stable when not on a terminal (pipes, tests).
@@ -95,6 +96,26 @@ def fmt_num(x: float | int | None, digits: int = 4) -> str:
 def fmt_vec(values: Any, digits: int = 4, sep: str = "×") -> str:
     """``1×1×1.2`` for spacing/FOV; pass ``sep=', '`` for positions."""
     return sep.join(fmt_num(float(v), digits) for v in values)
+
+
+def fmt_pos(values: Any, spacing: Any, sep: str = ", ") -> str:
+    """Positions (origin, FOV centre) in mm without float noise: rounded to a
+    thousandth of the finest voxel (``-0.0062499`` at 0.0125 mm -> ``-0.00625``)."""
+    import math
+
+    finest = min((abs(float(s)) for s in spacing if float(s) > 0), default=1.0)
+    decimals = max(0, 3 - math.floor(math.log10(finest)))
+    parts = []
+    for v in values:
+        text = f"{round(float(v), decimals):.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        parts.append("0" if text in ("-0", "") else text)
+    return sep.join(parts)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``'1 voxel was'`` / ``'3 voxels were'``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def fmt_shape(shape: Any) -> str:
