@@ -59,6 +59,9 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     from niresample_cli.core.run import resample_file
 
     result = resample_file(in_path, out_path, request, progress=progress)
+    finish = getattr(progress, "finish", None)
+    if finish is not None:  # the bar shows 100 % before the "done" line
+        finish()
     if not quiet:
         err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
