@@ -22,6 +22,11 @@ EXIT_CHECK_FAILED = 3
 _SHOWN_LABELS = 15
 
 
+def _fail_on_names() -> list[str]:
+    """What the shells complete after --fail-on (a Dice threshold needs its number)."""
+    return ["lost-labels", "new-labels", "fov-shift"]
+
+
 def _fail_on_conditions(values: list[str] | None) -> list[str]:
     """--fail-on checked at the door: a bad condition is a usage error (exit 2)."""
     from niresample_cli.core.compare import parse_fail_on
@@ -41,7 +46,7 @@ def run(
         "--fail-on", metavar="CHECK", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds "
         "(repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), "
         "worst-dice<X (some label's Dice below X).", show_default=False,
-        callback=_fail_on_conditions)] = None,
+        callback=_fail_on_conditions, autocompletion=_fail_on_names)] = None,
     fov_tolerance: Annotated[float, typer.Option(
         "--fov-tolerance", metavar="MM", min=0.0,
         help="FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B).")] = 0.01,

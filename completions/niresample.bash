@@ -21,7 +21,7 @@ _niresample() {
             ;;
         compare)
             case "$prev" in
-                --fail-on) return;;
+                --fail-on) COMPREPLY=($(compgen -W "lost-labels new-labels fov-shift" -- "$cur")); return;;
                 --fov-tolerance) return;;
                 --max-memory) return;;
             esac

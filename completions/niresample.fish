@@ -13,7 +13,7 @@ complete -c niresample -n __fish_use_subcommand -a labels -d 'Resample label map
 complete -c niresample -n __fish_use_subcommand -a size -d 'Resample to a new shape; the field of view is kept exactly (cubic B-spline by default)'
 complete -c niresample -n __fish_use_subcommand -a spacing -d 'Resample to a new voxel spacing (mm), keeping the field of view'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l json -d 'The report as one JSON object on stdout, for scripts'
-complete -c niresample -n '__fish_seen_subcommand_from compare' -l fail-on -x -d 'Exit with status 3 when this holds (repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), worst-dice<X (some label\'s Dice below X)'
+complete -c niresample -n '__fish_seen_subcommand_from compare' -l fail-on -x -a 'lost-labels new-labels fov-shift' -d 'Exit with status 3 when this holds (repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), worst-dice<X (some label\'s Dice below X)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l fov-tolerance -x -d 'FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l labels -l no-labels -d 'Compare label sets and Dice (default: when both images hold integers)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l all-labels -d 'List every label, not only the 15 with the lowest Dice'
