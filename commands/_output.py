@@ -33,42 +33,47 @@ def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max
 
 
 def fmt_triple(values: Any) -> str:
-    """``'66x82x50'`` / ``'1x1x1'``: the per-file report's shapes and spacings."""
-    return "x".join(f"{float(v):.6g}" for v in values)
+    """``'66×82×50'`` / ``'1×1×1'``: the per-file report's shapes and spacings (info's ``×``)."""
+    return "×".join(f"{float(v):.6g}" for v in values)
 
 
 def report_line(result: RunResult) -> str:
-    """The one line per file of spacing, size and labels (on stderr)."""
+    """The one line per file of spacing, size and labels (on stderr); shapes keep
+    their extra axes (``128×96×24×2``)."""
     how = [str(result.dtype), result.method] + ([result.device] if result.labels else [])
     name = result.input.name if result.input is not None else "<in-memory>"
-    return (f"{name}: {fmt_triple(result.input_grid.shape)} @ {fmt_triple(result.input_grid.spacing)} mm"
-            f" -> {fmt_triple(result.shape[:3])} @ {fmt_triple(result.grid.spacing)} mm"
-            f" ({', '.join(how)}) -> {result.output}")
+    extra = tuple(result.shape[3:])
+    return (f"{name}: {fmt_triple(tuple(result.input_grid.shape) + extra)} @ "
+            f"{fmt_triple(result.input_grid.spacing)} mm -> {fmt_triple(result.shape)} @ "
+            f"{fmt_triple(result.grid.spacing)} mm ({', '.join(how)}) -> {result.output}")
 
 
 def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
-                 quiet: bool, compare: bool) -> dict[str, Any]:
+                 quiet: bool, compare: bool, json_out: bool = False) -> dict[str, Any]:
     """One file: resample, then report it (and compare) at once, so a later failure in
     the batch does not swallow the lines of the files already done.
 
     Module-level and picklable with :func:`functools.partial`: ``-j N`` runs it in processes.
     """
-    from niresample_cli.console import err, warn_line
+    from niresample_cli.console import err, plural, warn_line
     from niresample_cli.core.run import resample_file
 
     result = resample_file(in_path, out_path, request, progress=progress)
+    finish = getattr(progress, "finish", None)
+    if finish is not None:  # the bar shows 100 % before the "done" line
+        finish()
     if not quiet:
         err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
-        warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
-                  "and were clipped (use --dtype float32 to keep them)")
+        warn_line(f"{result.output}: {plural(result.clipped, 'voxel was', 'voxels were')} outside "
+                  f"the {result.dtype} range and clipped (use --dtype float32 to keep them)")
     if compare and not quiet:
-        _compare(result)
+        _compare(result, json_out=json_out)
     return result.facts()
 
 
-def _compare(result: RunResult) -> None:
-    from niresample_cli.console import warn_line
+def _compare(result: RunResult, *, json_out: bool = False) -> None:
+    from niresample_cli.console import err, out, warn_line
 
     try:
         from niresample_cli.commands.compare import print_report
@@ -81,12 +86,12 @@ def _compare(result: RunResult) -> None:
     # for those, let compare decide.
     report = compare_images(result.input, result.output,
                             labels=True if result.labels and result.integer else None)
-    print_report(report)
+    print_report(report, console=err if json_out else out)  # --json keeps stdout for JSON
 
 
 def run_request(paths: list[Path], request: ResampleRequest, *, command: str, quiet: bool,
                 compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
-                jobs: int) -> None:
+                jobs: int, json_out: bool = False) -> None:
     """Plan the (input, output) pairs and run ``request`` on each (``-j``: in processes).
 
     The request is already validated, so nothing is touched (not even ``-o DIR``)
@@ -95,5 +100,21 @@ def run_request(paths: list[Path], request: ResampleRequest, *, command: str, qu
     from niresample_cli.batch import plan_pairs, run_paths
 
     pairs = plan_pairs(paths, output_dir=output_dir, name=name)
-    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare)
-    run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)
+    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare,
+                            json_out=json_out)
+    if not json_out:
+        run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)
+        return
+    from niresample_cli.console import print_json
+    from niresample_cli.core.errors import NiresampleError
+
+    try:
+        records = run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs,
+                            command=command)
+    except NiresampleError as err:
+        # a batch with failures: its rows still go out (status "failed", reason), then exit 1
+        rows = getattr(err, "results", None)
+        if rows is not None:
+            print_json(rows, array=True)
+        raise
+    print_json([{"status": "ok", **r} for r in records], array=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -12,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
-from niresample_cli.options import JsonOpt, MaxMemoryOpt, QuietOpt
+from niresample_cli.console import fmt_num, fmt_pos, fmt_shape, fmt_vec, is_narrow, out
+from niresample_cli.options import MaxMemoryOpt, QuietOpt, ReportJsonOpt
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
 
@@ -23,19 +22,31 @@ EXIT_CHECK_FAILED = 3
 _SHOWN_LABELS = 15
 
 
-class FailOn(str, Enum):
-    lost_labels = "lost-labels"
-    new_labels = "new-labels"
-    fov_shift = "fov-shift"
+def _fail_on_names() -> list[str]:
+    """What the shells complete after --fail-on (a Dice threshold needs its number)."""
+    return ["lost-labels", "new-labels", "fov-shift"]
+
+
+def _fail_on_conditions(values: list[str] | None) -> list[str]:
+    """--fail-on checked at the door: a bad condition is a usage error (exit 2)."""
+    from niresample_cli.core.compare import parse_fail_on
+    from niresample_cli.core.errors import OptionError
+
+    try:
+        return parse_fail_on(values or [])
+    except OptionError as err:
+        raise typer.BadParameter(str(err).removeprefix("fail_on: ")) from None
 
 
 def run(
     a: Annotated[Path, typer.Argument(help="Reference image (e.g. the input).", show_default=False)],
     b: Annotated[Path, typer.Argument(help="Image to compare with it (e.g. the output).", show_default=False)],
-    json_out: JsonOpt = False,
-    fail_on: Annotated[Optional[list[FailOn]], typer.Option(
-        "--fail-on", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds (repeatable).",
-        case_sensitive=False, show_default=False)] = None,
+    json_out: ReportJsonOpt = False,
+    fail_on: Annotated[Optional[list[str]], typer.Option(
+        "--fail-on", metavar="CHECK", help=f"Exit with status {EXIT_CHECK_FAILED} when this holds "
+        "(repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), "
+        "worst-dice<X (some label's Dice below X).", show_default=False,
+        callback=_fail_on_conditions, autocompletion=_fail_on_names)] = None,
     fov_tolerance: Annotated[float, typer.Option(
         "--fov-tolerance", metavar="MM", min=0.0,
         help="FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B).")] = 0.01,
@@ -59,11 +70,13 @@ def run(
       niresample compare in.nii.gz out.nii.gz --fail-on lost-labels --fail-on fov-shift
 
       niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
+
+      niresample compare atlas.nii.gz atlas_2mm.nii.gz --fail-on 'dice<0.9'
     """
     from niresample_cli.console import err, make_progress, progress_callback
     from niresample_cli.core.compare import compare_images, failed_checks
 
-    conditions = [c.value for c in (fail_on or [])]
+    conditions = list(fail_on or [])
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
                                 progress=progress_callback(progress, "comparing"))
@@ -137,10 +150,10 @@ def _grid_table(report: dict[str, Any], console: Console) -> Any:
     rows = [
         ("shape", fmt_shape(a["shape"]), fmt_shape(b["shape"])),
         ("spacing mm", fmt_vec(a["spacing"]), fmt_vec(b["spacing"])),
-        ("origin mm", fmt_vec(a["origin"], 5, ", "), fmt_vec(b["origin"], 5, ", ")),
+        ("origin mm", fmt_pos(a["origin"], a["spacing"]), fmt_pos(b["origin"], b["spacing"])),
         ("axes", _axes(a), _axes(b)),
         ("FOV mm", fmt_vec(a["fov_mm"], 5), fmt_vec(b["fov_mm"], 5)),
-        ("FOV centre mm", fmt_vec(a["fov_center"], 5, ", "), fmt_vec(b["fov_center"], 5, ", ")),
+        ("FOV centre mm", fmt_pos(a["fov_center"], a["spacing"]), fmt_pos(b["fov_center"], b["spacing"])),
         ("dtype", _dtype(a), _dtype(b)),
         ("volumes", str(a["volumes"]), str(b["volumes"])),
     ]
@@ -200,10 +213,15 @@ def _stats_table(report: dict[str, Any]) -> Any:
     for q in sa["percentiles"]:
         rows.append((f"p{q}", sa["percentiles"][q], sb["percentiles"].get(q)))
     rows.append(("mean ≠ 0", sa["nonzero_mean"], sb["nonzero_mean"]))
-    rows.append(("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"]))
+    rows.append(_nonzero_row(report))
+    width = (sa.get("percentile_bin_width") or 0) + (sb.get("percentile_bin_width") or 0)
     for name, x, y in rows:
         diff = None if x is None or y is None else y - x
-        t.add_row(name, fmt_num(x, 6), fmt_num(y, 6), fmt_num(diff, 4))
+        if name.startswith("p") and diff is not None and width and abs(diff) <= width:
+            diff_text = ""  # within the histogram's precision: not a difference
+        else:
+            diff_text = fmt_num(diff, 4)
+        t.add_row(name, fmt_num(x, 6), fmt_num(y, 6), diff_text)
     width = max(sa.get("percentile_bin_width") or 0, sb.get("percentile_bin_width") or 0)
     if width:
         t.caption = f"percentiles within {fmt_num(width, 3)} (streamed histogram)"
@@ -212,6 +230,16 @@ def _stats_table(report: dict[str, Any]) -> Any:
         if s["nonfinite_voxels"]:
             t.add_row(f"NaN/inf in {name}", "", "", str(s["nonfinite_voxels"]))
     return t
+
+
+def _nonzero_row(report: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Nonzero voxel counts, or their volumes (mm³) when the voxel sizes differ:
+    counts of voxels of different sizes are not comparable."""
+    sa, sb = report["stats"]["a"], report["stats"]["b"]
+    va, vb = report["a"]["voxel_volume_mm3"], report["b"]["voxel_volume_mm3"]
+    if math.isclose(va, vb, rel_tol=1e-6):
+        return ("voxels ≠ 0", sa["nonzero_voxels"], sb["nonzero_voxels"])
+    return ("mm³ ≠ 0", sa["nonzero_voxels"] * va, sb["nonzero_voxels"] * vb)
 
 
 def _label_section(report: dict[str, Any], lab: dict[str, Any], console: Console, *,

@@ -13,15 +13,17 @@ from rich.text import Text
 from niresample_cli.console import (
     error_line,
     fmt_num,
+    fmt_pos,
     fmt_shape,
     fmt_size,
     fmt_vec,
     json_line,
     out,
+    print_json,
     state,
     warn_line,
 )
-from niresample_cli.options import JsonOpt
+from niresample_cli.options import InfoJsonOpt, JsonlOpt
 
 __all__ = ["run", "render_facts"]
 
@@ -69,7 +71,7 @@ def _fields(f: dict[str, Any], stats: bool) -> list[tuple[str, str, str]]:
         ("axes", "", _axes(f)),
         ("q/s", "q/s", _codes(f)),
         ("FOV mm", "FOV", fmt_vec(f["fov_mm"], 5) + " mm"),
-        ("origin mm", "origin", fmt_vec(f["origin"], 5, ", ") + " mm"),
+        ("origin mm", "origin", fmt_pos(f["origin"], f["spacing"]) + " mm"),
         ("TR", "TR", _tr(f)),
         ("disk", "disk", fmt_size(f["disk_bytes"])),
         ("memory", "memory", fmt_size(f["memory_bytes"])),
@@ -99,7 +101,7 @@ def _table(files: list[dict[str, Any]], stats: bool) -> Any:
         # Spacing and FOV carry their unit in the column title here.
         values["spacing mm"] = fmt_vec(f["spacing"])
         values["FOV mm"] = fmt_vec(f["fov_mm"], 5)
-        values["origin mm"] = fmt_vec(f["origin"], 5, ", ")
+        values["origin mm"] = fmt_pos(f["origin"], f["spacing"])
         table.add_row(escape(Path(f["path"]).name), *(values.get(t, "") for t in titles))
     return table
 
@@ -145,7 +147,8 @@ def render_facts(files: list[dict[str, Any]], *, stats: bool, console: Console |
 
 def run(
     files: Annotated[list[Path], typer.Argument(help="Images to describe.", show_default=False)],
-    json_out: JsonOpt = False,
+    json_out: InfoJsonOpt = False,
+    jsonl: JsonlOpt = False,
     stats: Annotated[bool, typer.Option("--stats", help="Also read the voxels: value range, mean, label count.")] = False,
 ) -> None:
     """Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes.
@@ -158,12 +161,15 @@ def run(
       niresample info brain.nii.gz
 
       niresample info --json --stats atlas.nii.gz | jq .stats.label_count
+
+      niresample info --jsonl *.nii.gz | jq -c '{path, shape}'
     """
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
 
     failed = 0
     shown: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
     notes: list[str] = []
     for path in files:
         try:
@@ -174,12 +180,19 @@ def run(
             failed += 1
             error_line(str(err))
             continue
-        if json_out:
+        if jsonl:  # one line per file as it is read
             print(json_line(facts), flush=True)
+            continue
+        if json_out:
+            records.append(facts)
             continue
         shown.append(facts)
         notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]  # plain text
-    if not json_out:
+    if json_out and not jsonl:
+        # one document: the object for one file named, an array for several
+        if records or len(files) > 1:
+            print_json(records, array=len(files) > 1)
+    elif not jsonl:
         render_facts(shown, stats=stats)
     for note in notes:
         warn_line(note)

@@ -30,6 +30,7 @@ from niresample_cli.options import (
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
+    RunJsonOpt,
     SchedulerOpt,
     ShapeOpt,
     SigmaOpt,
@@ -89,6 +90,7 @@ def run(
     max_memory: MaxMemoryOpt = None,
     compare: CompareOpt = False,
     quiet: QuietOpt = False,
+    json_out: RunJsonOpt = False,
     overwrite: OverwriteOpt = False,
     compress_level: CompressLevelOpt = None,
     force_float_labels: ForceFloatLabelsOpt = False,
@@ -106,18 +108,23 @@ def run(
 ) -> None:
     """Resample label maps: every output value is an input value, dtype kept.
 
-    [bold]Examples[/]
-
-      niresample labels atlas.nii.gz atlas_1mm.nii.gz --resolution 1
-      niresample labels atlas.nii.gz smooth.nii.gz --resolution 0.5 --sigma 0.5
-      niresample labels seg.nii.gz seg_3mm.nii.gz --resolution 3 --method majority
-      niresample labels aseg.nii.gz out.nii.gz --like T1.nii.gz
-      niresample labels *.nii.gz -o out/ --resolution 1 -j 2
-      niresample labels ccf_25um.nii.gz ccf_10um.ome.zarr --resolution 0.01 --pyramid 4
-
     --sigma is in mm in output space: each label's indicator on the
     nearest-neighbour output grid is smoothed, and each voxel takes the label
     with the largest value (ties to the nearest-neighbour label).
+
+    Examples:
+
+      niresample labels atlas.nii.gz atlas_1mm.nii.gz --resolution 1
+
+      niresample labels atlas.nii.gz smooth.nii.gz --resolution 0.5 --sigma 0.5
+
+      niresample labels seg.nii.gz seg_3mm.nii.gz --resolution 3 --method majority
+
+      niresample labels aseg.nii.gz out.nii.gz --like T1.nii.gz
+
+      niresample labels *.nii.gz -o out/ --resolution 1 -j 2
+
+      niresample labels ccf_25um.nii.gz ccf_10um.ome.zarr -r 0.01 --pyramid 4
     """
     from niresample_cli.core.requests import LabelMethod, ResampleRequest
 
@@ -131,4 +138,5 @@ def run(
                     scheduler=scheduler),
     ).resolved()
     run_request(paths, request, command="labels", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                json_out=json_out)

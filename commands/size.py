@@ -27,6 +27,7 @@ from niresample_cli.options import (
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
+    RunJsonOpt,
     SchedulerOpt,
     ShapeOpt,
     SkipExistingOpt,
@@ -61,6 +62,7 @@ def run(
     force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
+    json_out: RunJsonOpt = False,
 ) -> None:
     """Resample to a new shape; the field of view is kept exactly (cubic B-spline by default).
 
@@ -88,4 +90,5 @@ def run(
                            scheduler=scheduler),
     )
     run_request(paths, request, command="size", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                json_out=json_out)

@@ -30,6 +30,7 @@ from niresample_cli.options import (
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
+    RunJsonOpt,
     SchedulerOpt,
     SkipExistingOpt,
     SpacingOpt,
@@ -103,6 +104,7 @@ def run(
     force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
+    json_out: RunJsonOpt = False,
 ) -> None:
     """Resample to a new voxel spacing (mm), keeping the field of view.
 
@@ -129,4 +131,5 @@ def run(
                            scheduler=scheduler),
     )
     run_request(paths, request, command="spacing", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                json_out=json_out)

@@ -30,7 +30,7 @@ _niresample() {
         info)
             case "$prev" in
             esac
-            opts="--json --stats --help -h"
+            opts="--json --jsonl --stats --help -h"
             ;;
         labels)
             case "$prev" in
@@ -57,7 +57,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
             ;;
         size)
             case "$prev" in
@@ -78,7 +78,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -103,7 +103,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

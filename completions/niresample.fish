@@ -12,8 +12,8 @@ complete -c niresample -n __fish_use_subcommand -a info -d 'Describe images: sha
 complete -c niresample -n __fish_use_subcommand -a labels -d 'Resample label maps: every output value is an input value, dtype kept'
 complete -c niresample -n __fish_use_subcommand -a size -d 'Resample to a new shape; the field of view is kept exactly (cubic B-spline by default)'
 complete -c niresample -n __fish_use_subcommand -a spacing -d 'Resample to a new voxel spacing (mm), keeping the field of view'
-complete -c niresample -n '__fish_seen_subcommand_from compare' -l json -d 'One JSON object per file on stdout, for scripts'
-complete -c niresample -n '__fish_seen_subcommand_from compare' -l fail-on -x -a 'lost-labels new-labels fov-shift' -d 'Exit with status 3 when this holds (repeatable)'
+complete -c niresample -n '__fish_seen_subcommand_from compare' -l json -d 'The report as one JSON object on stdout, for scripts'
+complete -c niresample -n '__fish_seen_subcommand_from compare' -l fail-on -x -a 'lost-labels new-labels fov-shift' -d 'Exit with status 3 when this holds (repeatable): lost-labels, new-labels, fov-shift, dice<X (mean Dice below X), worst-dice<X (some label\'s Dice below X)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l fov-tolerance -x -d 'FOV centre shift allowed by --fail-on fov-shift (edges may also move half a voxel of B)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l labels -l no-labels -d 'Compare label sets and Dice (default: when both images hold integers)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l all-labels -d 'List every label, not only the 15 with the lowest Dice'
@@ -21,7 +21,8 @@ complete -c niresample -n '__fish_seen_subcommand_from compare' -l max-memory -x
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l quiet -s q -d 'Print nothing but errors'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -F
-complete -c niresample -n '__fish_seen_subcommand_from info' -l json -d 'One JSON object per file on stdout, for scripts'
+complete -c niresample -n '__fish_seen_subcommand_from info' -l json -d 'JSON on stdout: the file\'s object, or an array of them for several files'
+complete -c niresample -n '__fish_seen_subcommand_from info' -l jsonl -d 'JSON Lines on stdout: one object per file, one per line'
 complete -c niresample -n '__fish_seen_subcommand_from info' -l stats -d 'Also read the voxels: value range, mean, label count'
 complete -c niresample -n '__fish_seen_subcommand_from info' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from info' -F
@@ -40,6 +41,7 @@ complete -c niresample -n '__fish_seen_subcommand_from labels' -l device -x -a '
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l max-memory -x -d 'Memory budget for the slabs, e.g. 512M, 2G (default: 1G or a quarter of RAM, whichever is less)'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l compare -d 'Print the compare report (input vs output) after writing'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l quiet -s q -d 'Print nothing but errors'
+complete -c niresample -n '__fish_seen_subcommand_from labels' -l json -d 'Print a JSON array on stdout, one record per file (input, output, grids, method, engine, seconds, warnings); the per-file lines stay on stderr'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l overwrite -d 'Replace an existing output file'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l compress-level -x -d 'gzip level for .nii.gz outputs (default: fastest)'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l force-float-labels -d 'Treat a float image with non-whole values as labels anyway (values are kept, never interpolated)'
@@ -79,6 +81,7 @@ complete -c niresample -n '__fish_seen_subcommand_from size' -l scheduler -x -d 
 complete -c niresample -n '__fish_seen_subcommand_from size' -l force -d 'Skip the free-disk-space check'
 complete -c niresample -n '__fish_seen_subcommand_from size' -l overwrite -d 'Replace an existing output file'
 complete -c niresample -n '__fish_seen_subcommand_from size' -l quiet -s q -d 'Print nothing but errors'
+complete -c niresample -n '__fish_seen_subcommand_from size' -l json -d 'Print a JSON array on stdout, one record per file (input, output, grids, method, engine, seconds, warnings); the per-file lines stay on stderr'
 complete -c niresample -n '__fish_seen_subcommand_from size' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from size' -F
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -l x -x -d 'New spacing along the first voxel axis, mm'
@@ -108,6 +111,7 @@ complete -c niresample -n '__fish_seen_subcommand_from spacing' -l scheduler -x 
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -l force -d 'Skip the free-disk-space check'
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -l overwrite -d 'Replace an existing output file'
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -l quiet -s q -d 'Print nothing but errors'
+complete -c niresample -n '__fish_seen_subcommand_from spacing' -l json -d 'Print a JSON array on stdout, one record per file (input, output, grids, method, engine, seconds, warnings); the per-file lines stay on stderr'
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from spacing' -F
 # subcommands: compare info labels size spacing

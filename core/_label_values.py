@@ -33,10 +33,10 @@ def check_label_values(source: SourceImage, *, force: bool = False) -> None:
             bad = ~np.isfinite(vals)
             bad |= np.where(bad, False, vals != np.round(vals))
             if bad.any():
-                first = vals[bad].flat[0]
+                first = float(vals[bad].flat[0])  # a Python float: no np.float32(...) repr
                 raise LabelError(
                     f"force_float_labels: {source.path} is a float image with non-whole values "
-                    f"(e.g. {first!r}), not a label map; force_float_labels=True treats its "
+                    f"(e.g. {first:.7g}), not a label map; force_float_labels=True treats its "
                     "values as labels anyway",
                     param="force_float_labels",
                 )

@@ -21,6 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ._compare_checks import (
+    FAIL_CONDITIONS,
+    failed_checks,
+    parse_fail_on,
+)
 from ._compare_map import _Mapper
 from ._compare_stats import (
     HIST_BINS,
@@ -36,14 +41,9 @@ from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
 from .io import SourceImage, open_image
 
-__all__ = ["compare_images", "failed_checks", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
+__all__ = ["compare_images", "failed_checks", "parse_fail_on", "FAIL_CONDITIONS", "PERCENTILES", "MAX_LABELS", "AUTO_LABELS",
            "HIST_BINS"]
 
-#: Conditions :func:`failed_checks` can test (``--fail-on``).
-FAIL_CONDITIONS: tuple[str, ...] = ("lost-labels", "new-labels", "fov-shift")
-
-#: Default FOV tolerance in mm for ``fov-shift``.
-DEFAULT_FOV_TOLERANCE = 0.01
 
 #: With ``labels=None``, integer images with more distinct values than this
 #: are taken for intensity images (an int16 MRI has thousands of values).
@@ -138,6 +138,27 @@ def _angle_between(da: np.ndarray, db: np.ndarray) -> float:
     return float(math.degrees(math.acos(max(-1.0, min(1.0, c)))))
 
 
+#: Turns a slab of a float-stored label map into int64 labels (refusing non-whole values).
+_Whole = Callable[[np.ndarray], np.ndarray]
+
+
+def _whole_labels(img: SourceImage) -> _Whole:
+    """The check of ``labels=True`` for an image not stored as plain integers: every
+    value must be whole and finite (the rule of :func:`core.labels` for float labels)."""
+
+    def whole(slab: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(slab)
+        bad = ~finite | (np.where(finite, slab, 0) != np.round(np.where(finite, slab, 0)))
+        if bad.any():
+            first = float(slab[bad].flat[0])
+            raise OptionError(
+                f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}{img.dtype} values "
+                f"that are not whole (e.g. {first:.6g}), not labels", param="labels")
+        return slab.astype(np.int64)
+
+    return whole
+
+
 def _slabs(nz: int, h: int) -> Iterator[tuple[int, int]]:
     for z0 in range(0, nz, h):
         yield z0, min(nz, z0 + h)
@@ -228,14 +249,10 @@ def compare_images(
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer
             limit = AUTO_LABELS
-        elif labels:
-            for img in (img_a, img_b):
-                if not img.is_integer:
-                    raise OptionError(
-                        f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}"
-                        f"{img.dtype} values, not integer labels",
-                        param="labels",
-                    )
+        # labels=True also takes float-stored (or scaled) label maps whose values are
+        # whole, as `labels` does: their slabs are checked and counted as int64.
+        whole_a = _whole_labels(img_a) if labels and not img_a.is_integer else None
+        whole_b = _whole_labels(img_b) if labels and not img_b.is_integer else None
         # One pass over each file's voxels; the mapping's reads of b are not
         # counted, so the ticks add up to exactly this total.
         total = img_a.nbytes + img_b.nbytes
@@ -252,19 +269,48 @@ def compare_images(
             "fov": _fov_facts(img_a.grid, img_b.grid),
         }
         stats_a, counts_a, dice = _pass_a(img_a, img_b, limit=limit if labels else 0, budget=budget,
-                                          tick=tick)
+                                          tick=tick, whole=(whole_a, whole_b))
         a_overflow = counts_a is not None and counts_a.overflow
         stats_b, counts_b = _pass_b(img_b, limit=limit if labels and not a_overflow else 0,
-                                    budget=budget, tick=tick)
-        report["stats"] = {"a": stats_a.result(), "b": stats_b.result()}
+                                    budget=budget, tick=tick, whole=whole_b)
+        report["stats"] = {"a": _exact_stats(stats_a.result(), img_a, counts_a),
+                           "b": _exact_stats(stats_b.result(), img_b, counts_b)}
         report["labels"] = None
         if labels:
             report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice)
         return report
 
 
+def _exact_stats(stats: dict[str, Any], img: SourceImage, counts: _Counter | None) -> dict[str, Any]:
+    """Integer images report integers: min and max exactly, and, where the values were
+    counted (label maps), numpy's ``linear`` percentiles from the exact counts instead
+    of the streamed histogram's bin centres."""
+    if img.is_integer and stats["min"] is not None:
+        stats["min"], stats["max"] = int(stats["min"]), int(stats["max"])
+    if counts is None or counts.overflow or not counts.counts:
+        return stats
+    values = sorted(counts.counts)
+    cum = np.cumsum([counts.counts[v] for v in values])
+    total = int(cum[-1])
+
+    def at(rank: int) -> int:
+        return int(values[int(np.searchsorted(cum, rank, side="right"))])
+
+    pct: dict[str, float | int] = {}
+    for q in PERCENTILES:
+        rank = q / 100.0 * (total - 1)
+        r0 = math.floor(rank)
+        v0, v1 = at(r0), at(min(r0 + 1, total - 1))
+        frac = rank - r0
+        pct[f"{q:g}"] = v0 if frac == 0 or v0 == v1 else v0 + frac * (v1 - v0)
+    stats["percentiles"] = pct
+    stats["percentile_bin_width"] = 0.0
+    return stats
+
+
 def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
-            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
+            tick: Callable[[int], None], whole: tuple[_Whole | None, _Whole | None] = (None, None),
+            ) -> tuple[_ValueStats, _Counter | None, _DiceCounts | None]:
     stats = _ValueStats(integer=img_a.dtype.kind in "iu" and not img_a.is_scaled)
     counts = _Counter(limit) if limit else None
     dice = _DiceCounts(limit) if limit else None
@@ -281,6 +327,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
         for z0, z1 in _slabs(img_a.grid.shape[2], h):
             slab = img_a.read_slab(z0, z1, volume=v)
             stats.add(slab)
+            if counts is not None and whole[0] is not None:
+                slab = whole[0](slab)
             if counts is not None and not counts.overflow:
                 found = _unique_counts(slab)
                 counts.merge(*found)
@@ -288,6 +336,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
                     mapper = None  # too many values to be labels: stop mapping
             if mapper is not None and dice is not None and (pairs or v == 0):
                 mapped = mapper.map_slab(img_b, v, z0, z1)
+                if whole[1] is not None:
+                    mapped = whole[1](mapped)
                 dice.a.merge(*found)  # the slab's counts, taken once above
                 dice.mapped.add(mapped)
                 dice.both.add(slab[slab == mapped])
@@ -297,8 +347,8 @@ def _pass_a(img_a: SourceImage, img_b: SourceImage, *, limit: int, budget: int,
     return stats, counts, dice
 
 
-def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
-            tick: Callable[[int], None]) -> tuple[_ValueStats, _Counter | None]:
+def _pass_b(img_b: SourceImage, *, limit: int, budget: int, tick: Callable[[int], None],
+            whole: _Whole | None = None) -> tuple[_ValueStats, _Counter | None]:
     stats = _ValueStats(integer=img_b.dtype.kind in "iu" and not img_b.is_scaled)
     counts = _Counter(limit) if limit else None
     h = slab_height(img_b.grid, float(_BYTES_PER_VOXEL), budget)
@@ -308,7 +358,7 @@ def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
             slab = img_b.read_slab(z0, z1, volume=v)
             stats.add(slab)
             if counts is not None:
-                counts.add(slab)
+                counts.add(slab if whole is None else whole(slab))
             tick((z1 - z0) * slice_bytes)
     return stats, counts
 
@@ -357,79 +407,3 @@ def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | N
         "mapping": "separable" if axis_aligned_map(img_b.grid, img_a.grid) is not None
         else "general",
     }
-
-
-
-def failed_checks(
-    report: dict[str, Any], *, fail_on: tuple[str, ...] | list[str],
-    fov_tolerance: float = DEFAULT_FOV_TOLERANCE,
-) -> list[str]:
-    """The ``fail_on`` conditions that ``report`` meets, each with its reason.
-
-    Parameters
-    ----------
-    report : dict
-        A :func:`compare_images` result.
-    fail_on : sequence of {'lost-labels', 'new-labels', 'fov-shift'}
-        ``lost-labels``: a nonzero label of ``a`` is absent from ``b``.
-        ``new-labels``: ``b`` holds a nonzero label absent from ``a``.
-        Both also fail when the labels could not be compared (e.g. ``b`` was
-        saved as floats).
-        ``fov-shift``: the FOV centre moved by more than ``fov_tolerance`` mm,
-        or (for grids with the same direction) an outer edge moved by more
-        than half a voxel of ``b`` plus ``fov_tolerance``: rounding a voxel
-        count legitimately moves an edge by up to half an output voxel,
-        while keeping the first voxel centre, the classic script bug, moves
-        the centre.
-    fov_tolerance : float
-        In mm, non-negative.
-
-    Returns
-    -------
-    list of str
-        ``'<condition>: <reason>'`` for each condition met; empty when none.
-
-    Raises
-    ------
-    OptionError
-        For an unknown condition or a negative tolerance.
-    """
-    unknown = [c for c in fail_on if c not in FAIL_CONDITIONS]
-    if unknown:
-        raise OptionError(f"fail_on: expected {', '.join(FAIL_CONDITIONS)}, got {unknown[0]!r}",
-                          param="fail_on")
-    if not fov_tolerance >= 0:
-        raise OptionError(f"fov_tolerance: expected a non-negative number of mm, got {fov_tolerance!r}",
-                          param="fov_tolerance")
-    failed: list[str] = []
-    lab = report.get("labels") or {}
-    label_checks = [c for c in ("lost-labels", "new-labels") if c in fail_on]
-    if label_checks and "per_label" not in lab:
-        # A label map that came back as floats is exactly what these checks are for.
-        why = lab.get("skipped") or "not both unscaled integer images"
-        failed += [f"{c}: labels were not compared ({why})" for c in label_checks]
-    if "lost-labels" in fail_on and lab.get("lost"):
-        failed.append(f"lost-labels: {_ids(lab['lost'])} missing from b")
-    if "new-labels" in fail_on and lab.get("new"):
-        failed.append(f"new-labels: {_ids(lab['new'])} not in a")
-    if "fov-shift" in fail_on:
-        fov = report["fov"]
-        spacing_b = report["b"]["spacing"]
-        if fov["center_shift"] > fov_tolerance:
-            failed.append(f"fov-shift: FOV centre moved {fov['center_shift']:.4g} mm "
-                          f"(tolerance {fov_tolerance:g} mm)")
-        elif fov["same_direction"]:  # a rotated box has no matching edges to compare
-            for e in fov["edges"]:
-                half = 0.5 * spacing_b[e["axis"]]
-                worst = max(abs(e["low_mm"]), abs(e["high_mm"]))
-                if worst > half + fov_tolerance:
-                    failed.append(f"fov-shift: an outer edge of axis {e['axis']} moved {worst:.4g} mm "
-                                  f"(more than half a voxel of b plus {fov_tolerance:g} mm)")
-                    break
-    return failed
-
-
-def _ids(ids: list[int], most: int = 10) -> str:
-    text = ", ".join(str(i) for i in ids[:most])
-    more = f" and {len(ids) - most} more" if len(ids) > most else ""
-    return f"label{'s' if len(ids) > 1 else ''} {text}{more}"

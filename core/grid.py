@@ -137,7 +137,7 @@ def as_triple(
             raise error(f"{name}: {axis} must be a number, got {v!r}", param=name) from err
         if not math.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
             bound = ">= 0" if allow_zero else "positive"
-            raise error(f"{name}: {axis} must be finite and {bound}, got {v!r}", param=name)
+            raise error(f"{name}: {axis} must be finite and {bound}, got {f:.7g}", param=name)
         out.append(f)
     return tuple(out)
 

@@ -114,8 +114,9 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
         vals = slab[finite] if finite is not None else slab
         nonfinite += int(slab.size - vals.size)
         if vals.size:
-            lo = min(lo, float(vals.min()))
-            hi = max(hi, float(vals.max()))
+            # .item(): Python ints for integer data (exact, 614454277 not 6.14454e+08)
+            lo = min(lo, vals.min().item())
+            hi = max(hi, vals.max().item())
             total += float(vals.sum(dtype=np.float64))
             count += vals.size
         if labels is not None:

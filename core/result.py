@@ -120,10 +120,20 @@ class RunResult:
         return self.order is None
 
     def facts(self) -> dict[str, Any]:
-        """Plain, JSON-ready facts (a batch summary row, ``--json``)."""
+        """Plain, JSON-ready facts (a batch summary row, one ``--json`` record).
+
+        ``input_grid`` and ``output_grid`` hold ``shape`` (extra axes included),
+        ``spacing``, ``origin`` (mm) and ``axcodes``; ``engine`` is the device word.
+        """
+        extra = tuple(int(v) for v in self.shape[3:])
         return {
             "input": None if self.input is None else str(self.input),
             "output": None if self.output is None else str(self.output),
+            "input_grid": _grid_facts(self.input_grid, extra),
+            "output_grid": _grid_facts(self.grid, extra),
+            "engine": self.device,
+            "seconds": float(self.seconds),
+            "warnings": [str(w) for w in self.warnings],
             "shape": [int(v) for v in self.shape],
             "spacing": [float(s) for s in self.grid.spacing],
             "input_shape": [int(v) for v in self.input_grid.shape],
@@ -135,3 +145,12 @@ class RunResult:
             "slabs": int(self.slabs),
             "integer": bool(self.integer),
         }
+
+
+def _grid_facts(grid: Grid, extra: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "shape": [int(v) for v in grid.shape] + list(extra),
+        "spacing": [float(s) for s in grid.spacing],
+        "origin": [float(v) for v in grid.origin],
+        "axcodes": "".join(grid.axcodes),
+    }

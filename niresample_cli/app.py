@@ -145,7 +145,10 @@ def _silence_stdout() -> None:
 
 
 def _register() -> None:
+    from niresample_cli._help import quiet_types
     from niresample_cli.commands import compare, info, labels, size, spacing
+
+    quiet_types()  # --help without <bool>/<list[Path]> noise (issue 16 item 10)
 
     app.command("spacing")(_guarded(spacing.run, "spacing"))
     app.command("size")(_guarded(size.run, "size"))

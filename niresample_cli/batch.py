@@ -240,7 +240,9 @@ def run_paths(
             for r in failed:
                 named = Path(r["input"]).name in r["reason"]
                 error_line(r["reason"] if named else f"{r['input']}: {r['reason']}")
-        raise NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
+        error = NiresampleError(f"{len(failed)} of {len(pairs)} files failed")
+        error.results = final  # type: ignore[attr-defined]  # the rows, for --json
+        raise error
     return final
 
 
@@ -283,6 +285,7 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
         pool = cf.ThreadPoolExecutor(max_workers=jobs)
     try:
         futures = {pool.submit(_attempt, job, pairs[i][0], pairs[i][1], None, command): i for i in todo}
+        progress.update(task, description=_running(pairs, futures, jobs))
         for fut in cf.as_completed(futures):
             i = futures[fut]
             try:
@@ -290,11 +293,18 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
             except Exception as err:  # a worker died (killed, out of memory)
                 results[i] = {"input": str(pairs[i][0]), "output": str(pairs[i][1]),
                               "status": "failed", "reason": f"worker failed: {type(err).__name__}: {err}"}
-            progress.update(task, advance=1, description=pairs[i][0].name)
+            progress.update(task, advance=1, description=_running(pairs, futures, jobs))
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _running(pairs: Sequence[tuple[Path, Path]], futures: dict[Any, int], jobs: int) -> str:
+    """The files running now: the first ``jobs`` not done (the pool takes them in order)."""
+    from niresample_cli.console import running_label
+
+    return running_label([pairs[i][0].name for f, i in futures.items() if not f.done()][:jobs])
 
 
 def _worker_signals() -> None:
@@ -315,20 +325,24 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from niresample_cli.console import err
+    from niresample_cli.console import err, middle_ellipsis
 
+    # File names are never split mid-word: each is cut in the middle to fit its column
+    # (reasons, which are words, wrap as usual).
+    room = max(16, (err.width - 20) // 2)
     counts = {s: sum(r["status"] == s for r in results) for s in ("ok", "skipped", "failed")}
     style = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
     table = Table(box=None, header_style="bold", pad_edge=False,
                   title=f"{counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed",
                   title_justify="left", title_style="bold")
-    table.add_column("input", overflow="fold")
+    table.add_column("input", no_wrap=True, max_width=room)
     table.add_column("status", no_wrap=True)
     table.add_column("output / reason", overflow="fold")
     table.add_column("s", justify="right", no_wrap=True)
     for r in results:
         s = r["status"]
-        detail = r.get("reason", "") if s != "ok" else Path(r["output"]).name
+        detail = r.get("reason", "") if s != "ok" else middle_ellipsis(Path(r["output"]).name, room)
         secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
-        table.add_row(escape(Path(r["input"]).name), f"[{style[s]}]{s}[/]", escape(detail), secs)
+        table.add_row(escape(middle_ellipsis(Path(r["input"]).name, room)), f"[{style[s]}]{s}[/]",
+                      escape(detail), secs)
     err.print(table)

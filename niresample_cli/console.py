@@ -11,6 +11,7 @@ from rich.console import Console
 __all__ = [
     "out", "err", "error_line", "warn_line", "make_progress", "make_batch_progress",
     "progress_callback", "state", "fmt_num", "fmt_vec", "fmt_shape", "fmt_size", "is_narrow",
+    "fmt_pos", "plural", "print_json",
 ]
 
 #: Fixed width keeps tables stable when not on a terminal (pipes, tests).
@@ -42,40 +43,106 @@ def warn_line(message: str) -> None:
               soft_wrap=True)
 
 
+#: Columns a progress bar's label may take at most; longer names get an ellipsis
+#: (the bar must stay on one line in 80 columns).
+LABEL_WIDTH = 24
+#: Seconds over which the speed behind the ETA is averaged (rich's default is 30).
+SPEED_WINDOW = 120.0
+
+
+def _label_column() -> Any:
+    from rich.progress import TextColumn
+    from rich.table import Column
+
+    return TextColumn("{task.description}", table_column=Column(
+        no_wrap=True, overflow="ellipsis", max_width=LABEL_WIDTH))
+
+
+def _eta_column() -> Any:
+    """Time remaining, shown once a tenth is done (earlier estimates swing wildly)."""
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class EtaColumn(TimeRemainingColumn):
+        def render(self, task: Any) -> Text:
+            if task.total and not task.finished and task.percentage < 10:
+                return Text("-:--:--", style="progress.remaining")
+            return super().render(task)
+
+    return EtaColumn()
+
+
 def make_progress(*, quiet: bool) -> Any:
-    """A rich progress bar on stderr, disabled when quiet or stderr is not a terminal."""
+    """A rich progress bar on stderr, disabled when quiet or stderr is not a terminal.
+
+    It fits one line of 80 columns: the label is cut to :data:`LABEL_WIDTH` with an
+    ellipsis, and the ETA waits for 10 % (speed averaged over :data:`SPEED_WINDOW`).
+    """
     from rich.progress import (
         BarColumn,
         DownloadColumn,
         Progress,
         TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
     disable = quiet or not sys.stderr.isatty()
     return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
+        _label_column(),
+        BarColumn(bar_width=20),
         TaskProgressColumn(),
         DownloadColumn(binary_units=False),
         TransferSpeedColumn(),
-        TimeRemainingColumn(),
+        _eta_column(),
         console=err,
         disable=disable,
         transient=True,
+        speed_estimate_period=SPEED_WINDOW,
     )
 
 
+class _ProgressUpdate:
+    """core's ``callback(done_bytes, total_bytes)`` on a rich Progress task; ``finish()``
+    fills the bar before the caller prints its "done" line."""
+
+    def __init__(self, progress: Any, description: str) -> None:
+        self.progress = progress
+        self.task = progress.add_task(description, total=None)
+
+    def __call__(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total or None)
+
+    def finish(self) -> None:
+        for t in self.progress.tasks:
+            if t.id == self.task and t.total:
+                self.progress.update(self.task, completed=t.total, refresh=True)
+
+
 def progress_callback(progress: Any, description: str) -> Callable[[int, int], None]:
-    """Adapt a rich Progress to core's ``callback(done_bytes, total_bytes)``."""
-    task = progress.add_task(description, total=None)
+    """Adapt a rich Progress to core's ``callback(done_bytes, total_bytes)`` (with ``finish()``)."""
+    return _ProgressUpdate(progress, description)
 
-    def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total or None)
 
-    return update
+def running_label(names: list[str], width: int = LABEL_WIDTH) -> str:
+    """The batch bar's label: the files running now (``a.nii, b.nii``; ``+N`` when cut)."""
+    if not names:
+        return "files"
+    text = names[0]
+    for i, name in enumerate(names[1:], start=1):
+        more = f", {name}"
+        if len(text) + len(more) > width:
+            return f"{text} +{len(names) - i}"
+        text += more
+    return text
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``'sub-01_ses-…_T1w.nii.gz'``: cut in the middle so both ends stay readable."""
+    if len(text) <= width or width < 5:
+        return text
+    keep = width - 1
+    head = keep // 2
+    return text[:head] + "…" + text[len(text) - (keep - head):]
 
 
 # -- number formatting shared by info, compare and the batch summary ---------
@@ -95,6 +162,26 @@ def fmt_num(x: float | int | None, digits: int = 4) -> str:
 def fmt_vec(values: Any, digits: int = 4, sep: str = "×") -> str:
     """``1×1×1.2`` for spacing/FOV; pass ``sep=', '`` for positions."""
     return sep.join(fmt_num(float(v), digits) for v in values)
+
+
+def fmt_pos(values: Any, spacing: Any, sep: str = ", ") -> str:
+    """Positions (origin, FOV centre) in mm without float noise: rounded to a
+    thousandth of the finest voxel (``-0.0062499`` at 0.0125 mm -> ``-0.00625``)."""
+    import math
+
+    finest = min((abs(float(s)) for s in spacing if float(s) > 0), default=1.0)
+    decimals = max(0, 3 - math.floor(math.log10(finest)))
+    parts = []
+    for v in values:
+        text = f"{round(float(v), decimals):.{decimals}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        parts.append("0" if text in ("-0", "") else text)
+    return sep.join(parts)
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """``'1 voxel was'`` / ``'3 voxels were'``."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def fmt_shape(shape: Any) -> str:
@@ -118,10 +205,10 @@ def is_narrow(console: Console | None = None, *, below: int = 120) -> bool:
 
 def make_batch_progress(*, quiet: bool) -> Any:
     """One overall progress bar (files done / total) on stderr, when it is a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     return Progress(
-        TextColumn("{task.description}"),
+        _label_column(),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -146,3 +233,9 @@ def json_line(obj: Any) -> str:
         return v
 
     return json.dumps(clean(obj), allow_nan=False)
+
+
+def print_json(records: list[Any], *, array: bool) -> None:
+    """Records on stdout as one valid JSON document: an array, or (``array=False``)
+    the record itself when there is exactly one."""
+    print(json_line(records if array or len(records) != 1 else records[0]), flush=True)

@@ -42,7 +42,8 @@ FLAGS: dict[str, dict[str, str]] = {
     "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
     "size": {**_COMMON},
     "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
-    "compare": {"max_memory": "--max-memory"},
+    "compare": {"max_memory": "--max-memory", "labels": "--labels", "fail_on": "--fail-on",
+                "fov_tolerance": "--fov-tolerance"},
     "info": {},
 }
 

@@ -93,3 +93,11 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="
 __all__ += ["MaxOutputOpt"]
 
 MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]
+
+# -- issue 16 items 7, 9-11: results for scripts, display -------------------------------------
+__all__ += ["RunJsonOpt", "InfoJsonOpt", "JsonlOpt", "ReportJsonOpt"]
+
+RunJsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout, one record per file (input, output, grids, method, engine, seconds, warnings); the per-file lines stay on stderr.")]
+InfoJsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: the file's object, or an array of them for several files.")]
+JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="JSON Lines on stdout: one object per file, one per line.")]
+ReportJsonOpt = Annotated[bool, typer.Option("--json", help="The report as one JSON object on stdout, for scripts.")]

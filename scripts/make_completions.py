@@ -73,6 +73,8 @@ def _describe(param: Any) -> Opt:
     kind = ""
     if isinstance(base, type) and issubclass(base, enum.Enum):
         choices = [str(m.value) for m in base]
+    elif getattr(param, "_custom_shell_complete", None) is not None:  # autocompletion=
+        choices = [str(getattr(c, "value", c)) for c in param._custom_shell_complete(None, param, "")]
     elif base is Path:
         kind = "dir" if (param.metavar or "").upper() == "DIR" else "file"
     return Opt(names, _first_line(param.help), max(1, int(param.nargs)), choices, kind)

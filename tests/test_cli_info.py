@@ -80,7 +80,7 @@ def test_info_stats_and_json(tmp_path: Path) -> None:
     assert res.exit_code == 0
     flat = " ".join(res.stdout.split())
     assert "0..6" in flat and "labels" in flat and "6" in flat
-    res = runner.invoke(app, ["info", "--json", "--stats", str(p), str(p)])
+    res = runner.invoke(app, ["info", "--jsonl", "--stats", str(p), str(p)])
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(rows) == 2
     assert rows[0]["shape"] == [3, 4, 5] and rows[0]["stats"]["labels_nonzero"] == 6

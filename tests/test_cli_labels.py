@@ -208,6 +208,6 @@ def test_batch_reports_the_files_done_when_another_fails(tmp_path: Path) -> None
     bad = write_nifti(tmp_path / "bad.nii", np.full((4, 4, 4), 0.5, np.float32))
     res = _invoke(good, bad, "-o", tmp_path / "out", "-r", 0.5)
     assert res.exit_code == 1
-    assert "good.nii: 4x4x4 @ 1x1x1 mm -> 8x8x8 @ 0.5x0.5x0.5 mm" in res.output
+    assert "good.nii: 4×4×4 @ 1×1×1 mm -> 8×8×8 @ 0.5×0.5×0.5 mm" in res.output
     request = ResampleRequest(Target(spacing=0.5), LabelMethod())
     pickle.dumps(functools.partial(resample_one, request=request, quiet=False, compare=True))

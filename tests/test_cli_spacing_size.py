@@ -34,7 +34,7 @@ def test_spacing_z_only(image: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert nib.load(str(out)).shape == (12, 10, 20)
     assert _sizes(out) == [0.1, 0.1, 0.15]
-    assert "12x10x30" in r.output and "12x10x20" in r.output
+    assert "12×10×30" in r.output and "12×10×20" in r.output
 
 
 @pytest.mark.parametrize("args", [["--iso", "0.2"], ["--spacing", "0.2", "0.2", "0.2"],

@@ -132,7 +132,7 @@ def test_scaled_values_use_the_scaling(tmp_path: Path) -> None:
     r = compare_images(p, p)
     check_stats(r["stats"]["a"], raw * 0.5 + 10)
     assert r["labels"] is None
-    with pytest.raises(OptionError, match="not integer labels"):
+    with pytest.raises(OptionError, match="not whole"):
         compare_images(p, p, labels=True)
 
 

@@ -43,9 +43,10 @@ def _close(name: str, key: str, got: np.ndarray, want: np.ndarray, kind: str) ->
 
 
 def _json_records(text: str) -> list[object]:
-    """One JSON document, or JSON Lines."""
+    """One JSON document (an array holds the records: ``info --json a b``), or JSON Lines."""
     try:
-        return [json.loads(text)]
+        doc = json.loads(text)
+        return doc if isinstance(doc, list) else [doc]
     except json.JSONDecodeError:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -96,9 +96,9 @@ def test_nifti2_info(tmp_path: Path) -> None:
     assert facts["format"] == "nifti2" and facts["spacing"] == [1.0, 2.0, 3.0]
 
 
-def test_cli_json_one_object_per_file() -> None:
+def test_cli_jsonl_one_object_per_file() -> None:
     files = [str(data_path(n)) for n in ("nibabel_example4d.nii.gz", "niivue_FLAIR.nii.gz")]
-    result = runner.invoke(app, ["info", "--json", *files])
+    result = runner.invoke(app, ["info", "--jsonl", *files])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert [Path(o["path"]).name for o in lines] == ["nibabel_example4d.nii.gz", "niivue_FLAIR.nii.gz"]
@@ -114,7 +114,7 @@ def test_cli_bad_file_one_line_error_and_others_still_shown(tmp_path: Path) -> N
     assert "Traceback" not in result.output
     err_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(err_lines) == 1 and "bad.nii" in err_lines[0] and "not a NIfTI" in err_lines[0]
-    assert json.loads(result.stdout)["shape"] == [33, 41, 25]
+    assert [o["shape"] for o in json.loads(result.stdout)] == [[33, 41, 25]]  # several named: an array
 
 
 def test_json_is_strict_even_for_nan_headers(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from reltools import REPO, assert_one_line_error, cli, cli_subprocess, good_nift
 
 
 def test_closed_stdout_stops_quietly(tmp_path: Path) -> None:
-    """`niresample info --json *.nii | head -1`: no traceback, no "internal error"."""
+    """`niresample info --jsonl *.nii | head -1`: no traceback, no "internal error"."""
     src = good_nifti(tmp_path / "a.nii")
-    p = subprocess.Popen([sys.executable, "-m", "niresample_cli", "info", "--json",
+    p = subprocess.Popen([sys.executable, "-m", "niresample_cli", "info", "--jsonl",
                           *[str(src)] * 300], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          cwd=REPO, env={**os.environ, "COLUMNS": "100"})
     assert p.stdout is not None and p.stderr is not None
