@@ -47,7 +47,7 @@ def report_line(result: RunResult) -> str:
 
 
 def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
-                 quiet: bool, compare: bool) -> dict[str, Any]:
+                 quiet: bool, compare: bool, command: str | None = None) -> dict[str, Any]:
     """One file: resample, then report it (and compare) at once, so a later failure in
     the batch does not swallow the lines of the files already done.
 
@@ -62,9 +62,27 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     if result.clipped:
         warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
                   "and were clipped (use --dtype float32 to keep them)")
+    for text in result.warnings:
+        warn_line(cli_warning(text, command))
     if compare and not quiet:
         _compare(result)
     return result.facts()
+
+
+#: Python API names in core's warnings -> what a CLI user types instead.
+_API_TO_CLI = {
+    "resample_labels": "`niresample labels`",
+    "resample_to_spacing or resample_to_shape": "`niresample spacing` or `niresample size`",
+}
+
+
+def cli_warning(text: str, command: str | None = None) -> str:
+    """A core warning with the CLI's words (commands and flags) for the Python names."""
+    from niresample_cli.errors import cli_message
+
+    for api, cli in _API_TO_CLI.items():
+        text = text.replace(api, cli)
+    return cli_message(Exception(text), command)
 
 
 def _compare(result: RunResult) -> None:
@@ -95,5 +113,6 @@ def run_request(paths: list[Path], request: ResampleRequest, *, command: str, qu
     from niresample_cli.batch import plan_pairs, run_paths
 
     pairs = plan_pairs(paths, output_dir=output_dir, name=name)
-    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare)
+    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare,
+                            command=command)
     run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)

