@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest
     from niresample_cli.core.result import RunResult
 
-__all__ = ["fmt_triple", "compute_from", "output_from", "report_line", "resample_one", "run_request"]
+__all__ = ["alias", "places", "fmt_triple", "compute_from", "output_from", "report_line", "resample_one", "run_request"]
 
 
 def compute_from(device: Any, max_memory: str | None, threads: int | None) -> Compute:
@@ -30,6 +30,20 @@ def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max
     return OutputOptions(overwrite=overwrite, compress_level=compress_level, force=force,
                          max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
                          scheduler=scheduler)
+
+
+def alias(value: Any, other: Any, flags: str) -> Any:
+    """One option typed under either of its names (``flags``: ``'--z/--z-spacing'``)."""
+    from niresample_cli.core.errors import OptionError
+
+    if value is not None and other is not None and value != other:
+        raise OptionError(f"{flags}: one option under two names; give it once")
+    return value if value is not None else other
+
+
+def places(paths: list[str] | None, image_file: Path | None = None) -> list[str]:
+    """The positional paths, with the label script's ``--image_file IN`` first."""
+    return ([str(image_file)] if image_file is not None else []) + list(paths or [])
 
 
 def fmt_triple(values: Any) -> str:
@@ -102,17 +116,30 @@ def _compare(result: RunResult) -> None:
     print_report(report)
 
 
-def run_request(paths: list[Path], request: ResampleRequest, *, command: str, quiet: bool,
-                compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
-                jobs: int) -> None:
+def run_request(paths: list[Path] | list[str], request: ResampleRequest, *, command: str,
+                quiet: bool, compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
+                jobs: int, dry_run: bool = False) -> None:
     """Plan the (input, output) pairs and run ``request`` on each (``-j``: in processes).
 
     The request is already validated, so nothing is touched (not even ``-o DIR``)
-    for a bad option.
+    for a bad option.  The output folder is made when the work starts, and removed
+    again when the run fails before writing into it.  ``dry_run`` prints the plan of
+    each file and writes nothing.
     """
-    from niresample_cli.batch import plan_pairs, run_paths
+    from niresample_cli.batch import plan_outputs, run_paths
+    from niresample_cli.places import make_dirs, remove_created
 
-    pairs = plan_pairs(paths, output_dir=output_dir, name=name)
+    pairs, folder = plan_outputs(paths, output_dir=output_dir, name=name)
+    if dry_run:
+        from niresample_cli.commands._dry_run import print_plans
+
+        print_plans(pairs, request, command=command)
+        return
+    created = make_dirs(folder) if folder is not None else []
     job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare,
                             command=command)
-    run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)
+    try:
+        run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)
+    except BaseException:
+        remove_created(created)
+        raise

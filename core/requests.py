@@ -56,8 +56,9 @@ __all__ = [
 Anchor = Literal["center", "origin", "corner"]
 ANCHORS: tuple[str, ...] = ("center", "origin", "corner")
 LABEL_METHODS: tuple[str, ...] = ("nearest", "majority", "gaussian")
-#: ``None``/``'numpy'``: numpy and scipy; ``'cpu'``/``'cuda'``: torch; ``'auto'``: CUDA if present, else numpy.
-DEVICES: tuple[str, ...] = ("numpy", "auto", "cpu", "cuda")
+#: ``None``/``'numpy'``/``'cpu'``: numpy and scipy; ``'torch-cpu'``/``'cuda'``: torch; ``'auto'``:
+#: CUDA if present, else numpy (the one vocabulary: :mod:`.device`).
+from .device import DEVICES  # noqa: E402
 
 Triple = tuple[float, float, float]
 SpacingTriple = tuple[Union[float, None], Union[float, None], Union[float, None]]
@@ -263,9 +264,9 @@ class Compute:
 
     Parameters
     ----------
-    device : {None, 'numpy', 'auto', 'cpu', 'cuda'}
-        ``None``/``'numpy'``: numpy and scipy (no torch); ``'auto'``: CUDA when
-        present, else numpy; ``'cpu'``/``'cuda'``: torch on that device.  Resolved
+    device : {None, 'numpy', 'auto', 'cpu', 'torch-cpu', 'cuda'}
+        ``None``/``'numpy'``/``'cpu'``: numpy and scipy (no torch); ``'auto'``: CUDA
+        when present, else numpy; ``'torch-cpu'``/``'cuda'``: torch.  Resolved
         (availability checked) by :func:`core.device.resolve_device` when the work starts.
     max_memory : int or str, optional
         Working-memory ceiling (``'512M'``, ``'2G'`` or bytes); stored in bytes.

@@ -65,6 +65,7 @@ def resample_file(
     InputError, GridError, OptionError, LabelError, DeviceError, OutputError, DiskSpaceError
         Before any work for bad inputs, grids and outputs.
     """
+    from .device import engine_word
     from .sniff import run_warnings
 
     t0 = time.perf_counter()
@@ -85,6 +86,7 @@ def resample_file(
                                       inputs=request.reads)
         result.warnings += warned
         result.input = Path(in_path)
+    result.device = engine_word(result.device)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -115,6 +117,7 @@ def resample_image(image: ImageLike, request: ResampleRequest) -> Any:
 
 def resample_array(source: SourceImage, request: ResampleRequest) -> tuple[np.ndarray, RunResult]:
     """Run ``request`` on ``source`` into one in-memory array (stored dtype, Fortran order)."""
+    from .device import engine_word
     from .sniff import run_warnings
 
     t0 = time.perf_counter()
@@ -127,6 +130,7 @@ def resample_array(source: SourceImage, request: ResampleRequest) -> tuple[np.nd
 
         data, result = resample_to_array(_plan(source, request))
     result.warnings += run_warnings(source, request)
+    result.device = engine_word(result.device)
     result.seconds = time.perf_counter() - t0
     return data, result
 

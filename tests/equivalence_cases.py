@@ -94,7 +94,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("lb_like_rot", "labels {d}/dk_crop.nii.gz {o} --like {d}/ref_rot.nii.gz", "out.nii.gz", "labels"),
     ("lb_like_rot_gauss", "labels {d}/dk_crop.nii.gz {o} --like {d}/ref_rot.nii.gz --sigma 2", "out.nii.gz", "labels"),
     ("lb_float", "labels {d}/dk_float.nii.gz {o} --resolution 0.8", "out.nii.gz", "labels"),
-    ("lb_torch_cpu", "labels {d}/dk_crop.nii.gz {o} --resolution 0.6 --sigma 0.5 --device cpu", "out.nii.gz", "labels"),
+    ("lb_torch_cpu", "labels {d}/dk_crop.nii.gz {o} --resolution 0.6 --sigma 0.5 --device torch-cpu", "out.nii.gz", "labels"),
     ("lb_zarr", "labels {d}/dk_crop.nii.gz {o} --resolution 0.5 --pyramid 1", "out.ome.zarr", "labels"),
     ("info_json", "info --json {d}/anat.nii {d}/dk_crop.nii.gz", "", "json"),
     ("compare_json", "compare --json {d}/dk_crop.nii.gz {d}/dk_float.nii.gz", "", "json"),

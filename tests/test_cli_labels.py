@@ -102,7 +102,7 @@ def test_torch_cpu_device_gives_the_same_file(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     src = data_path(AAL)
     assert _invoke(src, tmp_path / "a.nii", "-r", 1.2, "--sigma", 1).exit_code == 0
-    assert _invoke(src, tmp_path / "b.nii", "-r", 1.2, "--sigma", 1, "--device", "cpu").exit_code == 0
+    assert _invoke(src, tmp_path / "b.nii", "-r", 1.2, "--sigma", 1, "--device", "torch-cpu").exit_code == 0
     a = np.asarray(nib.load(str(tmp_path / "a.nii")).dataobj)
     b = np.asarray(nib.load(str(tmp_path / "b.nii")).dataobj)
     np.testing.assert_array_equal(a, b)
@@ -128,8 +128,8 @@ def test_batch_into_a_directory(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--quiet")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["a_labels.nii.gz", "b_labels.nii.gz"]
-    assert nib.load(str(out / "b_labels.nii.gz")).get_data_dtype() == np.int16
+    assert sorted(p.name for p in out.iterdir()) == ["a_resampled.nii.gz", "b_resampled.nii.gz"]
+    assert nib.load(str(out / "b_resampled.nii.gz")).get_data_dtype() == np.int16
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--quiet")
     assert res.exit_code == 1  # outputs exist and --overwrite was not given
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--skip-existing", "--quiet")
