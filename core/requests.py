@@ -297,7 +297,7 @@ class Compute:
         return parse_memory(self.max_memory)
 
     def resolved(self) -> Compute:
-        """This request with ``device`` resolved to ``'numpy'``, ``'cpu'`` or ``'cuda'``.
+        """This request with ``device`` resolved to ``'numpy'``, ``'torch-cpu'`` or ``'cuda'``.
 
         Raises
         ------
@@ -306,9 +306,10 @@ class Compute:
         """
         from dataclasses import replace
 
-        from .device import resolve_device
+        from .device import engine_word, resolve_device
 
-        return replace(self, device=resolve_device(self.device))
+        # The engine word ('numpy', 'torch-cpu', 'cuda') resolves to itself again.
+        return replace(self, device=engine_word(resolve_device(self.device)))
 
 
 @dataclass(frozen=True)

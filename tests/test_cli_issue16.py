@@ -118,3 +118,201 @@ def test_api_result_carries_the_warning(tmp_path: Path) -> None:
     res = resample_file(data_path(DK), tmp_path / "o.nii.gz",
                         ResampleRequest(Target(spacing=3.0), Interpolation(order=1)))
     assert len(res.warnings) == 1 and "resample_labels" in res.warnings[0]
+
+
+# -- 3. output places ------------------------------------------------------------------------
+LESION = "niivue_lesion.nii.gz"
+
+
+def _two_inputs(tmp_path: Path) -> list[str]:
+    d = tmp_path / "in"
+    d.mkdir()
+    for n in (ANAT, LESION):
+        shutil.copy(data_path(n), d / n)
+    return [str(d / ANAT), str(d / LESION)]
+
+
+def test_trailing_slash_is_a_new_directory(tmp_path: Path) -> None:
+    ins = _two_inputs(tmp_path)
+    out = tmp_path / "out_1mm"
+    r = runner.invoke(app, ["spacing", *ins, f"{out}/", "--iso", "4", "-q"])
+    assert r.exit_code == 0, r.output
+    via_o = tmp_path / "via_o"
+    r = runner.invoke(app, ["spacing", *ins, "-o", str(via_o), "--iso", "4", "-q"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in via_o.iterdir())
+    one = tmp_path / "out1"
+    r = runner.invoke(app, ["spacing", ins[0], f"{one}/", "--iso", "4", "-q"])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in one.iterdir()] == ["nibabel_anatomical_resampled.nii"]
+
+
+def test_zarr_store_with_a_slash_is_still_the_store(tmp_path: Path) -> None:
+    out = tmp_path / "o.ome.zarr"
+    r = runner.invoke(app, ["spacing", str(data_path(ANAT)), f"{out}/", "--iso", "4", "-q"])
+    assert r.exit_code == 0, r.output
+    assert (out / ".zattrs").exists()
+
+
+def test_missing_output_folder_is_named(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["spacing", str(data_path(ANAT)), str(tmp_path / "nope" / "o.nii"), "--iso", "4"])
+    assert r.exit_code != 0
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(tmp_path / "nope") in lines[0], r.output
+
+
+@pytest.mark.parametrize("form", ["-o", "slash"])
+def test_refused_batch_removes_the_folder_it_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   form: str) -> None:
+    ins = _two_inputs(tmp_path)
+    out = tmp_path / "made" / "here"
+    where = ["-o", str(out)] if form == "-o" else [f"{out}/"]
+    _fake_free(monkeypatch, 1000)  # every file is refused before writing
+    r = runner.invoke(app, ["spacing", *ins, *where, "--iso", "1", "-q"])
+    assert r.exit_code == 1, r.output
+    assert not (tmp_path / "made").exists()
+    # a folder that was there stays, with what it held
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("x")
+    r = runner.invoke(app, ["spacing", *ins, "-o", str(keep), "--iso", "1", "-q"])
+    assert r.exit_code == 1 and [p.name for p in keep.iterdir()] == ["mine.txt"]
+
+
+def test_refused_option_leaves_no_folder(tmp_path: Path) -> None:
+    ins = _two_inputs(tmp_path)
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["spacing", *ins, "-o", str(out), "--iso", "1", "--name", "same.nii"])
+    assert r.exit_code != 0 and not out.exists(), r.output
+
+
+# -- 4. one vocabulary -------------------------------------------------------------------------
+def test_iso_and_resolution_on_both_commands(tmp_path: Path) -> None:
+    ref = tmp_path / "ref.nii.gz"
+    assert runner.invoke(app, ["labels", str(data_path(LESION)), str(ref), "--resolution", "4", "-q"]).exit_code == 0
+    for i, argv in enumerate((["labels", "--iso", "4"], ["spacing", "--resolution", "4", "--order", "0"],
+                              ["spacing", "-r", "4", "--order", "0"])):
+        out = tmp_path / f"{i}.nii.gz"
+        r = runner.invoke(app, [argv[0], str(data_path(LESION)), str(out), *argv[1:], "-q"])
+        assert r.exit_code == 0, r.output
+        np.testing.assert_array_equal(np.asarray(nib.load(str(out)).dataobj), np.asarray(nib.load(str(ref)).dataobj))
+
+
+def test_device_cpu_is_numpy_in_cli_and_api(tmp_path: Path) -> None:
+    from niresample_cli.core.labels import resample_labels_file
+
+    r = runner.invoke(app, ["labels", str(data_path(LESION)), str(tmp_path / "a.nii.gz"), "-r", "4",
+                            "--device", "cpu"])
+    assert r.exit_code == 0 and "numpy" in r.output, r.output
+    res = resample_labels_file(data_path(LESION), tmp_path / "b.nii.gz", spacing=4, device="cpu")
+    assert res.device == "numpy"
+
+
+def test_device_torch_cpu_reports_its_engine(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    r = runner.invoke(app, ["labels", str(data_path(LESION)), str(tmp_path / "a.nii.gz"), "-r", "4",
+                            "--device", "torch-cpu"])
+    assert r.exit_code == 0 and "torch-cpu" in r.output, r.output
+
+
+def test_one_name_template_for_every_command(tmp_path: Path) -> None:
+    ins = _two_inputs(tmp_path)
+    for cmd in (["labels", "-r", "4"], ["spacing", "--iso", "4"], ["size", "--shape", "8", "8", "8"]):
+        out = tmp_path / cmd[0]
+        r = runner.invoke(app, [cmd[0], *ins, "-o", str(out), *cmd[1:], "-q"])
+        assert r.exit_code == 0, r.output
+        assert sorted(p.name for p in out.iterdir()) == ["nibabel_anatomical_resampled.nii",
+                                                        "niivue_lesion_resampled.nii.gz"]
+    assert "{stem}_resampled{ext}" in Path(__file__).parents[1].joinpath("README.md").read_text()
+
+
+def test_info_counts_labels_without_background_everywhere() -> None:
+    import json
+
+    src = str(data_path(DK))
+    want = len(np.unique(np.asarray(nib.load(src).dataobj))) - 1
+    r = runner.invoke(app, ["info", "--json", "--stats", src])
+    assert json.loads(r.stdout)["stats"]["labels_nonzero"] == want
+    assert "label_count" not in r.stdout
+    r = runner.invoke(app, ["info", "--stats", src], env={"COLUMNS": "200"})
+    assert f" {want}" in r.output
+
+
+# -- 5. the scripts' option names --------------------------------------------------------------
+def test_spacing_script_names(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.nii", tmp_path / "b.nii"
+    r = runner.invoke(app, ["spacing", str(data_path(ANAT)), str(a), "--z-spacing", "3", "--x-spacing", "2.5", "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["spacing", str(data_path(ANAT)), str(b), "--z", "3", "--x", "2.5", "-q"])
+    assert r.exit_code == 0
+    assert nib.load(str(a)).shape == nib.load(str(b)).shape
+    r = runner.invoke(app, ["spacing", str(data_path(ANAT)), str(tmp_path / "c.nii"), "--xyz-spacing", "3", "3", "3", "-q"])
+    assert r.exit_code == 0, r.output
+    helptext = runner.invoke(app, ["spacing", "--help"]).output
+    for hidden in ("--z-spacing", "--xyz-spacing", "--output_dir", "--resolution"):
+        assert hidden not in helptext
+
+
+def test_label_script_names(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["labels", "--image_file", str(data_path(LESION)), "--output_dir", str(out),
+                            "--resolution", "4", "-q"])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in out.iterdir()] == ["niivue_lesion_resampled.nii.gz"]
+    assert "--image_file" not in runner.invoke(app, ["labels", "--help"]).output
+
+
+# -- 6b. the drop-in's sigma is in output voxels ---------------------------------------------------
+def test_drop_in_sigma_is_in_output_voxels(tmp_path: Path) -> None:
+    from niresample_cli.core.labels import resample_label_image, resample_labels
+
+    img = nib.load(str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")))
+    got = resample_label_image(img, [3.0] * 3, sigma=1.5)
+    want = resample_labels(img, spacing=3.0, sigma_voxels=1.5)
+    mm = resample_labels(img, spacing=3.0, sigma=1.5)  # the old reading: 1.5 mm = 0.5 voxels
+    np.testing.assert_array_equal(np.asarray(got.dataobj), np.asarray(want.dataobj))
+    assert not np.array_equal(np.asarray(got.dataobj), np.asarray(mm.dataobj))
+    # the --image_file path of the CLI reads --sigma the same way
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["labels", "--image_file", str(data_path("nimare_HarvardOxford-cort-maxprob-thr25-2mm.nii.gz")),
+                            "--output_dir", str(out), "--resolution", "3", "--sigma", "1.5", "-q"])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(np.asarray(nib.load(str(next(out.iterdir()))).dataobj), np.asarray(want.dataobj))
+
+
+# -- 8. --dry-run and folders as inputs ----------------------------------------------------------
+@pytest.mark.parametrize("cmd", [["spacing", "--iso", "3"], ["size", "--shape", "11", "14", "9"],
+                                 ["labels", "-r", "3"]])
+def test_dry_run_prints_the_grid_and_writes_nothing(tmp_path: Path, cmd: list[str]) -> None:
+    out = tmp_path / "new"
+    r = runner.invoke(app, [cmd[0], str(data_path(ANAT)), "-o", str(out), *cmd[1:], "--dry-run"])
+    assert r.exit_code == 0, r.output
+    img = nib.load(str(data_path(ANAT)))
+    for word in ("shape", "spacing", "origin", "FOV", "on disk"):
+        assert word in r.stdout, r.stdout
+    assert not out.exists()
+    if cmd[0] == "size":  # size keeps the input's field of view exactly
+        fov = [float(n) * float(z) for n, z in zip(img.shape, img.header.get_zooms(), strict=True)]
+        assert f"FOV     {'x'.join(f'{v:.6g}' for v in fov)} mm" in r.stdout, r.stdout
+        assert "11x14x9 (int16" in r.stdout
+
+
+def test_folders_as_inputs(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(data_path(LESION), d / "a.nii.gz")
+    shutil.copy(data_path(ANAT), d / "b.nii")
+    (d / "notes.txt").write_text("not an image")
+    r = runner.invoke(app, ["spacing", str(d), "-o", str(tmp_path / "o1"), "--iso", "4", "--order", "0", "-q"])
+    assert r.exit_code == 0, r.output
+    z = d / "c.ome.zarr"
+    assert runner.invoke(app, ["spacing", str(d / "a.nii.gz"), str(z), "--iso", "5", "--order", "0", "-q"]).exit_code == 0
+    r = runner.invoke(app, ["info", "--json", str(d)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count('"path"') == 3 and "c.ome.zarr" in r.stdout and "notes" not in r.stdout
+    assert sorted(p.name for p in (tmp_path / "o1").iterdir()) == ["a_resampled.nii.gz", "b_resampled.nii"]
+    r = runner.invoke(app, ["info", str(tmp_path / "o1" / "..")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["info", str(empty)])
+    assert r.exit_code != 0 and "no images" in r.output
