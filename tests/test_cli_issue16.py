@@ -316,3 +316,19 @@ def test_folders_as_inputs(tmp_path: Path) -> None:
     empty.mkdir()
     r = runner.invoke(app, ["info", str(empty)])
     assert r.exit_code != 0 and "no images" in r.output
+
+
+# -- 6. the README's first command can be run twice ------------------------------------------------
+def test_readme_first_command_runs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+
+    repo = Path(__file__).resolve().parents[1]
+    first = repo.joinpath("README.md").read_text().split("```bash\n", 1)[1].splitlines()[0]
+    commands = [shlex.split(c.strip())[1:] for c in first.split("&&") if c.strip().startswith("niresample")]
+    assert commands and commands[0][0] == "spacing"
+    monkeypatch.chdir(repo)
+    for _ in range(2):
+        for argv in commands:
+            argv = [a.replace("/tmp/", f"{tmp_path}/") for a in argv]
+            r = runner.invoke(app, argv)
+            assert r.exit_code == 0, (argv, r.output)
