@@ -117,10 +117,11 @@ def check_compressed_space(
         return
     shape = "x".join(str(v) for v in spec.shape)
     raise DiskSpaceError(
-        f"{path}: not enough free disk space: output {shape} {spec.dtype} is "
-        f"{_fmt_bytes(nbytes)} uncompressed, about {_fmt_bytes(need)} "
-        f"{'compressed (estimated from a sample of the output)' if sampled else 'at least'}, "
-        f"{_fmt_bytes(free)} free; nothing was written (force=True writes it anyway)",
+        f"{path}: not enough free disk space: needs {'about' if sampled else 'at least'} "
+        f"{_fmt_bytes(need)} compressed"
+        f"{' (estimated from a sample of the output)' if sampled else ''}, {_fmt_bytes(free)} free; "
+        f"output {shape} {spec.dtype} is {_fmt_bytes(nbytes)} uncompressed; nothing was written "
+        "(force=True writes it anyway)",
         param="force",
     )
 

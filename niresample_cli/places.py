@@ -58,10 +58,11 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir() and not is_zarr_name(p):
+        # A folder named like an image (x.nii/) is not a folder of images: its reader reports it.
+        if p.is_dir() and not p.name.lower().endswith(IMAGE_SUFFIXES):
             found = image_files(p)
             if not found:
-                raise OptionError(f"{p}: no images in this folder (looked for "
+                raise OptionError(f"{p}: a directory without images (looked for "
                                   f"{', '.join(IMAGE_SUFFIXES)})")
             out.extend(found)
         else:

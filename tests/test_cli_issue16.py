@@ -315,7 +315,7 @@ def test_folders_as_inputs(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     r = runner.invoke(app, ["info", str(empty)])
-    assert r.exit_code != 0 and "no images" in r.output
+    assert r.exit_code != 0 and "without images" in r.output
 
 
 # -- 6. the README's first command can be run twice ------------------------------------------------
