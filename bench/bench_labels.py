@@ -102,7 +102,7 @@ def child(method: str, path: Path, factor: float, sigma_vox: float, repeats: int
     if method.startswith("niresample"):
         from niresample_cli.core import labels as L
 
-        device = "cpu" if method == "niresample-torch" else "numpy"
+        device = "torch-cpu" if method == "niresample-torch" else "numpy"
         sigma = sigma_mm if sigma_vox else None
         if method == "niresample-file":
             for _ in range(repeats):

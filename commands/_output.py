@@ -4,14 +4,36 @@ parts from their options, the per-file job, its report line, and the batch run."
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from niresample_cli.commands._report import ReportTarget
     from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest
     from niresample_cli.core.result import RunResult
 
-__all__ = ["fmt_triple", "compute_from", "output_from", "report_line", "resample_one", "run_request"]
+__all__ = ["RunView", "alias", "places", "fmt_triple", "compute_from", "output_from", "report_line",
+           "resample_one", "run_request"]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """How a run of spacing, size or labels places its outputs and shows itself (CLI only).
+
+    Frozen and picklable: ``-j N`` sends it to the worker processes with the request.
+    """
+
+    command: str
+    quiet: bool = False
+    compare: bool = False
+    json_out: bool = False
+    dry_run: bool = False
+    report: str | None = None
+    output_dir: Path | None = None
+    name: str = "{stem}_resampled{ext}"
+    skip_existing: bool = False
+    jobs: int = 1
 
 
 def compute_from(device: Any, max_memory: str | None, threads: int | None) -> Compute:
@@ -32,6 +54,20 @@ def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max
                          scheduler=scheduler)
 
 
+def alias(value: Any, other: Any, flags: str) -> Any:
+    """One option typed under either of its names (``flags``: ``'--z/--z-spacing'``)."""
+    from niresample_cli.core.errors import OptionError
+
+    if value is not None and other is not None and value != other:
+        raise OptionError(f"{flags}: one option under two names; give it once")
+    return value if value is not None else other
+
+
+def places(paths: list[str] | None, image_file: Path | None = None) -> list[str]:
+    """The positional paths, with the label script's ``--image_file IN`` first."""
+    return ([str(image_file)] if image_file is not None else []) + list(paths or [])
+
+
 def fmt_triple(values: Any) -> str:
     """``'66×82×50'`` / ``'1×1×1'``: the per-file report's shapes and spacings (info's ``×``)."""
     return "×".join(f"{float(v):.6g}" for v in values)
@@ -49,7 +85,7 @@ def report_line(result: RunResult) -> str:
 
 
 def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
-                 quiet: bool, compare: bool, json_out: bool = False) -> dict[str, Any]:
+                 view: RunView, report: ReportTarget | None = None) -> dict[str, Any]:
     """One file: resample, then report it (and compare) at once, so a later failure in
     the batch does not swallow the lines of the files already done.
 
@@ -62,17 +98,42 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     finish = getattr(progress, "finish", None)
     if finish is not None:  # the bar shows 100 % before the "done" line
         finish()
-    if not quiet:
+    if not view.quiet:
         err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
         warn_line(f"{result.output}: {plural(result.clipped, 'voxel was', 'voxels were')} outside "
                   f"the {result.dtype} range and clipped (use --dtype float32 to keep them)")
-    if compare and not quiet:
-        _compare(result, json_out=json_out)
+    for text in result.warnings:
+        warn_line(cli_warning(text, view.command))
+    compared = _compare(result, json_out=view.json_out) if view.compare and not view.quiet else None
+    if report is not None:
+        _write_report(result, report.path_for(in_path), compared, request, quiet=view.quiet)
     return result.facts()
 
 
-def _compare(result: RunResult, *, json_out: bool = False) -> None:
+#: Python API names in core's warnings -> what a CLI user types instead.
+_API_TO_CLI = {
+    "resample_labels": "`niresample labels`",
+    "resample_to_spacing or resample_to_shape": "`niresample spacing` or `niresample size`",
+}
+
+
+def cli_warning(text: str, command: str | None = None) -> str:
+    """A core warning with the CLI's words (commands and flags) for the Python names."""
+    from niresample_cli.errors import cli_message
+
+    for api, cli in _API_TO_CLI.items():
+        text = text.replace(api, cli)
+    return cli_message(Exception(text), command)
+
+
+def _compare_labels(result: RunResult) -> bool | None:
+    # labels=True refuses float and scaled label maps (which labels accepts):
+    # for those, let compare decide.
+    return True if result.labels and result.integer else None
+
+
+def _compare(result: RunResult, *, json_out: bool = False) -> dict[str, Any] | None:
     from niresample_cli.console import err, out, warn_line
 
     try:
@@ -80,41 +141,67 @@ def _compare(result: RunResult, *, json_out: bool = False) -> None:
         from niresample_cli.core.compare import compare_images
     except ImportError:
         warn_line("--compare is not available in this version")
-        return
+        return None
     assert result.input is not None and result.output is not None
-    # labels=True refuses float and scaled label maps (which labels accepts):
-    # for those, let compare decide.
-    report = compare_images(result.input, result.output,
-                            labels=True if result.labels and result.integer else None)
+    report = compare_images(result.input, result.output, labels=_compare_labels(result))
     print_report(report, console=err if json_out else out)  # --json keeps stdout for JSON
+    return report
 
 
-def run_request(paths: list[Path], request: ResampleRequest, *, command: str, quiet: bool,
-                compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
-                jobs: int, json_out: bool = False) -> None:
+def _write_report(result: RunResult, path: Path, compared: dict[str, Any] | None,
+                  request: ResampleRequest, *, quiet: bool) -> None:
+    """``--report``: input vs output, after writing (the comparison of --compare reused)."""
+    from niresample_cli.console import err
+    from niresample_cli.core.report import write_report
+
+    assert result.input is not None and result.output is not None
+    write_report(result.input, result.output, path, report=compared, labels=_compare_labels(result),
+                 max_memory=request.compute.max_memory)
+    if not quiet:
+        err.print(f"{result.input.name}: report -> {path}", soft_wrap=True, highlight=False, markup=False)
+
+
+def run_request(paths: list[Path] | list[str], request: ResampleRequest, view: RunView) -> None:
     """Plan the (input, output) pairs and run ``request`` on each (``-j``: in processes).
 
     The request is already validated, so nothing is touched (not even ``-o DIR``)
-    for a bad option.
+    for a bad option; ``view.report`` (``--report``, see :mod:`._report`) is checked,
+    matplotlib included, before any file is resampled.  The output folder is made when
+    the work starts, and removed again when the run fails before writing into it.
+    ``view.dry_run`` prints the plan of each file and writes nothing; ``view.json_out``
+    prints one JSON array of the per-file records on stdout.
     """
-    from niresample_cli.batch import plan_pairs, run_paths
+    from niresample_cli.batch import plan_outputs, run_paths
+    from niresample_cli.places import make_dirs, remove_created
 
-    pairs = plan_pairs(paths, output_dir=output_dir, name=name)
-    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare,
-                            json_out=json_out)
-    if not json_out:
-        run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)
+    target = None
+    if view.report is not None:
+        from niresample_cli.commands._report import ReportTarget
+
+        target = ReportTarget.parse(view.report, inputs=len(paths) - (view.output_dir is None))
+    pairs, folder = plan_outputs(paths, output_dir=view.output_dir, name=view.name)
+    if view.dry_run:
+        from niresample_cli.commands._dry_run import print_plans
+
+        print_plans(pairs, request, command=view.command)
         return
-    from niresample_cli.console import print_json
-    from niresample_cli.core.errors import NiresampleError
-
+    if target is not None:
+        target.check(pairs)
+    created = make_dirs(folder) if folder is not None else []
+    job = functools.partial(resample_one, request=request, view=view, report=target)
     try:
-        records = run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs,
-                            command=command)
-    except NiresampleError as err:
-        # a batch with failures: its rows still go out (status "failed", reason), then exit 1
+        records = run_paths(pairs, job, quiet=view.quiet, skip_existing=view.skip_existing,
+                            jobs=view.jobs, command=view.command)
+    except BaseException as err:
+        remove_created(created)
         rows = getattr(err, "results", None)
-        if rows is not None:
+        if view.json_out and rows is not None:
+            # a batch with failures: its rows still go out (status "failed", reason), then exit 1
+            from niresample_cli.console import print_json
+
             print_json(rows, array=True)
         raise
-    print_json([{"status": "ok", **r} for r in records], array=True)
+    if view.json_out:
+        from niresample_cli.console import print_json
+
+        print_json([{"status": "ok", **r} for r in records], array=True)

@@ -80,7 +80,7 @@ def _fields(f: dict[str, Any], stats: bool) -> list[tuple[str, str, str]]:
         s = f["stats"]
         rows.append(("range", "range", _range(s)))
         rows.append(("mean", "mean", fmt_num(s["mean"], 5)))
-        if "labels_nonzero" in s:
+        if s.get("labels_nonzero") is not None:
             rows.append(("labels", "labels", str(s["labels_nonzero"])))
     return rows
 
@@ -90,7 +90,7 @@ def _table(files: list[dict[str, Any]], stats: bool) -> Any:
 
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
     titles = [t for t, _, _ in _fields(files[0], stats)]
-    if stats and any("labels_nonzero" in f["stats"] for f in files) and "labels" not in titles:
+    if stats and any(f["stats"].get("labels_nonzero") is not None for f in files) and "labels" not in titles:
         titles.append("labels")
     table.add_column("file", no_wrap=True)
     for t in titles:
@@ -146,7 +146,7 @@ def render_facts(files: list[dict[str, Any]], *, stats: bool, console: Console |
 
 
 def run(
-    files: Annotated[list[Path], typer.Argument(help="Images to describe.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="Images to describe (a folder: the images inside).", show_default=False)],
     json_out: InfoJsonOpt = False,
     jsonl: JsonlOpt = False,
     stats: Annotated[bool, typer.Option("--stats", help="Also read the voxels: value range, mean, label count.")] = False,
@@ -160,18 +160,19 @@ def run(
 
       niresample info brain.nii.gz
 
-      niresample info --json --stats atlas.nii.gz | jq .stats.label_count
+      niresample info --json --stats atlas.nii.gz | jq .stats.labels_nonzero
 
       niresample info --jsonl *.nii.gz | jq -c '{path, shape}'
     """
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
+    from niresample_cli.places import expand_inputs
 
     failed = 0
     shown: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     notes: list[str] = []
-    for path in files:
+    for path in expand_inputs(files):
         try:
             facts = describe_image(path, stats=stats)
         except NiresampleError as err:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from niresample_cli.commands._output import compute_from, output_from, run_request
+from niresample_cli.batch import DEFAULT_NAME
+from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -14,9 +15,12 @@ from niresample_cli.options import (
     CompressLevelOpt,
     DeviceChoice,
     DeviceOpt,
+    DryRunOpt,
     ForceFloatLabelsOpt,
     ForceOpt,
+    ImageFileOpt,
     JobsOpt,
+    LabelIsoOpt,
     LabelMethodChoice,
     LabelMethodOpt,
     LabelResolutionOpt,
@@ -24,9 +28,10 @@ from niresample_cli.options import (
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
+    OutputDirAliasOpt,
     OutputDirOpt,
     OverwriteOpt,
-    PathsArg,
+    PlacesArg,
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
@@ -45,8 +50,6 @@ from niresample_cli.options import (
 
 if TYPE_CHECKING:
     from niresample_cli.core.requests import Target
-
-DEFAULT_NAME = "{stem}_labels{ext}"
 
 
 def labels_target(resolution: float | None, spacing: tuple[float, float, float] | None,
@@ -74,7 +77,7 @@ def labels_target(resolution: float | None, spacing: tuple[float, float, float] 
 
 
 def run(
-    paths: PathsArg,
+    paths: PlacesArg = None,
     resolution: LabelResolutionOpt = None,
     spacing: SpacingOpt = None,
     x: XOpt = None,
@@ -105,6 +108,10 @@ def run(
     resume: ResumeOpt = False,
     scheduler: SchedulerOpt = None,
     force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    iso: LabelIsoOpt = None,
+    image_file: ImageFileOpt = None,
+    output_dir_alias: OutputDirAliasOpt = None,
 ) -> None:
     """Resample label maps: every output value is an input value, dtype kept.
 
@@ -128,6 +135,12 @@ def run(
     """
     from niresample_cli.core.requests import LabelMethod, ResampleRequest
 
+    resolution = alias(resolution, iso, "--resolution/--iso")
+    output_dir = alias(output_dir, output_dir_alias, "-o/--output_dir")
+    if image_file is not None and sigma is not None and sigma_voxels is None:
+        # The label script's --sigma was in voxels of the output grid (README: migrating).
+        sigma, sigma_voxels = None, sigma
+
     request = ResampleRequest(
         labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
         LabelMethod(method.value, sigma=sigma, sigma_voxels=sigma_voxels,  # type: ignore[arg-type]
@@ -137,6 +150,6 @@ def run(
                     max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
                     scheduler=scheduler),
     ).resolved()
-    run_request(paths, request, command="labels", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-                json_out=json_out)
+    run_request(places(paths, image_file), request, RunView(
+        command="labels", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,
+        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import compute_from, output_from, run_request
+from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
 from niresample_cli.commands.spacing import intensity_request
 from niresample_cli.options import (
     AnchorChoice,
@@ -12,6 +12,7 @@ from niresample_cli.options import (
     CompareOpt,
     CompressLevelOpt,
     DeviceOpt,
+    DryRunOpt,
     DtypeOpt,
     ForceOpt,
     JobsOpt,
@@ -21,9 +22,10 @@ from niresample_cli.options import (
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OutputDirAliasOpt,
     OutputDirOpt,
     OverwriteOpt,
-    PathsArg,
+    PlacesArg,
     PyramidOpt,
     QuietOpt,
     ResumeOpt,
@@ -38,7 +40,7 @@ __all__ = ["run"]
 
 
 def run(
-    paths: PathsArg,
+    paths: PlacesArg = None,
     shape: ShapeOpt = None,
     like: LikeOpt = None,
     order: OrderOpt = 3,
@@ -63,6 +65,8 @@ def run(
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
     json_out: RunJsonOpt = False,
+    dry_run: DryRunOpt = False,
+    output_dir_alias: OutputDirAliasOpt = None,
 ) -> None:
     """Resample to a new shape; the field of view is kept exactly (cubic B-spline by default).
 
@@ -78,6 +82,7 @@ def run(
     from niresample_cli.core.errors import OptionError
     from niresample_cli.core.requests import Target
 
+    output_dir = alias(output_dir, output_dir_alias, "-o/--output_dir")
     if (shape is None) == (like is None):
         raise OptionError("give exactly one of --shape X Y Z or --like REF")
     target = Target(shape=None if shape is None else tuple(shape), like=like,  # type: ignore[arg-type]
@@ -89,6 +94,6 @@ def run(
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
                            scheduler=scheduler),
     )
-    run_request(paths, request, command="size", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-                json_out=json_out)
+    run_request(places(paths), request, RunView(
+        command="size", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,
+        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs))

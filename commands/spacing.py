@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import compute_from, output_from, run_request
+from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -14,6 +14,7 @@ from niresample_cli.options import (
     CompareOpt,
     CompressLevelOpt,
     DeviceOpt,
+    DryRunOpt,
     DtypeOpt,
     ForceOpt,
     IsoOpt,
@@ -24,11 +25,13 @@ from niresample_cli.options import (
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OutputDirAliasOpt,
     OutputDirOpt,
     OverwriteOpt,
-    PathsArg,
+    PlacesArg,
     PyramidOpt,
     QuietOpt,
+    ResolutionAliasOpt,
     ResumeOpt,
     RunJsonOpt,
     SchedulerOpt,
@@ -36,8 +39,12 @@ from niresample_cli.options import (
     SpacingOpt,
     ThreadsOpt,
     XOpt,
+    XSpacingOpt,
+    XyzSpacingOpt,
     YOpt,
+    YSpacingOpt,
     ZOpt,
+    ZSpacingOpt,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +83,7 @@ def intensity_request(target: Target, *, order: int, no_antialias: bool, dtype: 
 
 
 def run(
-    paths: PathsArg,
+    paths: PlacesArg = None,
     x: XOpt = None,
     y: YOpt = None,
     z: ZOpt = None,
@@ -105,6 +112,13 @@ def run(
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
     json_out: RunJsonOpt = False,
+    dry_run: DryRunOpt = False,
+    resolution: ResolutionAliasOpt = None,
+    x_spacing: XSpacingOpt = None,
+    y_spacing: YSpacingOpt = None,
+    z_spacing: ZSpacingOpt = None,
+    xyz_spacing: XyzSpacingOpt = None,
+    output_dir_alias: OutputDirAliasOpt = None,
 ) -> None:
     """Resample to a new voxel spacing (mm), keeping the field of view.
 
@@ -123,6 +137,11 @@ def run(
 
       niresample spacing big.nii.gz big_10um.ome.zarr --iso 0.01 --pyramid 3
     """
+    x, y, z = (alias(x, x_spacing, "--x/--x-spacing"), alias(y, y_spacing, "--y/--y-spacing"),
+               alias(z, z_spacing, "--z/--z-spacing"))
+    spacing = alias(spacing, xyz_spacing, "--spacing/--xyz-spacing")
+    iso = alias(iso, resolution, "--iso/--resolution")
+    output_dir = alias(output_dir, output_dir_alias, "-o/--output_dir")
     request = intensity_request(
         spacing_target(x, y, z, spacing, iso, like, anchor.value), order=order,
         no_antialias=no_antialias, dtype=dtype, compute=compute_from(device, max_memory, threads),
@@ -130,6 +149,6 @@ def run(
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
                            scheduler=scheduler),
     )
-    run_request(paths, request, command="spacing", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
-                json_out=json_out)
+    run_request(places(paths), request, RunView(
+        command="spacing", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,
+        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs))

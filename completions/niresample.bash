@@ -45,7 +45,7 @@ _niresample() {
                 --method) COMPREPLY=($(compgen -W "nearest majority gaussian" -- "$cur")); return;;
                 --sigma) return;;
                 --sigma-voxels) return;;
-                --device) COMPREPLY=($(compgen -W "auto cpu cuda" -- "$cur")); return;;
+                --device) COMPREPLY=($(compgen -W "auto numpy cpu torch-cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
                 --compress-level) return;;
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
@@ -57,7 +57,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --help -h"
             ;;
         size)
             case "$prev" in
@@ -69,7 +69,7 @@ _niresample() {
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
                 --jobs|-j) return;;
-                --device) COMPREPLY=($(compgen -W "auto cpu cuda" -- "$cur")); return;;
+                --device) COMPREPLY=($(compgen -W "auto numpy cpu torch-cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
                 --max-output) return;;
                 --compress-level) return;;
@@ -78,7 +78,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -94,7 +94,7 @@ _niresample() {
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
                 --jobs|-j) return;;
-                --device) COMPREPLY=($(compgen -W "auto cpu cuda" -- "$cur")); return;;
+                --device) COMPREPLY=($(compgen -W "auto numpy cpu torch-cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
                 --max-output) return;;
                 --compress-level) return;;
@@ -103,7 +103,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

@@ -145,6 +145,11 @@ class LabelSlabs:
     def source(self) -> SourceImage:
         return self._handle.source
 
+    def for_grid(self, grid: Grid) -> LabelSlabs:
+        """The same label resampling onto another grid (a sample of the output: core._size_sample)."""
+        return LabelSlabs(self.source, grid, method=self.method,
+                          sigma_voxels=self.sigma_voxels, device=self.device)
+
     def close(self) -> None:
         """Close the input when it can be reopened (pickled copies reopen it lazily)."""
         self._handle.close()

@@ -49,6 +49,12 @@ class MappedSlabs(_ClipCount):
     def source(self) -> SourceImage:
         return self._handle.source
 
+    def for_grid(self, target: Grid) -> MappedSlabs:
+        """The same resampling onto another grid (a sample of the output: core._size_sample)."""
+        fn = MappedSlabs(self.source, target, order=self.order, out=self.out)
+        fn.box_voxels = self.box_voxels
+        return fn
+
     #: Source voxels one tile may read (set from the memory budget by plan_resample).
     box_voxels: int = 16 << 20
 

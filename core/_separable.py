@@ -74,6 +74,7 @@ class SeparableSlabs(_ClipCount):
         self._handle = SourceHandle(source)
         self.target = target
         self.order = order
+        self.anti_aliasing = anti_aliasing
         self.out = out
         self.device = device
         self.n_in = tuple(source.grid.shape)
@@ -96,6 +97,11 @@ class SeparableSlabs(_ClipCount):
     @property
     def source(self) -> SourceImage:
         return self._handle.source
+
+    def for_grid(self, target: Grid) -> SeparableSlabs:
+        """The same resampling onto another grid (a sample of the output: core._size_sample)."""
+        return SeparableSlabs(self.source, target, order=self.order, anti_aliasing=self.anti_aliasing,
+                              out=self.out, device=self.device)
 
     # -- memory -----------------------------------------------------------
     def memory(self) -> tuple[float, float]:

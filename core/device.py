@@ -1,4 +1,18 @@
-"""Compute device resolution: numpy on the CPU, or torch on cpu/cuda."""
+"""Compute device resolution: one vocabulary for the CLI's ``--device`` and the API's ``device=``.
+
+======================  =====================================  ===============
+asked                   runs                                   reported engine
+======================  =====================================  ===============
+``None``, ``'numpy'``   numpy/scipy                            ``numpy``
+``'cpu'``               numpy/scipy (the fastest CPU engine)   ``numpy``
+``'torch-cpu'``         torch on the CPU                       ``torch-cpu``
+``'cuda'``              torch on the GPU                       ``cuda``
+``'auto'``              ``cuda`` when torch sees a GPU, else numpy
+======================  =====================================  ===============
+
+Inside core the resolved key ``'cpu'`` names the torch backend on the CPU (the
+backends' word); :func:`engine_word` turns it into the word users see.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +20,9 @@ from typing import Any
 
 from .errors import DeviceError, OptionError
 
-__all__ = ["DEVICES", "resolve_device", "torch_available", "cuda_available"]
+__all__ = ["DEVICES", "resolve_device", "engine_word", "torch_available", "cuda_available"]
 
-DEVICES = ("auto", "numpy", "cpu", "cuda")
+DEVICES: tuple[str, ...] = ("auto", "numpy", "cpu", "torch-cpu", "cuda")
 
 
 def torch_available() -> bool:
@@ -38,10 +52,10 @@ def cuda_available() -> bool:
 
 
 def resolve_device(device: str | None) -> str:
-    """``'numpy'``, ``'cpu'`` (torch) or ``'cuda'`` (torch) from a user's choice.
+    """The backend key ``'numpy'``, ``'cpu'`` (torch on the CPU) or ``'cuda'`` (torch).
 
-    ``None`` and ``'numpy'`` mean the numpy/scipy path.  ``'auto'`` picks CUDA
-    when torch sees a GPU, else numpy.  ``'cpu'`` means torch on the CPU.
+    ``None``, ``'numpy'`` and ``'cpu'`` mean the numpy/scipy path.  ``'auto'`` picks
+    CUDA when torch sees a GPU, else numpy.  ``'torch-cpu'`` means torch on the CPU.
 
     Raises
     ------
@@ -52,9 +66,14 @@ def resolve_device(device: str | None) -> str:
     """
     d = "numpy" if device is None else str(device).lower()
     if d not in DEVICES:
-        raise OptionError(f"device: expected one of auto, numpy, cpu, cuda, got {device!r}", param="device")
+        raise OptionError(f"device: expected one of {', '.join(DEVICES)}, got {device!r}",
+                          param="device")
     if d == "auto":
         return "cuda" if cuda_available() else "numpy"
+    if d in ("numpy", "cpu"):
+        return "numpy"
+    if d == "torch-cpu":
+        d = "cpu"
     if d in ("cpu", "cuda") and not torch_available():
         raise DeviceError(
             f"device: {d!r} needs PyTorch: pip install 'niresample[torch]' (or pip install torch)",
@@ -64,6 +83,11 @@ def resolve_device(device: str | None) -> str:
         raise DeviceError("device: torch sees no CUDA GPU for 'cuda' (use 'cpu' or 'auto')",
                           param="device")
     return d
+
+
+def engine_word(device: str) -> str:
+    """The engine as reported to users: ``'numpy'``, ``'torch-cpu'`` or ``'cuda'``."""
+    return "torch-cpu" if device == "cpu" else device
 
 
 def torch_device(device: str) -> Any:

@@ -132,11 +132,11 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
         "mean": total / count if count else None,
         "nonfinite_voxels": nonfinite,
     }
+    # One count everywhere (text, --json, compare): label ids other than 0, the background.
     if labels is not None:
-        out["label_count"] = len(labels)
         out["labels_nonzero"] = len(labels - {0})
     elif many:
-        out["label_count"] = None  # more than _MAX_LABELS distinct values: not a label map
+        out["labels_nonzero"] = None  # more than _MAX_LABELS distinct values: not a label map
         out["distinct_values_over"] = _MAX_LABELS
     return out
 

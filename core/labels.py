@@ -147,9 +147,9 @@ def resample_labels(
         Gaussian sigma in output voxels (instead of ``sigma``).
     anchor : {'center', 'origin', 'corner'}
         What the new grid keeps fixed (see :meth:`Grid.with_spacing`).
-    device : {None, 'numpy', 'auto', 'cpu', 'cuda'}
-        ``None`` (default) or ``'numpy'``: numpy/scipy, no torch needed;
-        ``'auto'``: CUDA when present, else numpy; ``'cpu'``/``'cuda'``: torch
+    device : {None, 'numpy', 'cpu', 'auto', 'torch-cpu', 'cuda'}
+        ``None`` (default), ``'numpy'`` or ``'cpu'``: numpy/scipy, no torch needed;
+        ``'auto'``: CUDA when present, else numpy; ``'torch-cpu'``/``'cuda'``: torch
         (needs the ``torch`` extra).  All give identical labels; on a CPU the
         numpy path is the faster one (about 1.7x for gaussian here).
     max_memory : str or int, optional
@@ -254,10 +254,13 @@ def resample_label_image(
     resolution_out : float or sequence of 3 float
         Output spacing in mm.
     sigma : float, optional
-        Gaussian sigma in mm (output space); ``None`` for nearest neighbour.
-    device : {'cpu', 'cuda'}
-        Where to compute: ``'cpu'`` runs the numpy/scipy path (the fastest on a
-        CPU; identical labels to torch), ``'cuda'`` the torch backend on the GPU.
+        Gaussian sigma in **voxels of the output grid**, as the script took it (its
+        Gaussian was built with ``fftfreq``, in cycles per voxel:
+        ``exp(-2 pi^2 sigma^2 f^2)``); ``None`` for nearest neighbour.  The same as
+        ``resample_labels(..., sigma_voxels=sigma)``; sigma 4 at 0.4 mm is 1.6 mm.
+    device : {'cpu', 'cuda', 'torch-cpu', 'numpy', 'auto'}
+        Where to compute (:mod:`.device`): ``'cpu'`` runs the numpy/scipy path (the
+        fastest on a CPU; identical labels to torch), ``'cuda'`` torch on the GPU.
 
     Returns
     -------
@@ -266,7 +269,6 @@ def resample_label_image(
 
     Examples
     --------
-    >>> img = resample_label_image(nib.load("atlas.nii.gz"), 0.5, sigma=0.5)  # doctest: +SKIP
+    >>> img = resample_label_image(nib.load("atlas.nii.gz"), [0.4] * 3, sigma=4.0)  # doctest: +SKIP
     """
-    dev = "numpy" if str(device).lower() == "cpu" else device
-    return resample_labels(nifti, spacing=resolution_out, sigma=sigma, device=dev)
+    return resample_labels(nifti, spacing=resolution_out, sigma_voxels=sigma, device=device)

@@ -55,8 +55,9 @@ __all__ = [
 ]
 
 LABEL_METHODS: tuple[str, ...] = ("nearest", "majority", "gaussian")
-#: ``None``/``'numpy'``: numpy and scipy; ``'cpu'``/``'cuda'``: torch; ``'auto'``: CUDA if present, else numpy.
-DEVICES: tuple[str, ...] = ("numpy", "auto", "cpu", "cuda")
+#: ``None``/``'numpy'``/``'cpu'``: numpy and scipy; ``'torch-cpu'``/``'cuda'``: torch; ``'auto'``:
+#: CUDA if present, else numpy (the one vocabulary: :mod:`.device`).
+from .device import DEVICES  # noqa: E402
 
 Triple = tuple[float, float, float]
 SpacingTriple = tuple[Union[float, None], Union[float, None], Union[float, None]]
@@ -262,9 +263,9 @@ class Compute:
 
     Parameters
     ----------
-    device : {None, 'numpy', 'auto', 'cpu', 'cuda'}
-        ``None``/``'numpy'``: numpy and scipy (no torch); ``'auto'``: CUDA when
-        present, else numpy; ``'cpu'``/``'cuda'``: torch on that device.  Resolved
+    device : {None, 'numpy', 'auto', 'cpu', 'torch-cpu', 'cuda'}
+        ``None``/``'numpy'``/``'cpu'``: numpy and scipy (no torch); ``'auto'``: CUDA
+        when present, else numpy; ``'torch-cpu'``/``'cuda'``: torch.  Resolved
         (availability checked) by :func:`core.device.resolve_device` when the work starts.
     max_memory : int or str, optional
         Working-memory ceiling (``'512M'``, ``'2G'`` or bytes); stored in bytes.
@@ -295,7 +296,7 @@ class Compute:
         return parse_memory(self.max_memory)
 
     def resolved(self) -> Compute:
-        """This request with ``device`` resolved to ``'numpy'``, ``'cpu'`` or ``'cuda'``.
+        """This request with ``device`` resolved to ``'numpy'``, ``'torch-cpu'`` or ``'cuda'``.
 
         Raises
         ------
@@ -304,9 +305,10 @@ class Compute:
         """
         from dataclasses import replace
 
-        from .device import resolve_device
+        from .device import engine_word, resolve_device
 
-        return replace(self, device=resolve_device(self.device))
+        # The engine word ('numpy', 'torch-cpu', 'cuda') resolves to itself again.
+        return replace(self, device=engine_word(resolve_device(self.device)))
 
 
 @dataclass(frozen=True)

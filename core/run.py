@@ -65,20 +65,28 @@ def resample_file(
     InputError, GridError, OptionError, LabelError, DeviceError, OutputError, DiskSpaceError
         Before any work for bad inputs, grids and outputs.
     """
+    from .device import engine_word
+    from .sniff import run_warnings
+
     t0 = time.perf_counter()
     if request.labels:
         from ._label_engine import label_file
 
         result = label_file(in_path, out_path, request, progress=progress)
+        with open_image(in_path) as source:
+            result.warnings += run_warnings(source, request)
     else:
         from .engine import resample_to_file
 
         with open_image(in_path) as source:
+            warned = run_warnings(source, request)
             plan = _plan(source, request)
             result = resample_to_file(plan, Path(out_path), options=request.output,
                                       compute=request.compute, progress=progress,
                                       inputs=request.reads)
+        result.warnings += warned
         result.input = Path(in_path)
+    result.device = engine_word(result.device)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -109,6 +117,9 @@ def resample_image(image: ImageLike, request: ResampleRequest) -> Any:
 
 def resample_array(source: SourceImage, request: ResampleRequest) -> tuple[np.ndarray, RunResult]:
     """Run ``request`` on ``source`` into one in-memory array (stored dtype, Fortran order)."""
+    from .device import engine_word
+    from .sniff import run_warnings
+
     t0 = time.perf_counter()
     if request.labels:
         from ._label_engine import label_array
@@ -118,6 +129,8 @@ def resample_array(source: SourceImage, request: ResampleRequest) -> tuple[np.nd
         from .engine import resample_to_array
 
         data, result = resample_to_array(_plan(source, request))
+    result.warnings += run_warnings(source, request)
+    result.device = engine_word(result.device)
     result.seconds = time.perf_counter() - t0
     return data, result
 

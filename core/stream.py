@@ -79,6 +79,53 @@ def check_output_size(
         )
 
 
+def check_compressed_space(
+    path: Path, spec: OutputSpec, slab_fn: SlabFn, nbytes: int, *, zarr: bool,
+    level: int | None = None, pyramid: int = 0,
+) -> None:
+    """Refuse a compressed output (.nii.gz, Zarr) that will not fit in the free space.
+
+    Nothing is sampled when even the uncompressed size fits.  Otherwise a few small
+    blocks of the output are computed by the engine and compressed with the output's
+    codec (:func:`._size_sample.sample_ratio`); their ratio, with a margin, estimates
+    the written size (a 10:1 floor when no sample can be taken).
+
+    Raises
+    ------
+    DiskSpaceError
+        With the output shape, the uncompressed and estimated sizes and the free space.
+    """
+    import shutil
+
+    from ._size_sample import SAMPLE_MARGIN, sample_ratio
+    from .errors import DiskSpaceError
+    from .writer import _GZIP_MIN_RATIO
+
+    try:
+        free = shutil.disk_usage(Path(os.path.abspath(path)).parent).free
+    except OSError:
+        return  # a missing folder is reported by the path checks
+    if nbytes <= free:
+        return
+    ratio = sample_ratio(spec.grid, slab_fn, zarr=zarr, level=level)
+    sampled = ratio is not None
+    ratio = min(1.0, max(_GZIP_MIN_RATIO, ratio * SAMPLE_MARGIN)) if ratio is not None \
+        else _GZIP_MIN_RATIO
+    # Each pyramid level adds an eighth of the one above it.
+    need = int(nbytes * ratio * (1.0 + sum(0.125 ** k for k in range(1, int(pyramid) + 1))))
+    if need <= free:
+        return
+    shape = "x".join(str(v) for v in spec.shape)
+    raise DiskSpaceError(
+        f"{path}: not enough free disk space: needs {'about' if sampled else 'at least'} "
+        f"{_fmt_bytes(need)} compressed"
+        f"{' (estimated from a sample of the output)' if sampled else ''}, {_fmt_bytes(free)} free; "
+        f"output {shape} {spec.dtype} is {_fmt_bytes(nbytes)} uncompressed; nothing was written "
+        "(force=True writes it anyway)",
+        param="force",
+    )
+
+
 #: Set by the CLI's SIGINT/SIGTERM handlers: writes running on other threads
 #: (``-j N`` batches) stop at their next slab and remove their temporaries,
 #: instead of finishing the file while the process waits for them.
@@ -163,7 +210,7 @@ def write_output(
         # A Zarr target is a directory: its own check (overwrite swaps it at the end).
         check_zarr_target(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
         if not force:
-            check_free_space(path, nbytes, compressed=True)
+            check_compressed_space(path, spec, slab_fn, nbytes, zarr=True, pyramid=options.pyramid)
         return write_zarr(path, spec, slab_fn, slabs, options=options, compute=compute,
                           inputs=inputs, progress=progress)
     zarr_only = options.zarr_only
@@ -181,8 +228,10 @@ def write_output(
             f"{repr(ext) if ext else 'no extension'}"
         )
     check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)
-    if not force:
-        check_free_space(path, nbytes, compressed=ext.endswith(".gz"))
+    if not force and ext.endswith(".gz"):
+        check_compressed_space(path, spec, slab_fn, nbytes, zarr=False, level=compress_level)
+    elif not force:
+        check_free_space(path, nbytes)
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
     # Slabs are computed ahead on `jobs` threads while the previous one is written;

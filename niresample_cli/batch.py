@@ -29,7 +29,7 @@ from typing import Any
 
 from niresample_cli.console import error_line
 
-__all__ = ["Job", "DEFAULT_NAME", "output_name", "plan_pairs", "run_paths", "print_summary"]
+__all__ = ["Job", "DEFAULT_NAME", "output_name", "plan_pairs", "plan_outputs", "run_paths", "print_summary"]
 
 #: ``job(in_path, out_path, progress_callback_or_None) -> dict`` (facts for the summary)
 Job = Callable[[Path, Path, Any], dict[str, Any]]
@@ -70,13 +70,19 @@ def output_name(in_path: Path, template: str = DEFAULT_NAME) -> str:
 
 
 def plan_pairs(
-    paths: Sequence[Path], *, output_dir: Path | None, name: str = DEFAULT_NAME
+    paths: Sequence[Path | str], *, output_dir: Path | None, name: str = DEFAULT_NAME,
+    create: bool = True,
 ) -> list[tuple[Path, Path]]:
     """Turn the positional paths into (input, output) pairs.
 
     Without ``output_dir`` the last path is the output: a file for one input,
-    or an existing directory (then named with ``name``).  With ``output_dir``
-    every path is an input.
+    or a directory (then named with ``name``): an existing one, or one spelled
+    with a trailing slash (``out/``), created like ``-o DIR``.  With
+    ``output_dir`` every path is an input.  A folder given as an input stands
+    for the images inside it (:func:`niresample_cli.places.expand_inputs`).
+
+    ``create`` makes the output directory once the plan is valid; a command
+    (:func:`plan_outputs`) makes it later, when the work starts.
 
     Raises
     ------
@@ -85,31 +91,49 @@ def plan_pairs(
         template, two inputs that would write the same output, or an output
         that is one of the inputs.
     """
+    from niresample_cli.places import make_dirs
+
+    pairs, folder = plan_outputs(paths, output_dir=output_dir, name=name)
+    if create and folder is not None:
+        make_dirs(folder)
+    return pairs
+
+
+def plan_outputs(
+    paths: Sequence[Path | str], *, output_dir: Path | None, name: str = DEFAULT_NAME
+) -> tuple[list[tuple[Path, Path]], Path | None]:
+    """:func:`plan_pairs` without touching the disk: the pairs and the output
+    directory (None for a single IN OUT), which may not exist yet."""
     from niresample_cli.core.errors import OptionError
+    from niresample_cli.places import expand_inputs, is_zarr_name, spelled_dir
 
     paths = list(paths)
     _check_template(name)
     if output_dir is None:
         if len(paths) < 2:
             raise OptionError("expected IN OUT (or several inputs with -o/--output-dir DIR)")
-        *inputs, out = paths
+        *spelled, last = paths
+        out = Path(last)
         # An existing OUT.zarr / OUT.ome.zarr is an output store, not a directory of outputs.
-        out_is_dir = out.is_dir() and not out.name.lower().endswith(".zarr")
+        out_is_dir = spelled_dir(last) or (out.is_dir() and not is_zarr_name(out))
+        inputs = expand_inputs(spelled)
         if len(inputs) > 1 or out_is_dir:
             if not out_is_dir:
                 raise OptionError(
-                    f"{out}: several inputs need an output directory (use -o DIR)"
+                    f"{out}: several inputs need an output directory (end it with / or use -o DIR)"
                 )
+            if out.exists() and not out.is_dir():
+                raise OptionError(f"{last}: exists and is not a directory")
             output_dir = out
         else:
-            return [(inputs[0], out)]
+            return [(inputs[0], out)], None
     else:
-        inputs = paths
+        inputs = expand_inputs(paths)
         if not inputs:
             raise OptionError("no input files given")
         if output_dir.exists() and not output_dir.is_dir():
             raise OptionError(f"-o/--output-dir: {output_dir} exists and is not a directory")
-        output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = Path(output_dir)
     pairs = [(p, output_dir / output_name(p, name)) for p in inputs]
     seen: dict[Path, Path] = {}
     sources = {_key(p) for p in inputs}
@@ -122,7 +146,7 @@ def plan_pairs(
                 "or separate output directories"
             )
         seen[_key(dst)] = src
-    return pairs
+    return pairs, output_dir
 
 
 def _key(p: Path) -> Path:

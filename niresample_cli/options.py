@@ -23,7 +23,9 @@ class AnchorChoice(str, Enum):
 
 class DeviceChoice(str, Enum):
     auto = "auto"
+    numpy = "numpy"
     cpu = "cpu"
+    torch_cpu = "torch-cpu"
     cuda = "cuda"
 
 
@@ -37,7 +39,7 @@ DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="Output data ty
 LikeOpt = Annotated[Optional[Path], typer.Option("--like", metavar="REF", help="Resample onto the grid (shape and affine) of this reference image.", show_default=False)]
 CompareOpt = Annotated[bool, typer.Option("--compare", help="Print the compare report (input vs output) after writing.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout, for scripts.")]
-DeviceOpt = Annotated[DeviceChoice, typer.Option("--device", help="Compute backend: numpy on the CPU, or torch on cpu/cuda (auto: CUDA when present).", case_sensitive=False)]
+DeviceOpt = Annotated[DeviceChoice, typer.Option("--device", help="Compute engine: numpy (also cpu), torch-cpu, or cuda (torch); auto: CUDA when present, else numpy.", case_sensitive=False)]
 CompressLevelOpt = Annotated[Optional[int], typer.Option("--compress-level", min=0, max=9, help="gzip level for .nii.gz outputs (default: fastest).", show_default=False)]
 XOpt = Annotated[Optional[float], typer.Option("--x", help="New spacing along the first voxel axis, mm.", show_default=False)]
 YOpt = Annotated[Optional[float], typer.Option("--y", help="New spacing along the second voxel axis, mm.", show_default=False)]
@@ -101,3 +103,20 @@ RunJsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON array on 
 InfoJsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout: the file's object, or an array of them for several files.")]
 JsonlOpt = Annotated[bool, typer.Option("--jsonl", help="JSON Lines on stdout: one object per file, one per line.")]
 ReportJsonOpt = Annotated[bool, typer.Option("--json", help="The report as one JSON object on stdout, for scripts.")]
+
+# -- issue 16: output places, one vocabulary, the migrating scripts' names, --dry-run ------------
+# Positional paths as typed: a trailing slash (out_1mm/) means a directory (niresample_cli/places.py).
+__all__ += ["PlacesArg", "DryRunOpt", "XyzSpacingOpt", "LabelIsoOpt", "ResolutionAliasOpt", "XSpacingOpt",
+            "YSpacingOpt", "ZSpacingOpt", "ImageFileOpt", "OutputDirAliasOpt"]
+
+PlacesArg = Annotated[Optional[list[str]], typer.Argument(metavar="PATH", help="IN OUT, or several inputs (shell globs or folders) then an output directory (DIR/), or inputs with -o DIR.", show_default=False)]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print each output's grid (shape, spacing, origin, FOV, size on disk) and write nothing.")]
+LabelIsoOpt = Annotated[Optional[float], typer.Option("--iso", metavar="S", help="Same as --resolution.", hidden=True, show_default=False)]
+ResolutionAliasOpt = Annotated[Optional[float], typer.Option("--resolution", "-r", metavar="MM", help="Same as --iso.", hidden=True, show_default=False)]
+# The spacing and label scripts' option names, hidden (README: migrating from the scripts).
+XSpacingOpt = Annotated[Optional[float], typer.Option("--x-spacing", "--x_spacing", help="Same as --x.", hidden=True, show_default=False)]
+YSpacingOpt = Annotated[Optional[float], typer.Option("--y-spacing", "--y_spacing", help="Same as --y.", hidden=True, show_default=False)]
+ZSpacingOpt = Annotated[Optional[float], typer.Option("--z-spacing", "--z_spacing", help="Same as --z.", hidden=True, show_default=False)]
+ImageFileOpt = Annotated[Optional[Path], typer.Option("--image_file", "--image-file", help="The input image (the scripts' name).", hidden=True, show_default=False)]
+OutputDirAliasOpt = Annotated[Optional[Path], typer.Option("--output_dir", help="Same as -o/--output-dir.", hidden=True, show_default=False)]
+XyzSpacingOpt = Annotated[Optional[tuple[float, float, float]], typer.Option("--xyz-spacing", "--xyz_spacing", metavar="X Y Z", help="Same as --spacing.", hidden=True, show_default=False)]

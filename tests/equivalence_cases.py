@@ -94,7 +94,7 @@ CASES: list[tuple[str, str, str, str]] = [
     ("lb_like_rot", "labels {d}/dk_crop.nii.gz {o} --like {d}/ref_rot.nii.gz", "out.nii.gz", "labels"),
     ("lb_like_rot_gauss", "labels {d}/dk_crop.nii.gz {o} --like {d}/ref_rot.nii.gz --sigma 2", "out.nii.gz", "labels"),
     ("lb_float", "labels {d}/dk_float.nii.gz {o} --resolution 0.8", "out.nii.gz", "labels"),
-    ("lb_torch_cpu", "labels {d}/dk_crop.nii.gz {o} --resolution 0.6 --sigma 0.5 --device cpu", "out.nii.gz", "labels"),
+    ("lb_torch_cpu", "labels {d}/dk_crop.nii.gz {o} --resolution 0.6 --sigma 0.5 --device torch-cpu", "out.nii.gz", "labels"),
     ("lb_zarr", "labels {d}/dk_crop.nii.gz {o} --resolution 0.5 --pyramid 1", "out.ome.zarr", "labels"),
     ("info_json", "info --json {d}/anat.nii {d}/dk_crop.nii.gz", "", "json"),
     ("compare_json", "compare --json {d}/dk_crop.nii.gz {d}/dk_float.nii.gz", "", "json"),
@@ -132,8 +132,11 @@ def run_case(argv: str, folder: Path, out: Path) -> tuple[int, str]:
     """Run one CLI case in-process; returns ``(exit code, stdout)``."""
     from typer.testing import CliRunner
 
-    from niresample_cli.app import app
+    from niresample_cli.app import app, state
 
     args = argv.format(d=folder, o=out).split()
-    res = CliRunner().invoke(app, ["--debug", *args], catch_exceptions=False)
+    try:
+        res = CliRunner().invoke(app, ["--debug", *args], catch_exceptions=False)
+    finally:
+        state.debug = False  # --debug is process state: leave none behind for later tests
     return res.exit_code, res.stdout

@@ -102,7 +102,7 @@ def test_torch_cpu_device_gives_the_same_file(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     src = data_path(AAL)
     assert _invoke(src, tmp_path / "a.nii", "-r", 1.2, "--sigma", 1).exit_code == 0
-    assert _invoke(src, tmp_path / "b.nii", "-r", 1.2, "--sigma", 1, "--device", "cpu").exit_code == 0
+    assert _invoke(src, tmp_path / "b.nii", "-r", 1.2, "--sigma", 1, "--device", "torch-cpu").exit_code == 0
     a = np.asarray(nib.load(str(tmp_path / "a.nii")).dataobj)
     b = np.asarray(nib.load(str(tmp_path / "b.nii")).dataobj)
     np.testing.assert_array_equal(a, b)
@@ -128,8 +128,8 @@ def test_batch_into_a_directory(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--quiet")
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["a_labels.nii.gz", "b_labels.nii.gz"]
-    assert nib.load(str(out / "b_labels.nii.gz")).get_data_dtype() == np.int16
+    assert sorted(p.name for p in out.iterdir()) == ["a_resampled.nii.gz", "b_resampled.nii.gz"]
+    assert nib.load(str(out / "b_resampled.nii.gz")).get_data_dtype() == np.int16
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--quiet")
     assert res.exit_code == 1  # outputs exist and --overwrite was not given
     res = _invoke(a, b, "-o", out, "-r", 0.5, "--skip-existing", "--quiet")
@@ -201,7 +201,7 @@ def test_batch_reports_the_files_done_when_another_fails(tmp_path: Path) -> None
     import functools
     import pickle
 
-    from niresample_cli.commands._output import resample_one
+    from niresample_cli.commands._output import RunView, resample_one
     from niresample_cli.core.requests import LabelMethod, ResampleRequest, Target
 
     good = write_nifti(tmp_path / "good.nii", np.arange(64, dtype=np.uint8).reshape(4, 4, 4) % 3)
@@ -210,4 +210,4 @@ def test_batch_reports_the_files_done_when_another_fails(tmp_path: Path) -> None
     assert res.exit_code == 1
     assert "good.nii: 4×4×4 @ 1×1×1 mm -> 8×8×8 @ 0.5×0.5×0.5 mm" in res.output
     request = ResampleRequest(Target(spacing=0.5), LabelMethod())
-    pickle.dumps(functools.partial(resample_one, request=request, quiet=False, compare=True))
+    pickle.dumps(functools.partial(resample_one, request=request, view=RunView(command="labels", compare=True)))

@@ -65,7 +65,7 @@ def test_done_line_prints_after_the_bar_is_full(tmp_path: Path, monkeypatch: pyt
     from rich.progress import Progress
 
     from niresample_cli import console
-    from niresample_cli.commands._output import resample_one
+    from niresample_cli.commands._output import RunView, resample_one
     from niresample_cli.commands.spacing import intensity_request, spacing_target
     from niresample_cli.core.requests import Compute, OutputOptions
 
@@ -87,7 +87,7 @@ def test_done_line_prints_after_the_bar_is_full(tmp_path: Path, monkeypatch: pyt
     request = intensity_request(spacing_target(None, None, None, None, 2.0, None, "center"),
                                 order=1, no_antialias=False, dtype=None, compute=Compute(),
                                 output=OutputOptions())
-    resample_one(src, tmp_path / "o.nii", cb, request=request, quiet=False, compare=False)
+    resample_one(src, tmp_path / "o.nii", cb, request=request, view=RunView(command="spacing"))
     assert seen == [True]
 
 

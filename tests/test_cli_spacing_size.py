@@ -132,7 +132,7 @@ def test_compare_prints_the_report(image: Path, tmp_path: Path) -> None:
 def test_device_cpu_runs(image: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     r = runner.invoke(app, ["spacing", str(image), str(tmp_path / "t.nii"), "--iso", "0.2",
-                            "--device", "cpu", "-q"])
+                            "--device", "torch-cpu", "-q"])
     assert r.exit_code == 0, r.output
 
 

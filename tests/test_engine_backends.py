@@ -40,7 +40,7 @@ def _compare(device: str, order: int, spacing: tuple[float, ...], aa: bool) -> N
 @pytest.mark.parametrize(("spacing", "aa"), [((0.7, 0.6, 0.8), True), ((1.9, 2.3, 1.4), True),
                                              ((1.9, 2.3, 1.4), False)])
 def test_torch_cpu_matches_numpy(order: int, spacing: tuple[float, ...], aa: bool) -> None:
-    _compare("cpu", order, spacing, aa)
+    _compare("torch-cpu", order, spacing, aa)
 
 
 @pytest.mark.cuda
@@ -53,5 +53,5 @@ def test_torch_cuda_matches_numpy(order: int) -> None:
 def test_identity_is_bit_for_bit_on_torch() -> None:
     img = _image(9)
     src = source_from_nibabel(img)
-    got = resample_to_array(plan_resample(src, src.grid, order=3, device="cpu"))[0]
+    got = resample_to_array(plan_resample(src, src.grid, order=3, device="torch-cpu"))[0]
     np.testing.assert_array_equal(got, np.asarray(img.dataobj))

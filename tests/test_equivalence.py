@@ -68,7 +68,7 @@ def _same_json(got: object, want: object, where: str) -> None:
 
 @pytest.mark.parametrize(("name", "argv", "out_name", "kind"), CASES, ids=[c[0] for c in CASES])
 def test_outputs_unchanged(inputs: Path, tmp_path: Path, name: str, argv: str, out_name: str, kind: str) -> None:
-    if "--device cpu" in argv:
+    if "--device torch-cpu" in argv:
         pytest.importorskip("torch")
     out = tmp_path / (out_name or "none")
     code, stdout = run_case(argv, inputs, out)

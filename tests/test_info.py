@@ -51,7 +51,8 @@ def test_header_facts_match_nibabel_and_the_manifest(name: str) -> None:
 def test_stats_count_labels_like_the_manifest(name: str) -> None:
     path = data_path(name)
     facts = describe_image(path, stats=True)
-    assert facts["stats"]["label_count"] == _manifest()[name]["n_unique_values_incl_0"]
+    # background (0) excluded, as in the text output and compare (issue 16 item 4)
+    assert facts["stats"]["labels_nonzero"] == _manifest()[name]["n_unique_values_incl_0"] - 1
     assert facts["stats"]["max"] == _manifest()[name]["max_label"]
 
 
@@ -62,7 +63,7 @@ def test_stats_on_scaled_4d_intensities() -> None:
     assert s["min"] == pytest.approx(data.min(), rel=1e-5)
     assert s["max"] == pytest.approx(data.max(), rel=1e-5)
     assert s["mean"] == pytest.approx(data.mean(), rel=1e-5)
-    assert "label_count" not in s
+    assert "labels_nonzero" not in s
 
 
 def test_pixdim_disagreement_is_reported_and_the_affine_wins(tmp_path: Path) -> None:
@@ -145,5 +146,5 @@ def test_label_count_stops_for_integer_intensities(tmp_path: Path) -> None:
     data = np.arange(70_000, dtype=np.int32).reshape(70, 100, 10)
     p = write_nifti(tmp_path / "many.nii.gz", data)
     s = describe_image(p, stats=True)["stats"]
-    assert s["label_count"] is None and s["distinct_values_over"] == 65536
+    assert s["labels_nonzero"] is None and s["distinct_values_over"] == 65536
     assert s["max"] == 69_999

@@ -236,7 +236,8 @@ def test_batch_reports_each_bad_file_and_writes_the_good_ones(
     r = cli(command[0], good[0], *bad, good[1], "-o", out, *command[1:], "-q")
     assert r.exit_code == 1
     assert "Traceback" not in r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    # (labels on the noise of good_nifti also warns that it looks like an intensity image)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and "looks like an intensity" not in ln]
     assert all(ln.startswith("niresample: error:") for ln in lines), lines
     assert sum(b.name in ln for b in bad for ln in lines) == 2
     assert "2 of 4" in lines[-1]
