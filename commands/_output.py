@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from niresample_cli.commands._report import ReportTarget
     from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest
     from niresample_cli.core.result import RunResult
 
@@ -47,7 +48,7 @@ def report_line(result: RunResult) -> str:
 
 
 def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: ResampleRequest,
-                 quiet: bool, compare: bool) -> dict[str, Any]:
+                 quiet: bool, compare: bool, report: ReportTarget | None = None) -> dict[str, Any]:
     """One file: resample, then report it (and compare) at once, so a later failure in
     the batch does not swallow the lines of the files already done.
 
@@ -62,12 +63,19 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     if result.clipped:
         warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
                   "and were clipped (use --dtype float32 to keep them)")
-    if compare and not quiet:
-        _compare(result)
+    compared = _compare(result) if compare and not quiet else None
+    if report is not None:
+        _write_report(result, report.path_for(in_path), compared, request, quiet=quiet)
     return result.facts()
 
 
-def _compare(result: RunResult) -> None:
+def _compare_labels(result: RunResult) -> bool | None:
+    # labels=True refuses float and scaled label maps (which labels accepts):
+    # for those, let compare decide.
+    return True if result.labels and result.integer else None
+
+
+def _compare(result: RunResult) -> dict[str, Any] | None:
     from niresample_cli.console import warn_line
 
     try:
@@ -75,25 +83,45 @@ def _compare(result: RunResult) -> None:
         from niresample_cli.core.compare import compare_images
     except ImportError:
         warn_line("--compare is not available in this version")
-        return
+        return None
     assert result.input is not None and result.output is not None
-    # labels=True refuses float and scaled label maps (which labels accepts):
-    # for those, let compare decide.
-    report = compare_images(result.input, result.output,
-                            labels=True if result.labels and result.integer else None)
+    report = compare_images(result.input, result.output, labels=_compare_labels(result))
     print_report(report)
+    return report
+
+
+def _write_report(result: RunResult, path: Path, compared: dict[str, Any] | None,
+                  request: ResampleRequest, *, quiet: bool) -> None:
+    """``--report``: input vs output, after writing (the comparison of --compare reused)."""
+    from niresample_cli.console import err
+    from niresample_cli.core.report import write_report
+
+    assert result.input is not None and result.output is not None
+    write_report(result.input, result.output, path, report=compared, labels=_compare_labels(result),
+                 max_memory=request.compute.max_memory)
+    if not quiet:
+        err.print(f"{result.input.name}: report -> {path}", soft_wrap=True, highlight=False, markup=False)
 
 
 def run_request(paths: list[Path], request: ResampleRequest, *, command: str, quiet: bool,
                 compare: bool, output_dir: Path | None, name: str, skip_existing: bool,
-                jobs: int) -> None:
+                jobs: int, report: str | None = None) -> None:
     """Plan the (input, output) pairs and run ``request`` on each (``-j``: in processes).
 
     The request is already validated, so nothing is touched (not even ``-o DIR``)
-    for a bad option.
+    for a bad option; ``report`` (``--report``, see :mod:`._report`) is checked,
+    matplotlib included, before any file is resampled.
     """
     from niresample_cli.batch import plan_pairs, run_paths
 
+    target = None
+    if report is not None:
+        from niresample_cli.commands._report import ReportTarget
+
+        target = ReportTarget.parse(report, inputs=len(paths) - (output_dir is None))
     pairs = plan_pairs(paths, output_dir=output_dir, name=name)
-    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare)
+    if target is not None:
+        target.check(pairs)
+    job = functools.partial(resample_one, request=request, quiet=quiet, compare=compare,
+                            report=target)
     run_paths(pairs, job, quiet=quiet, skip_existing=skip_existing, jobs=jobs, command=command)

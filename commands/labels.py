@@ -29,6 +29,7 @@ from niresample_cli.options import (
     PathsArg,
     PyramidOpt,
     QuietOpt,
+    ReportOpt,
     ResumeOpt,
     SchedulerOpt,
     ShapeOpt,
@@ -88,6 +89,7 @@ def run(
     device: DeviceOpt = DeviceChoice.auto,
     max_memory: MaxMemoryOpt = None,
     compare: CompareOpt = False,
+    report: ReportOpt = None,
     quiet: QuietOpt = False,
     overwrite: OverwriteOpt = False,
     compress_level: CompressLevelOpt = None,
@@ -131,4 +133,5 @@ def run(
                     scheduler=scheduler),
     ).resolved()
     run_request(paths, request, command="labels", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                report=report)

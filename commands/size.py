@@ -26,6 +26,7 @@ from niresample_cli.options import (
     PathsArg,
     PyramidOpt,
     QuietOpt,
+    ReportOpt,
     ResumeOpt,
     SchedulerOpt,
     ShapeOpt,
@@ -45,6 +46,7 @@ def run(
     dtype: DtypeOpt = None,
     no_antialias: NoAntialiasOpt = False,
     compare: CompareOpt = False,
+    report: ReportOpt = None,
     output_dir: OutputDirOpt = None,
     name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
@@ -88,4 +90,5 @@ def run(
                            scheduler=scheduler),
     )
     run_request(paths, request, command="size", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                report=report)

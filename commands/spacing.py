@@ -29,6 +29,7 @@ from niresample_cli.options import (
     PathsArg,
     PyramidOpt,
     QuietOpt,
+    ReportOpt,
     ResumeOpt,
     SchedulerOpt,
     SkipExistingOpt,
@@ -87,6 +88,7 @@ def run(
     dtype: DtypeOpt = None,
     no_antialias: NoAntialiasOpt = False,
     compare: CompareOpt = False,
+    report: ReportOpt = None,
     output_dir: OutputDirOpt = None,
     name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
@@ -129,4 +131,5 @@ def run(
                            scheduler=scheduler),
     )
     run_request(paths, request, command="spacing", quiet=quiet, compare=compare,
-                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)
+                output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs,
+                report=report)

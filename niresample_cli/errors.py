@@ -35,6 +35,7 @@ _COMMON: dict[str, str] = {
     "overwrite": "--overwrite",
     "compress_level": "--compress-level",
     "force_float_labels": "--force-float-labels",
+    "report": "--report",
 }
 
 #: Per command: Python parameter -> the flag(s) a user types for it.
@@ -42,7 +43,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
     "size": {**_COMMON},
     "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
-    "compare": {"max_memory": "--max-memory"},
+    "compare": {"max_memory": "--max-memory", "report": "--report", "png": "--png"},
     "info": {},
 }
 

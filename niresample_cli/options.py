@@ -93,3 +93,11 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="
 __all__ += ["MaxOutputOpt"]
 
 MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]
+
+# -- visual report (issue 14) -----------------------------------------------------------------
+# spacing/size/labels: commands/_report.py turns the text into one report path per input.
+__all__ += ["ReportOpt", "CompareReportOpt", "PngOpt"]
+
+ReportOpt = Annotated[Optional[str], typer.Option("--report", metavar="FILE|DIR/|TEMPLATE", help="After writing, an HTML report of input vs output (needs the report extra): FILE for one input; DIR/ (DIR/{stem}_report.html) or a template with {stem} or {name} for one per input.", show_default=False)]
+CompareReportOpt = Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write a self-contained HTML report: slices, FOV boxes, tables and the --fail-on verdict (needs the report extra).", show_default=False)]
+PngOpt = Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="Also write the slice figure alone (a, b, b's edges on a, b - a) as a PNG (needs the report extra).", show_default=False)]
