@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._report_types import FovView, SlicePlane, label_color
+from ._report_types import FovView, SlicePlane, label_color, voxel_axis
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
@@ -228,10 +228,12 @@ def draw_fov(views: list[FovView], report: dict[str, Any], *, dpi: int) -> Any:
         ax.set_title(v.view, fontsize=10)
         if k == 0:
             ax.legend(fontsize=8, loc="upper left", framealpha=0.8)
-    edges = "   ".join(f"{'ijk'[e['axis']]}: {e['low_mm']:+.4g} / {e['high_mm']:+.4g}" for e in fov["edges"])
+    codes = report["a"].get("axcodes")
+    edges = "   ".join(f"{voxel_axis(e['axis'], codes)}: {e['low_mm']:+.4g} / {e['high_mm']:+.4g}"
+                       for e in fov["edges"])
     fig.text(0.5, 0.035, f"FOV centre shift b − a: ({', '.join(f'{s:+.4g}' for s in shift)}) mm, "
              f"|{fov['center_shift']:.4g}| mm (arrow, magnified when small)    "
-             f"outer edges low / high mm: {edges}", ha="center", fontsize=8)
+             f"outer edges along a's axes, low / high mm: {edges}", ha="center", fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.22, wspace=0.3)
     return fig
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SlicePlane", "FovView", "label_color", "VIEWS"]
+__all__ = ["SlicePlane", "FovView", "label_color", "voxel_axis", "VIEWS"]
 
 #: The three views: name, world axis held fixed, world axes shown across and up.
 VIEWS: tuple[tuple[str, int, int, int], ...] = (
@@ -73,6 +73,16 @@ class FovView:
     a_center: np.ndarray
     b_center: np.ndarray
     letters: dict[str, str]
+
+
+def voxel_axis(axis: int, axcodes: str | None) -> str:
+    """``'i (→L)'``: voxel axis ``axis`` of a and the direction it runs (its axis code).
+
+    The edge moves are along a's voxel axes: without the direction, ``i: -1 mm``
+    beside a box drawn 1 mm to the right reads as a contradiction (i runs to the left).
+    """
+    name = "ijk"[axis]
+    return f"{name} (→{axcodes[axis]})" if axcodes and len(axcodes) > axis else name
 
 
 def label_color(label: int) -> tuple[float, float, float]:

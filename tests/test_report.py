@@ -311,6 +311,8 @@ def test_half_voxel_shift_is_drawn_and_reported(tmp_path: Path) -> None:
     # x is a's voxel axis i (LAS: i runs to the left), so both i edges move by -1 mm = -0.5 voxel
     assert "1 mm" in text and "(1, 0, 0) mm" in text
     assert "(-0.5, 0, 0) voxels of a" in text
+    # the edge table names the direction a's axis i runs, so -1 mm reads as a move to the right
+    assert "i (→L)" in parser.text and "j (→A)" in parser.text
 
 
 def test_options_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
