@@ -154,7 +154,8 @@ def render_html(report: dict[str, Any], uris: dict[str, str], planes: list[Slice
         _verdict(report),
         "<h2>Slices</h2>",
         f'<p class="note">Voxel planes of a ({_escape(where)}) crossing at ({cross}) mm; b is sampled at '
-        "the same voxel centres of a. Neurological convention: the patient's left is on the left.</p>",
+        "the same voxel centres of a. Neurological convention: the patient's left is on the left; "
+        "sagittal views have anterior on the left.</p>",
         f'<img src="{uris["slices"]}" alt="a and b in three orthogonal planes">',
         "<h2>Field of view</h2>",
         f'<img src="{uris["fov"]}" alt="the FOV boxes of a and b">',

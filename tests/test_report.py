@@ -60,8 +60,9 @@ def canonical_planes(path: Path, center_mm: tuple[float, float, float]) -> dict[
     img = nib.as_closest_canonical(nib.load(str(path)))
     data = np.asarray(img.dataobj)
     ijk = np.rint(np.linalg.solve(img.affine, [*center_mm, 1.0])[:3]).astype(int)
-    # rows from superior (or anterior) down, columns from the patient's left to right
-    return {"sagittal": data[ijk[0], :, :].T[::-1, :],
+    # rows from superior (or anterior) down; columns from the patient's left to right,
+    # or (sagittal) from anterior to posterior: the nose on the left, as MR displays show it
+    return {"sagittal": data[ijk[0], ::-1, :].T[::-1, :],
             "coronal": data[:, ijk[1], :].T[::-1, :],
             "axial": data[:, :, ijk[2]].T[::-1, :]}
 
@@ -91,7 +92,7 @@ def test_planes_match_nibabel_canonical_whatever_the_storage_order(tmp_path: Pat
     planes = slice_planes(a, b, labels=True)
     assert [p.view for p in planes] == ["sagittal", "coronal", "axial"]
     ref = canonical_planes(a, planes[0].center_mm)
-    letters = {"sagittal": ("P", "A", "S", "I"), "coronal": ("L", "R", "S", "I"),
+    letters = {"sagittal": ("A", "P", "S", "I"), "coronal": ("L", "R", "S", "I"),
                "axial": ("L", "R", "A", "P")}
     for p in planes:
         np.testing.assert_array_equal(p.a, ref[p.view])
@@ -132,7 +133,8 @@ def test_linear_sampling_reproduces_a_world_ramp_on_a_rotated_grid(tmp_path: Pat
         rows, cols = np.indices(p.a.shape)
         across, up = {"sagittal": (1, 2), "coronal": (0, 2), "axial": (0, 1)}[p.view]
         xyz = np.tile(np.asarray(p.center_mm), (*p.a.shape, 1))
-        xyz[..., across] = a_aff[across, 3] + cols * 2.0
+        right = cols if p.view != "sagittal" else p.a.shape[1] - 1 - cols  # A on the left
+        xyz[..., across] = a_aff[across, 3] + right * 2.0
         xyz[..., up] = a_aff[up, 3] + (p.a.shape[0] - 1 - rows) * 2.0
         np.testing.assert_allclose(p.b, ramp(xyz), rtol=0, atol=1e-3)
 
@@ -197,7 +199,7 @@ def test_png_pixel_is_bright_where_the_block_is(tmp_path: Path) -> None:
         return (v + 15.5) / 31.0
 
     where = {"axial": (frac(-8.0), 1 - frac(6.0)), "coronal": (frac(-8.0), 1 - frac(4.0)),
-             "sagittal": (frac(6.0), 1 - frac(4.0))}
+             "sagittal": (1 - frac(6.0), 1 - frac(4.0))}  # anterior on the left
     for view, (fx, fy) in where.items():
         x0, y0, x1, y1 = boxes[f"{view}/a"]
         px, py = round(x0 + fx * (x1 - x0)), round(y0 + fy * (y1 - y0))
@@ -303,6 +305,7 @@ def test_half_voxel_shift_is_drawn_and_reported(tmp_path: Path) -> None:
         np.testing.assert_allclose(v.b_center - v.a_center, [1.0, 0.0], atol=1e-9)
         np.testing.assert_allclose(v.a[:, 0].max() - v.a[:, 0].min(), 40.0)  # to scale: 20 x 2 mm
     np.testing.assert_allclose(views["sagittal"].b, views["sagittal"].a, atol=1e-9)
+    assert views["sagittal"].flip_x and views["sagittal"].letters["left"] == "A"  # as its slices
     out = tmp_path / "r.html"
     write_report(a, b, out, report=report)
     parser = Collect()
@@ -409,7 +412,7 @@ def test_embedded_slice_figure_is_bright_at_the_blocks_voxels(tmp_path: Path) ->
         return (v + 15.5) / 31.0
 
     where = {"axial": (frac(7.0), 1 - frac(-5.0)), "coronal": (frac(7.0), 1 - frac(-9.0)),
-             "sagittal": (frac(-5.0), 1 - frac(-9.0))}
+             "sagittal": (1 - frac(-5.0), 1 - frac(-9.0))}  # anterior on the left
     for view, (fx, fy) in where.items():
         for panel in ("a", "b"):
             x0, y0, x1, y1 = boxes[f"{view}/{panel}"]
