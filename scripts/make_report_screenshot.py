@@ -48,7 +48,7 @@ def screenshot(page: Path, png: Path, *, width: int, height: int) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "report_example.png")
-    parser.add_argument("--height", type=int, default=1750, help="screenshot height in pixels")
+    parser.add_argument("--height", type=int, default=1790, help="screenshot height in pixels")
     args = parser.parse_args()
 
     from PIL import Image
