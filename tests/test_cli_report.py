@@ -136,7 +136,8 @@ def test_spacing_batch_writes_one_report_per_file_into_a_directory(tmp_path: Pat
 def test_size_report_template_names_each_file(tmp_path: Path) -> None:
     ins = [intensity(tmp_path, f"t{i}.nii.gz", seed=i) for i in range(2)]
     template = str(tmp_path / "{stem}_check.html")
-    res = _invoke("size", *ins, "-o", tmp_path / "out", "--shape", 8, 9, 6, "--report", template)
+    res = _invoke("size", *ins, "-o", tmp_path / "out", "--shape", 8, 9, 6, "--report", template,
+                  "-j", 2)  # the report target travels to worker processes
     assert res.exit_code == 0, res.output
     for i in range(2):
         assert str(ins[i]) in Page(tmp_path / f"t{i}_check.html").words
