@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from niresample_cli.console import fmt_num, fmt_pos, fmt_shape, fmt_vec, is_narrow, out
-from niresample_cli.options import MaxMemoryOpt, QuietOpt, ReportJsonOpt
+from niresample_cli.options import CompareReportOpt, MaxMemoryOpt, PngOpt, QuietOpt, ReportJsonOpt
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
 
@@ -57,6 +57,8 @@ def run(
         "--all-labels", help=f"List every label, not only the {_SHOWN_LABELS} with the lowest Dice.")] = False,
     max_memory: MaxMemoryOpt = None,
     quiet: QuietOpt = False,
+    report_html: CompareReportOpt = None,
+    png: PngOpt = None,
 ) -> None:
     """Compare B with A: grids and FOV shift, value statistics, labels and Dice.
 
@@ -72,10 +74,16 @@ def run(
       niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
 
       niresample compare atlas.nii.gz atlas_2mm.nii.gz --fail-on 'dice<0.9'
+
+      niresample compare in.nii.gz out.nii.gz --report report.html --png slices.png
     """
     from niresample_cli.console import err, make_progress, progress_callback
     from niresample_cli.core.compare import compare_images, failed_checks
 
+    if report_html is not None or png is not None:  # before any work
+        from niresample_cli.core.report import require_matplotlib
+
+        require_matplotlib(param="report" if report_html is not None else "png")
     conditions = list(fail_on or [])
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
@@ -86,10 +94,30 @@ def run(
         print(json.dumps(_strict_json(report), allow_nan=False), flush=True)
     elif not quiet:
         print_report(report, all_labels=all_labels)
+    _pictures(a, b, report, report_html=report_html, png=png, labels=labels, max_memory=max_memory,
+              quiet=quiet)
     for reason in failed:
         err.print(f"[bold red]niresample: check failed:[/] {escape(reason)}", soft_wrap=True)
     if failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _pictures(a: Path, b: Path, report: dict[str, Any], *, report_html: Path | None, png: Path | None,
+              labels: bool | None, max_memory: str | None, quiet: bool) -> None:
+    """``--report`` and ``--png`` from compare's own report (its label decision, lost/new labels)."""
+    from niresample_cli.console import err
+
+    if report_html is None and png is None:
+        return
+    from niresample_cli.core.report import write_png, write_report
+
+    if report_html is not None:
+        write_report(a, b, report_html, report=report, labels=labels, max_memory=max_memory)
+    if png is not None:
+        write_png(a, b, png, report=report, labels=labels, max_memory=max_memory)
+    if not quiet:
+        for path in (p for p in (report_html, png) if p is not None):
+            err.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
 
 
 def _strict_json(x: Any) -> Any:

@@ -34,6 +34,7 @@ from niresample_cli.options import (
     PlacesArg,
     PyramidOpt,
     QuietOpt,
+    ReportOpt,
     ResumeOpt,
     RunJsonOpt,
     SchedulerOpt,
@@ -92,6 +93,7 @@ def run(
     device: DeviceOpt = DeviceChoice.auto,
     max_memory: MaxMemoryOpt = None,
     compare: CompareOpt = False,
+    report: ReportOpt = None,
     quiet: QuietOpt = False,
     json_out: RunJsonOpt = False,
     overwrite: OverwriteOpt = False,
@@ -152,4 +154,4 @@ def run(
     ).resolved()
     run_request(places(paths, image_file), request, RunView(
         command="labels", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,
-        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs))
+        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs, report=report))

@@ -31,6 +31,7 @@ from niresample_cli.options import (
     PlacesArg,
     PyramidOpt,
     QuietOpt,
+    ReportOpt,
     ResolutionAliasOpt,
     ResumeOpt,
     RunJsonOpt,
@@ -95,6 +96,7 @@ def run(
     dtype: DtypeOpt = None,
     no_antialias: NoAntialiasOpt = False,
     compare: CompareOpt = False,
+    report: ReportOpt = None,
     output_dir: OutputDirOpt = None,
     name: NameOpt = DEFAULT_NAME,
     skip_existing: SkipExistingOpt = False,
@@ -151,4 +153,4 @@ def run(
     )
     run_request(places(paths), request, RunView(
         command="spacing", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,
-        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs))
+        output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs, report=report))

@@ -24,8 +24,10 @@ _niresample() {
                 --fail-on) COMPREPLY=($(compgen -W "lost-labels new-labels fov-shift" -- "$cur")); return;;
                 --fov-tolerance) return;;
                 --max-memory) return;;
+                --report) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return;;
             esac
-            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --help -h"
+            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --report --png --help -h"
             ;;
         info)
             case "$prev" in
@@ -47,6 +49,7 @@ _niresample() {
                 --sigma-voxels) return;;
                 --device) COMPREPLY=($(compgen -W "auto numpy cpu torch-cpu cuda" -- "$cur")); return;;
                 --max-memory) return;;
+                --report) return;;
                 --compress-level) return;;
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
@@ -57,7 +60,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --help -h"
             ;;
         size)
             case "$prev" in
@@ -66,6 +69,7 @@ _niresample() {
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
+                --report) return;;
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
                 --jobs|-j) return;;
@@ -78,7 +82,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -91,6 +95,7 @@ _niresample() {
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
+                --report) return;;
                 --output-dir|-o) COMPREPLY=($(compgen -d -- "$cur")); return;;
                 --name) return;;
                 --jobs|-j) return;;
@@ -103,7 +108,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._report_types import FovView, SlicePlane, label_color
+from ._report_types import FovView, SlicePlane, label_color, voxel_axis
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 ORANGE, SKY, GREEN, YELLOW, BLUE, VERMILLION, PURPLE = (
@@ -126,7 +126,7 @@ def draw_slices(planes: list[SlicePlane], *, report: dict[str, Any] | None,
     titles = ["a", "b on a's voxels (" + ("nearest" if labels else "linear") + ")",
               "b's " + ("label boundaries" if labels else "edges") + " on a",
               "label changes" if labels else "b − a"]
-    how = ("neurological: left on the left; b sampled at a's voxel centres; "
+    how = ("neurological: left on the left (sagittal: anterior on the left); b sampled at a's voxel centres; "
            "hatched grey: outside b's field of view")
     fig.suptitle(how, fontsize=9, y=1 - 0.12 / h, color="#333333")
     grey = _cmap("gray", OUTSIDE)
@@ -218,7 +218,7 @@ def draw_fov(views: list[FovView], report: dict[str, Any], *, dpi: int) -> Any:
                 ax.text(*tip, f" ×{gain:g}", color=VERMILLION, fontsize=8)
         margin = 0.12 * span
         lo, hi = pts.min(axis=0) - margin, pts.max(axis=0) + margin
-        ax.set_xlim(lo[0], hi[0])
+        ax.set_xlim(*((hi[0], lo[0]) if v.flip_x else (lo[0], hi[0])))
         ax.set_ylim(lo[1], hi[1])
         ax.set_aspect("equal")
         ax.tick_params(labelsize=7)
@@ -228,10 +228,12 @@ def draw_fov(views: list[FovView], report: dict[str, Any], *, dpi: int) -> Any:
         ax.set_title(v.view, fontsize=10)
         if k == 0:
             ax.legend(fontsize=8, loc="upper left", framealpha=0.8)
-    edges = "   ".join(f"{'ijk'[e['axis']]}: {e['low_mm']:+.4g} / {e['high_mm']:+.4g}" for e in fov["edges"])
+    codes = report["a"].get("axcodes")
+    edges = "   ".join(f"{voxel_axis(e['axis'], codes)}: {e['low_mm']:+.4g} / {e['high_mm']:+.4g}"
+                       for e in fov["edges"])
     fig.text(0.5, 0.035, f"FOV centre shift b − a: ({', '.join(f'{s:+.4g}' for s in shift)}) mm, "
-             f"|{fov['center_shift']:.4g}| mm (arrow, magnified when small)    "
-             f"outer edges low / high mm: {edges}", ha="center", fontsize=8)
+             f"length {fov['center_shift']:.4g} mm (arrow, magnified when small)    "
+             f"outer edges along a's axes, low / high mm: {edges}", ha="center", fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.22, wspace=0.3)
     return fig
 

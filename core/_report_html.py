@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._report_types import voxel_axis
+
 if TYPE_CHECKING:
     from ._report_types import SlicePlane
 
@@ -111,7 +113,8 @@ def _fov_section(report: dict[str, Any]) -> str:
             f"({_vec(fov['center_shift_mm'], 4)}) mm, ({_vec(fov['center_shift_vox'], 4)}) voxels of a")
     if not fov["same_direction"]:
         text += f"; grids rotated by {_num(fov['rotation_deg'], 3)}°"
-    rows = [["ijk"[e["axis"]], _num(e["low_mm"], 4), _num(e["high_mm"], 4), _num(e["low_vox"], 4),
+    codes = report["a"].get("axcodes")
+    rows = [[voxel_axis(e["axis"], codes), _num(e["low_mm"], 4), _num(e["high_mm"], 4), _num(e["low_vox"], 4),
              _num(e["high_vox"], 4)] for e in fov["edges"]]
     return text + "</p>" + _table(["a axis", "low edge mm", "high edge mm", "low vox", "high vox"], rows)
 
@@ -151,7 +154,8 @@ def render_html(report: dict[str, Any], uris: dict[str, str], planes: list[Slice
         _verdict(report),
         "<h2>Slices</h2>",
         f'<p class="note">Voxel planes of a ({_escape(where)}) crossing at ({cross}) mm; b is sampled at '
-        "the same voxel centres of a. Neurological convention: the patient's left is on the left.</p>",
+        "the same voxel centres of a. Neurological convention: the patient's left is on the left; "
+        "sagittal views have anterior on the left.</p>",
         f'<img src="{uris["slices"]}" alt="a and b in three orthogonal planes">',
         "<h2>Field of view</h2>",
         f'<img src="{uris["fov"]}" alt="the FOV boxes of a and b">',

@@ -11,13 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SlicePlane", "FovView", "label_color", "VIEWS"]
+__all__ = ["SlicePlane", "FovView", "label_color", "voxel_axis", "VIEWS"]
 
 #: The three views: name, world axis held fixed, world axes shown across and up.
 VIEWS: tuple[tuple[str, int, int, int], ...] = (
     ("sagittal", 0, 1, 2), ("coronal", 1, 0, 2), ("axial", 2, 0, 1),
 )
 _LETTERS = (("L", "R"), ("P", "A"), ("I", "S"))  # (negative, positive) end of x, y, z
+#: Per view, the sign of the world axis shown across that runs to the viewer's right: +x
+#: in coronal and axial views (neurological: the patient's left on the left), -y in the
+#: sagittal view (anterior on the left: the standard MR display, and that of most viewers).
+RIGHTWARD = {"sagittal": -1, "coronal": 1, "axial": 1}
+
+
+def side_letters(view: str, across: int, up: int) -> dict[str, str]:
+    """The anatomical letter at each side of a ``view`` showing world axes ``across``, ``up``."""
+    neg, pos = _LETTERS[across]
+    left, right = (neg, pos) if RIGHTWARD[view] > 0 else (pos, neg)
+    return {"left": left, "right": right, "top": _LETTERS[up][1], "bottom": _LETTERS[up][0]}
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,8 @@ class FovView:
     """The FOV boxes of ``a`` and ``b`` projected on one world plane (mm).
 
     ``a`` and ``b`` are closed polygons ``(k, 2)`` (x across, y up, in
-    world mm of the two shown axes); ``axes`` names them (0=x, 1=y, 2=z).
+    world mm of the two shown axes); ``axes`` names them (0=x, 1=y, 2=z);
+    ``flip_x``: the across axis is drawn growing to the left.
     """
 
     view: str
@@ -73,6 +85,18 @@ class FovView:
     a_center: np.ndarray
     b_center: np.ndarray
     letters: dict[str, str]
+    #: World x of the drawing grows to the left (the sagittal view: anterior on the left).
+    flip_x: bool = False
+
+
+def voxel_axis(axis: int, axcodes: str | None) -> str:
+    """``'i (→L)'``: voxel axis ``axis`` of a and the direction it runs (its axis code).
+
+    The edge moves are along a's voxel axes: without the direction, ``i: -1 mm``
+    beside a box drawn 1 mm to the right reads as a contradiction (i runs to the left).
+    """
+    name = "ijk"[axis]
+    return f"{name} (→{axcodes[axis]})" if axcodes and len(axcodes) > axis else name
 
 
 def label_color(label: int) -> tuple[float, float, float]:

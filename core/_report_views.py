@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._report_planes import as_point, orientation, plane_coords, read_a_plane, sample, to_display
-from ._report_types import _LETTERS, VIEWS, FovView, SlicePlane
+from ._report_types import RIGHTWARD, VIEWS, FovView, SlicePlane, side_letters
 from .budget import parse_memory
 from .errors import OptionError
 from .grid import Grid, voxel_map
@@ -74,8 +74,8 @@ def slice_planes(
     list of SlicePlane
         Sagittal, coronal, axial.  Each holds the voxel plane of ``a`` closest
         to that world plane (index ``n // 2`` of the voxel axis closest to the
-        fixed world axis, or nearest to ``center``), displayed neurologically: left on the left and
-        anterior on the right (sagittal), superior (or anterior, axial) up.
+        fixed world axis, or nearest to ``center``), displayed neurologically: left on the left,
+        anterior on the left of the sagittal view, superior (or anterior, axial) up.
 
     Raises
     ------
@@ -120,14 +120,13 @@ def slice_planes(
             p, q = (ax for ax in range(3) if ax != axis)
             # voxel order (p, q) -> display (rows = up axis, cols = across axis)
             order = (p, q)
-            disp = [to_display(x, order, voxel_of[across], sign_of[across], voxel_of[up],
-                                sign_of[up]) for x in (plane_a, plane_b, inside)]
+            disp = [to_display(x, order, voxel_of[across], sign_of[across] * RIGHTWARD[view],
+                               voxel_of[up], sign_of[up]) for x in (plane_a, plane_b, inside)]
             sp = img_a.grid.spacing
             world = img_a.grid.to_world(mid.astype(np.float64))
             planes.append(SlicePlane(
                 view=view, a=disp[0], b=disp[1], b_inside=disp[2].astype(bool),
-                letters={"left": _LETTERS[across][0], "right": _LETTERS[across][1],
-                         "top": _LETTERS[up][1], "bottom": _LETTERS[up][0]},
+                letters=side_letters(view, across, up),
                 pixel_mm=(float(sp[voxel_of[up]]), float(sp[voxel_of[across]])),
                 axis=axis, index=index,
                 center_mm=(float(world[0]), float(world[1]), float(world[2])),
@@ -153,7 +152,7 @@ def fov_views(report: dict[str, Any]) -> list[FovView]:
     list of FovView
         Sagittal (y across, z up), coronal and axial (x across) projections
         of the outer-voxel-edge boxes, in world mm; x increases to the right
-        (neurological), anterior to the right on the sagittal view.
+        (neurological), anterior to the left on the sagittal view (``flip_x``).
     """
     boxes = {}
     for side in ("a", "b"):
@@ -170,8 +169,7 @@ def fov_views(report: dict[str, Any]) -> list[FovView]:
             view=view, axes=ax,
             a=_hull(boxes["a"][0][:, ax]), b=_hull(boxes["b"][0][:, ax]),
             a_center=boxes["a"][1][list(ax)], b_center=boxes["b"][1][list(ax)],
-            letters={"left": _LETTERS[across][0], "right": _LETTERS[across][1],
-                     "top": _LETTERS[up][1], "bottom": _LETTERS[up][0]},
+            letters=side_letters(view, across, up), flip_x=RIGHTWARD[view] < 0,
         ))
     return views
 

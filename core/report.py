@@ -34,18 +34,34 @@ from .errors import DependencyError, OptionError, OutputError
 from .io import SourceImage
 
 __all__ = ["SlicePlane", "FovView", "slice_planes", "fov_views", "label_color", "write_png",
-           "write_report", "VIEWS"]
+           "write_report", "require_matplotlib", "VIEWS"]
 
 
 # --------------------------------------------------------------------------
 # outputs
 # --------------------------------------------------------------------------
-def _matplotlib() -> Any:
+def require_matplotlib(*, param: str = "report") -> None:
+    """Fail early, before any work, when the drawing library is missing.
+
+    Parameters
+    ----------
+    param : str
+        The parameter that asked for a drawing, named by the error.
+
+    Raises
+    ------
+    DependencyError
+        Without matplotlib: ``"<param>: needs matplotlib; pip install 'niresample[report]'"``.
+    """
+    _matplotlib(param)
+
+
+def _matplotlib(param: str = "report") -> Any:
     try:
         import matplotlib
     except ImportError as err:
-        raise DependencyError("report: needs matplotlib; pip install 'niresample[report]'",
-                              param="report") from err
+        raise DependencyError(f"{param}: needs matplotlib; pip install 'niresample[report]'",
+                              param=param) from err
     matplotlib.use("Agg", force=True)
     return matplotlib
 

@@ -35,6 +35,7 @@ _COMMON: dict[str, str] = {
     "overwrite": "--overwrite",
     "compress_level": "--compress-level",
     "force_float_labels": "--force-float-labels",
+    "report": "--report",
 }
 
 #: Per command: Python parameter -> the flag(s) a user types for it.
@@ -43,7 +44,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "size": {**_COMMON},
     "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
     "compare": {"max_memory": "--max-memory", "labels": "--labels", "fail_on": "--fail-on",
-                "fov_tolerance": "--fov-tolerance"},
+                "fov_tolerance": "--fov-tolerance", "report": "--report", "png": "--png"},
     "info": {},
 }
 

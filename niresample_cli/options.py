@@ -120,3 +120,11 @@ ZSpacingOpt = Annotated[Optional[float], typer.Option("--z-spacing", "--z_spacin
 ImageFileOpt = Annotated[Optional[Path], typer.Option("--image_file", "--image-file", help="The input image (the scripts' name).", hidden=True, show_default=False)]
 OutputDirAliasOpt = Annotated[Optional[Path], typer.Option("--output_dir", help="Same as -o/--output-dir.", hidden=True, show_default=False)]
 XyzSpacingOpt = Annotated[Optional[tuple[float, float, float]], typer.Option("--xyz-spacing", "--xyz_spacing", metavar="X Y Z", help="Same as --spacing.", hidden=True, show_default=False)]
+
+# -- visual report (issue 14) -----------------------------------------------------------------
+# spacing/size/labels: commands/_report.py turns the text into one report path per input.
+__all__ += ["ReportOpt", "CompareReportOpt", "PngOpt"]
+
+ReportOpt = Annotated[Optional[str], typer.Option("--report", metavar="FILE|DIR/|TEMPLATE", help="After writing, an HTML report of input vs output (needs the report extra): FILE for one input; DIR/ (DIR/{stem}_report.html) or a template with {stem} or {name} for one per input.", show_default=False)]
+CompareReportOpt = Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write a self-contained HTML report: slices, FOV boxes, tables and the --fail-on verdict (needs the report extra).", show_default=False)]
+PngOpt = Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="Also write the slice figure alone (a, b, b's edges on a, b - a) as a PNG (needs the report extra).", show_default=False)]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -58,8 +60,9 @@ def canonical_planes(path: Path, center_mm: tuple[float, float, float]) -> dict[
     img = nib.as_closest_canonical(nib.load(str(path)))
     data = np.asarray(img.dataobj)
     ijk = np.rint(np.linalg.solve(img.affine, [*center_mm, 1.0])[:3]).astype(int)
-    # rows from superior (or anterior) down, columns from the patient's left to right
-    return {"sagittal": data[ijk[0], :, :].T[::-1, :],
+    # rows from superior (or anterior) down; columns from the patient's left to right,
+    # or (sagittal) from anterior to posterior: the nose on the left, as MR displays show it
+    return {"sagittal": data[ijk[0], ::-1, :].T[::-1, :],
             "coronal": data[:, ijk[1], :].T[::-1, :],
             "axial": data[:, :, ijk[2]].T[::-1, :]}
 
@@ -89,7 +92,7 @@ def test_planes_match_nibabel_canonical_whatever_the_storage_order(tmp_path: Pat
     planes = slice_planes(a, b, labels=True)
     assert [p.view for p in planes] == ["sagittal", "coronal", "axial"]
     ref = canonical_planes(a, planes[0].center_mm)
-    letters = {"sagittal": ("P", "A", "S", "I"), "coronal": ("L", "R", "S", "I"),
+    letters = {"sagittal": ("A", "P", "S", "I"), "coronal": ("L", "R", "S", "I"),
                "axial": ("L", "R", "A", "P")}
     for p in planes:
         np.testing.assert_array_equal(p.a, ref[p.view])
@@ -130,7 +133,8 @@ def test_linear_sampling_reproduces_a_world_ramp_on_a_rotated_grid(tmp_path: Pat
         rows, cols = np.indices(p.a.shape)
         across, up = {"sagittal": (1, 2), "coronal": (0, 2), "axial": (0, 1)}[p.view]
         xyz = np.tile(np.asarray(p.center_mm), (*p.a.shape, 1))
-        xyz[..., across] = a_aff[across, 3] + cols * 2.0
+        right = cols if p.view != "sagittal" else p.a.shape[1] - 1 - cols  # A on the left
+        xyz[..., across] = a_aff[across, 3] + right * 2.0
         xyz[..., up] = a_aff[up, 3] + (p.a.shape[0] - 1 - rows) * 2.0
         np.testing.assert_allclose(p.b, ramp(xyz), rtol=0, atol=1e-3)
 
@@ -195,7 +199,7 @@ def test_png_pixel_is_bright_where_the_block_is(tmp_path: Path) -> None:
         return (v + 15.5) / 31.0
 
     where = {"axial": (frac(-8.0), 1 - frac(6.0)), "coronal": (frac(-8.0), 1 - frac(4.0)),
-             "sagittal": (frac(6.0), 1 - frac(4.0))}
+             "sagittal": (1 - frac(6.0), 1 - frac(4.0))}  # anterior on the left
     for view, (fx, fy) in where.items():
         x0, y0, x1, y1 = boxes[f"{view}/a"]
         px, py = round(x0 + fx * (x1 - x0)), round(y0 + fy * (y1 - y0))
@@ -301,6 +305,7 @@ def test_half_voxel_shift_is_drawn_and_reported(tmp_path: Path) -> None:
         np.testing.assert_allclose(v.b_center - v.a_center, [1.0, 0.0], atol=1e-9)
         np.testing.assert_allclose(v.a[:, 0].max() - v.a[:, 0].min(), 40.0)  # to scale: 20 x 2 mm
     np.testing.assert_allclose(views["sagittal"].b, views["sagittal"].a, atol=1e-9)
+    assert views["sagittal"].flip_x and views["sagittal"].letters["left"] == "A"  # as its slices
     out = tmp_path / "r.html"
     write_report(a, b, out, report=report)
     parser = Collect()
@@ -309,6 +314,8 @@ def test_half_voxel_shift_is_drawn_and_reported(tmp_path: Path) -> None:
     # x is a's voxel axis i (LAS: i runs to the left), so both i edges move by -1 mm = -0.5 voxel
     assert "1 mm" in text and "(1, 0, 0) mm" in text
     assert "(-0.5, 0, 0) voxels of a" in text
+    # the edge table names the direction a's axis i runs, so -1 mm reads as a move to the right
+    assert "i (→L)" in parser.text and "j (→A)" in parser.text
 
 
 def test_options_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,3 +376,93 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
     # alt text and tables only
     saturated = (rgb.max(axis=-1) - rgb.min(axis=-1)) > 60
     assert saturated.mean() > 0.01
+
+
+# -- the embedded figures, read back from the page ----------------------------------
+def embedded_imgs(page: Path) -> list[dict[str, Any]]:
+    parser = Collect()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.imgs
+
+
+def embedded_pngs(page: Path) -> dict[str, np.ndarray]:
+    """The page's images by alt text, decoded from their data: URIs."""
+    out = {}
+    for img in embedded_imgs(page):
+        raw = base64.b64decode(img["src"].split(",", 1)[1], validate=True)
+        out[img["alt"]] = png_rgb(raw).astype(int)
+    return out
+
+
+def test_embedded_slice_figure_is_bright_at_the_blocks_voxels(tmp_path: Path) -> None:
+    # Stored SRA (voxel axes z, x, y): the block's voxels are found through the affine alone.
+    order, signs = STORAGE["SRA"]
+    shape = (31, 31, 31)
+    aff = affine_for(order, signs, spacing=1.0, shape=shape)
+    data = block_volume(aff, shape, (7.0, -5.0, -9.0)) + 10  # right, posterior, inferior
+    a = write_nifti(tmp_path / "a.nii", data, aff)
+    page = tmp_path / "r.html"
+    write_report(a, a, page, labels=False, center=(7.0, -5.0, -9.0), dpi=80)
+    # the layout of the embedded figure is write_png's (same planes, same dpi)
+    boxes = write_png(a, a, tmp_path / "s.png", labels=False, center=(7.0, -5.0, -9.0), dpi=80)
+    rgb = embedded_pngs(page)["a and b in three orthogonal planes"]
+    assert rgb.shape == png_rgb((tmp_path / "s.png").read_bytes()).shape
+
+    def frac(v: float) -> float:  # FOV -15.5 .. 15.5 mm on every axis
+        return (v + 15.5) / 31.0
+
+    where = {"axial": (frac(7.0), 1 - frac(-5.0)), "coronal": (frac(7.0), 1 - frac(-9.0)),
+             "sagittal": (1 - frac(-5.0), 1 - frac(-9.0))}  # anterior on the left
+    for view, (fx, fy) in where.items():
+        for panel in ("a", "b"):
+            x0, y0, x1, y1 = boxes[f"{view}/{panel}"]
+            py = round(y0 + fy * (y1 - y0))
+            assert rgb[py, round(x0 + fx * (x1 - x0))].min() > 200, (view, panel)
+            assert rgb[py, round(x0 + (1 - fx) * (x1 - x0))].max() < 60, (view, panel)  # mirrored: dark
+
+
+def test_half_voxel_shift_is_visible_in_the_embedded_fov_drawing(tmp_path: Path) -> None:
+    a, b = shifted_pair(tmp_path)  # b: 1 mm (half a voxel) towards +x; a's FOV is 40 mm along x
+    page = tmp_path / "r.html"
+    write_report(a, b, page)
+    rgb = embedded_pngs(page)["the FOV boxes of a and b"]
+    h, w, _ = rgb.shape
+    band = rgb[h // 3: h // 2]  # rows through the boxes' middles, below the legend
+
+    def columns(colour: str, k: int) -> tuple[int, int]:
+        rgb_c = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        hits = np.flatnonzero((np.abs(band[:, k * w // 3:(k + 1) * w // 3] - rgb_c).max(-1) < 40).any(0))
+        return k * w // 3 + int(hits.min()), k * w // 3 + int(hits.max())
+
+    blue, orange = "#0072B2", "#E69F00"  # a solid, b dashed
+    for k, view in enumerate(("sagittal", "coronal", "axial")):
+        (a_lo, a_hi), (b_lo, b_hi) = columns(blue, k), columns(orange, k)
+        mm = (a_hi - a_lo) / (40.0 if view != "sagittal" else 48.0)  # pixels per mm
+        expect = 0.0 if view == "sagittal" else 1.0  # the sagittal view does not show x
+        assert mm > 4  # a 1 mm shift is at least 4 pixels: visible
+        for moved in (b_lo - a_lo, b_hi - a_hi):
+            assert abs(moved / mm - expect) < 0.35, (view, moved, mm)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Chromium not installed (Debian package: chromium)")
+def test_chromium_loads_every_image(tmp_path: Path) -> None:
+    a, b = shifted_pair(tmp_path)
+    page = tmp_path / "report.html"
+    write_report(a, b, page, labels=False, fail_on=["fov-shift"])
+    sizes = [Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1]))).size
+             for img in embedded_imgs(page)]
+    # A copy of the page with a probe: the report itself has no script.
+    probe = ("<script>addEventListener('load',()=>document.body.insertAdjacentHTML('beforeend',"
+             "'<pre id=probe>'+JSON.stringify([...document.images].map(i=>[i.complete,"
+             "i.naturalWidth,i.naturalHeight]))+'</pre>'))</script></body>")
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", probe), encoding="utf-8")
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+           "--virtual-time-budget=10000", probed.resolve().as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom)
+    assert found, "Chromium ran no load event: " + dom[-500:]
+    loaded = json.loads(found.group(1))
+    assert len(loaded) == len(sizes) >= 2
+    assert loaded == [[True, w, h] for w, h in sizes]  # every image decoded at its own size
