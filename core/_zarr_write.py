@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from ._dask import run_tasks, validate_scheduler
-from ._zarr_meta import EXTRA_AXES, NGFF_VERSION, STATE_DIR, ngff_transforms, require_zarr, write_json
+from ._zarr_meta import (
+    EXTRA_AXES,
+    NGFF_VERSION,
+    STATE_DIR,
+    ngff_transforms,
+    not_replaceable,
+    require_zarr,
+    write_json,
+)
 from ._zarr_plan import (
     as_jobs,
     as_method,
@@ -37,6 +45,7 @@ from ._zarr_resume import as_output_error, commit, fingerprint, prepare_temporar
 from .budget import parse_memory
 from .errors import InputError, OptionError, OutputError, OutputExistsError
 from .grid import Grid
+from .paths import check_not_an_input, content_identity
 from .requests import Compute, OutputOptions
 from .result import OutputSpec
 from .writer import make_header
@@ -158,6 +167,8 @@ def write_zarr(
         "affine": grid.affine.tolist(),
         "codec": codec.get_config(),
         "task": fingerprint(slab_fn),
+        # What the task reads, by content: a changed input must not be resumed into.
+        "inputs": [{"path": str(p), "identity": content_identity(p)} for p in inputs],
     }
     tmp = prepare_temporary(path, manifest, resume=resume)
     run_id = uuid.uuid4().hex
@@ -261,17 +272,20 @@ def _header_bytes(
 
 
 def check_zarr_target(path: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False) -> None:
-    """Refuse a Zarr target that is an input, exists (unless ``overwrite``) or
-    lies in a missing or read-only directory."""
+    """Refuse a Zarr target that is (or holds, or lies inside) an input, exists (unless
+    ``overwrite``), is a folder that is not a store niresample could have written
+    (:func:`._zarr_meta.not_replaceable`) or lies in a missing or read-only directory."""
     target = Path(os.path.abspath(path))
-    for src in inputs:
-        if Path(os.path.abspath(src)) == target:
-            raise OutputError(f"{path}: output is the input; refusing to overwrite an input")
+    check_not_an_input(path, inputs, replaces_folder=True)
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (overwrite=True replaces it)",
                                 param="overwrite")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{path}: exists and is not a Zarr directory")
+    if target.is_dir():
+        why = not_replaceable(target)
+        if why:
+            raise OutputError(f"{path}: {why}; refusing to replace it")
     if not target.parent.is_dir():
         raise OutputError(f"{path}: output directory {target.parent} does not exist")
     if not os.access(target.parent, os.W_OK | os.X_OK):

@@ -137,8 +137,12 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     img: Any
     try:
         with _quiet_nibabel():
-            img = (nib.Nifti2Image if nifti2 else nib.Nifti1Image).from_filename(
-                str(p), keep_file_open=True
+            # An explicit file map: nibabel's own name parsing is case-sensitive and
+            # would look for 'q.nii.Gz' beside 'q.Nii.Gz' (issue 15); the opener
+            # still picks gzip by the suffix, without regard to case.
+            holder = nib.fileholders.FileHolder(filename=str(p))
+            img = (nib.Nifti2Image if nifti2 else nib.Nifti1Image).from_file_map(
+                {"image": holder, "header": holder}, keep_file_open=True
             )
     except NiresampleError:
         raise

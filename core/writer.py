@@ -24,6 +24,7 @@ from .atomic import clean_stale_temporaries, signals_deferred, temporary_path
 from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
 from .grid import Grid
+from .paths import check_not_an_input
 from .source import split_ext
 
 __all__ = [
@@ -108,19 +109,10 @@ def estimate_output_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 def check_output_path(
     path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False
 ) -> None:
-    """Refuse writing over an input, over an existing file (unless ``overwrite``),
-    into a missing or read-only directory."""
+    """Refuse writing over an input (by file identity, :func:`.paths.check_not_an_input`),
+    over an existing file (unless ``overwrite``), into a missing or read-only directory."""
     target = Path(os.path.abspath(path))
-    for src in inputs:
-        src_abs = Path(os.path.abspath(src))
-        same = src_abs == target
-        if not same and target.exists():
-            try:
-                same = os.path.samefile(src_abs, target)
-            except OSError:
-                same = False
-        if same:
-            raise OutputError(f"{path}: output is the input file; refusing to overwrite an input")
+    check_not_an_input(path, inputs)
     if target.is_dir():
         raise OutputError(f"{path}: is a directory")
     if target.exists() and not overwrite:
