@@ -59,6 +59,8 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     result = resample_file(in_path, out_path, request, progress=progress)
     if not quiet:
         err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
+    for note in result.warnings:  # e.g. a header the opener did not take as written
+        warn_line(f"{in_path}: {note}")
     if result.clipped:
         warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
                   "and were clipped (use --dtype float32 to keep them)")

@@ -140,5 +140,6 @@ def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
     finally:
         source.close()
     result = _result(source, fn, len(slabs), Path(written))
+    result.warnings = (*source.warnings, *result.warnings)  # the opener's notes (issue 15)
     result.input = Path(in_path)
     return result

@@ -78,6 +78,7 @@ def resample_file(
             result = resample_to_file(plan, Path(out_path), options=request.output,
                                       compute=request.compute, progress=progress,
                                       inputs=request.reads)
+            result.warnings = (*source.warnings, *result.warnings)
         result.input = Path(in_path)
     result.seconds = time.perf_counter() - t0
     return result
