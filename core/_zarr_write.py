@@ -154,7 +154,7 @@ def write_zarr(
     else:
         sub_height = max(1, int((budget / 2) / tasks_in_flight // max(engine_per_slice, 1.0)))
     levels = level_shapes(grid.shape, pyramid)
-    n_volumes = int(np.prod(extra, dtype=np.int64)) if extra else 1
+    n_volumes = math.prod(extra)
 
     manifest = {
         "format": "niresample-zarr-1",
@@ -178,7 +178,7 @@ def write_zarr(
             _create_store(tmp, grid=grid, extra=extra, dtype=dtype, levels=levels,
                           chunks=(cx, cy, cz), codec=codec, method=method,
                           template=template, slope=slope, inter=inter, name=path.name)
-        total = sum(int(np.prod(s, dtype=np.int64)) for s in levels) * n_volumes * dtype.itemsize
+        total = sum(math.prod(s) for s in levels) * n_volumes * dtype.itemsize
         state = {"done": 0}
         lock = threading.Lock()
 

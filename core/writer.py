@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import shutil
 from pathlib import Path
@@ -103,7 +104,8 @@ def make_header(
 
 
 def estimate_output_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
-    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 352
+    """Bytes of a NIfTI file of ``shape`` and ``dtype``, in Python integers (never wraps)."""
+    return math.prod(int(v) for v in shape) * np.dtype(dtype).itemsize + 352
 
 
 def check_output_path(
@@ -142,8 +144,8 @@ def check_free_space(path: Path, nbytes: int, *, compressed: bool = False) -> No
 def _fmt_bytes(n: float, *, binary: bool = False) -> str:
     """``'1.2 GB'`` (decimal), or ``'1.1 GiB'`` with ``binary`` (for sizes the
     user gave as SIZE options, which are parsed in binary units)."""
-    step, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (
-        1000, ("B", "KB", "MB", "GB", "TB"))
+    step, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")) if binary else (
+        1000, ("B", "KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"))
     for unit in units:
         if abs(n) < step or unit == units[-1]:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -303,7 +305,7 @@ class NiftiWriter:
         self.tmp = temporary_path(self.path)
         self._f: IO[bytes] | None = None
         self.bytes_written = 0
-        self.total_bytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        self.total_bytes = math.prod(self.shape) * self.dtype.itemsize
 
     def __enter__(self) -> NiftiWriter:
         clean_stale_temporaries(self.path.parent)

@@ -122,3 +122,41 @@ def test_small_extensions_are_kept(tmp_path: Path) -> None:
     assert "warning" not in r.stderr
     exts = load(tmp_path / "o.nii").header.extensions
     assert len(exts) == 1 and exts[0].get_content().startswith(b"a comment")
+
+
+# -- 9. absurd grids are refused before anything is allocated ---------------------------------
+
+@pytest.mark.parametrize("args,shape", [
+    (["size", "--shape", "4194304", "2097152", "2097152", "--max-output", "1K"],
+     "4194304x2097152x2097152"),
+    (["spacing", "--iso", "1e-6"], "8000000x9000000x10000000"),
+    (["labels", "--resolution", "1e-6"], "8000000x9000000x10000000"),
+])
+def test_absurd_grid_refused_at_once_with_shape_and_size(tmp_path: Path, args: list[str],
+                                                         shape: str) -> None:
+    src = good_nifti(tmp_path / "in.nii", np.zeros((8, 9, 10), np.uint8), np.diag([1.0, 1, 1, 1]))
+    t0 = time.perf_counter()
+    r = cli(args[0], src, tmp_path / "o.nii", *args[1:])
+    assert time.perf_counter() - t0 < 1.0
+    line = assert_one_line_error(r, shape, "voxels")
+    assert "TiB" in line or "PiB" in line or "EiB" in line or "ZiB" in line or "YiB" in line
+    assert not (tmp_path / "o.nii").exists()
+
+
+def test_output_sizes_are_python_integers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from niresample_cli.core.errors import DiskSpaceError, OptionError
+    from niresample_cli.core.stream import check_output_size
+    from niresample_cli.core.writer import check_free_space, estimate_output_bytes
+
+    shape = (4194304, 2097152, 2097152)  # 2**64 voxels: int64 arithmetic wraps to 0
+    nbytes = estimate_output_bytes(shape, np.dtype("float32"))
+    assert nbytes == 2**66 + 352
+    with pytest.raises(OptionError, match="max_output"):
+        check_output_size(tmp_path / "o.nii", nbytes, shape=shape, dtype=np.dtype("float32"),
+                          max_output="1K")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=10**12))
+    with pytest.raises(DiskSpaceError, match=r"needs 73\.8 EB, 1\.0 TB free"):
+        check_free_space(tmp_path / "o.nii", nbytes)
