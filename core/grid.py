@@ -99,6 +99,9 @@ def _validate_shape(shape: object, name: str = "shape") -> tuple[int, int, int]:
     if any(v < 1 for v in vals):
         raise GridError(f"{name}: every axis needs at least 1 voxel, got {tuple(vals)}", param=name)
     total = math.prod(vals)
+    if any(v > MAX_AXIS_VOXELS for v in vals):
+        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis "
+                        f"({total:.3g} voxels, {_binary_size(total)} at one byte each)", param=name)
     if total > MAX_GRID_VOXELS:
         # Before anything is planned or allocated: an absurd spacing or shape (issue 15).
         raise GridError(
@@ -106,8 +109,6 @@ def _validate_shape(shape: object, name: str = "shape") -> tuple[int, int, int]:
             f"at one byte each), over the limit of {MAX_GRID_VOXELS:.3g} (2^48); nothing was allocated",
             param=name,
         )
-    if any(v > MAX_AXIS_VOXELS for v in vals):
-        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis", param=name)
     return (vals[0], vals[1], vals[2])
 
 
