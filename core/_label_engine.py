@@ -19,7 +19,7 @@ from ._label_values import check_label_values
 from .errors import OptionError
 from .io import SourceImage, open_image
 from .requests import LabelMethod, ResampleRequest
-from .result import OutputSpec, RunResult
+from .result import OutputSpec, RunResult, source_notes
 
 __all__ = ["label_array", "label_file"]
 
@@ -140,5 +140,6 @@ def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
     finally:
         source.close()
     result = _result(source, fn, len(slabs), Path(written))
+    result.warnings = (*source_notes(source), *result.warnings)  # the opener's notes (issue 15)
     result.input = Path(in_path)
     return result

@@ -178,9 +178,10 @@ def _default_slabs(grid: Grid, dtype: np.dtype) -> list[tuple[int, int]]:
 
 
 def _check_folder_target(target: Path, *, inputs: tuple[Path, ...], overwrite: bool) -> None:
+    from .paths import check_not_an_input
+
     absolute = Path(os.path.abspath(target))
-    if any(Path(os.path.abspath(src)) == absolute for src in inputs):
-        raise OutputError(f"{target}: output is the input folder; refusing to overwrite an input")
+    check_not_an_input(target, inputs, replaces_folder=True)
     if absolute.exists() and not absolute.is_dir():
         raise OutputError(f"{target}: exists and is not a folder (slices are written into a folder)")
     if absolute.exists() and not overwrite:

@@ -39,7 +39,7 @@ from .grid import Grid
 
 __all__ = [
     "STATE_DIR", "MANIFEST", "NGFF_VERSION", "UNITS_MM", "EXTRA_AXES", "require_zarr",
-    "read_json", "write_json", "multiscales", "zarr_levels", "ngff_transforms", "affine_from_ngff",
+    "read_json", "write_json", "multiscales", "not_replaceable", "zarr_levels", "ngff_transforms", "affine_from_ngff",
 ]
 
 #: Run state inside a temporary store (manifest, finished-row markers).
@@ -67,6 +67,39 @@ def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
+
+
+#: The metadata files of a Zarr group or array (format 2 and 3).
+_NODE_FILES = (".zgroup", ".zattrs", ".zarray", ".zmetadata", "zarr.json")
+
+
+def not_replaceable(path: Path) -> str:
+    """Why the existing folder ``path`` must not be replaced by a Zarr output ('' when it may).
+
+    Only a folder that is a Zarr store this tool could have written is replaced:
+    an empty folder, or a Zarr group (``.zgroup`` or ``zarr.json``) holding nothing
+    but Zarr metadata files and Zarr nodes (sub-folders with their own metadata:
+    the levels of a multiscale image).  Anything else (the input itself, notes,
+    DICOM folders) is someone's data.  Sub-folders are checked one level deep
+    (a store may hold millions of chunk files).
+    """
+    try:
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError as err:
+        return f"cannot be listed ({err.strerror or err})"
+    if not entries:
+        return ""
+    names = {e.name for e in entries}
+    if not names & {".zgroup", "zarr.json"}:
+        return "exists and is not a Zarr store (no .zgroup or zarr.json)"
+    for e in entries:
+        if e.name in _NODE_FILES and e.is_file(follow_symlinks=False):
+            continue
+        if e.is_dir(follow_symlinks=False) and any(
+                os.path.isfile(os.path.join(e.path, m)) for m in _NODE_FILES):
+            continue
+        return f"exists and is not a Zarr store niresample could have written (it holds {e.name!r})"
+    return ""
 
 
 def read_json(path: Path) -> Any:

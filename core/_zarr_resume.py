@@ -2,8 +2,10 @@
 
 The store is built in a temporary directory ``.<name>.niresample-<host>-<pid>.part``
 (:mod:`.atomic`) renamed onto the target when complete.  Its manifest records
-the settings and a digest of the pickled slab function, so ``resume=True``
-adopts a partial store only when it was made by the same computation.
+the settings, a digest of the pickled slab function and the content identity of
+every input (size, mtime_ns and a hash of sampled bytes, :func:`.paths.content_identity`),
+so ``resume=True`` adopts a partial store only when it was made by the same
+computation from the same data.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ._zarr_meta import MANIFEST, STATE_DIR, read_json, write_json
+from ._zarr_meta import MANIFEST, STATE_DIR, not_replaceable, read_json, write_json
 from .atomic import TEMP_PATTERN, temp_owner_gone, temporary_path
 from .errors import DiskSpaceError, OptionError, OutputError, OutputExistsError
 
@@ -79,6 +81,12 @@ def prepare_temporary(path: Path, manifest: dict[str, Any], *, resume: bool) -> 
             old_manifest = read_json(old / STATE_DIR / MANIFEST)
             if old_manifest != json.loads(json.dumps(manifest)):
                 diff = sorted(k for k in manifest if old_manifest.get(k) != json.loads(json.dumps(manifest))[k])
+                if diff == ["inputs"]:
+                    raise OptionError(
+                        f"resume: the input {_changed_input(old_manifest, manifest)} changed since the "
+                        f"partial output {old.name} was made; run with resume=False to start over",
+                        param="resume",
+                    )
                 raise OptionError(
                     f"resume: the partial output {old.name} was made with other settings "
                     f"({', '.join(diff) or 'unknown'}); run with resume=False to start over",
@@ -100,12 +108,24 @@ def prepare_temporary(path: Path, manifest: dict[str, Any], *, resume: bool) -> 
     return tmp
 
 
+def _changed_input(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The first input whose recorded identity differs (its path), for the message."""
+    before = {d.get("path"): d.get("identity") for d in old.get("inputs") or []}
+    for d in new.get("inputs") or []:
+        if before.get(d["path"]) != json.loads(json.dumps(d["identity"])):
+            return str(d["path"])
+    return "(an input)"
+
+
 def commit(tmp: Path, path: Path, *, overwrite: bool) -> None:
     """Rename the finished store onto ``path`` (an old one is swapped out only now)."""
     shutil.rmtree(tmp / STATE_DIR, ignore_errors=True)
     if path.exists():
         if not overwrite:
             raise OutputExistsError(f"{path}: appeared while writing (another process?); kept it untouched")
+        why = not_replaceable(path) if path.is_dir() and not path.is_symlink() else "is not a Zarr folder"
+        if why:  # checked before the run too; the folder may have changed meanwhile
+            raise OutputError(f"{path}: {why}; refusing to replace it")
         trash = path.parent / f".{path.name}.old.niresample-{os.getpid()}.part"
         os.rename(path, trash)
         os.rename(tmp, path)

@@ -23,7 +23,15 @@ from typing import Any
 import numpy as np
 
 from ._dask import run_tasks, validate_scheduler
-from ._zarr_meta import EXTRA_AXES, NGFF_VERSION, STATE_DIR, ngff_transforms, require_zarr, write_json
+from ._zarr_meta import (
+    EXTRA_AXES,
+    NGFF_VERSION,
+    STATE_DIR,
+    ngff_transforms,
+    not_replaceable,
+    require_zarr,
+    write_json,
+)
 from ._zarr_plan import (
     as_jobs,
     as_method,
@@ -37,6 +45,7 @@ from ._zarr_resume import as_output_error, commit, fingerprint, prepare_temporar
 from .budget import parse_memory
 from .errors import InputError, OptionError, OutputError, OutputExistsError
 from .grid import Grid
+from .paths import check_not_an_input, content_identity
 from .requests import Compute, OutputOptions
 from .result import OutputSpec
 from .writer import make_header
@@ -145,7 +154,7 @@ def write_zarr(
     else:
         sub_height = max(1, int((budget / 2) / tasks_in_flight // max(engine_per_slice, 1.0)))
     levels = level_shapes(grid.shape, pyramid)
-    n_volumes = int(np.prod(extra, dtype=np.int64)) if extra else 1
+    n_volumes = math.prod(extra)
 
     manifest = {
         "format": "niresample-zarr-1",
@@ -158,6 +167,8 @@ def write_zarr(
         "affine": grid.affine.tolist(),
         "codec": codec.get_config(),
         "task": fingerprint(slab_fn),
+        # What the task reads, by content: a changed input must not be resumed into.
+        "inputs": [{"path": str(p), "identity": content_identity(p)} for p in inputs],
     }
     tmp = prepare_temporary(path, manifest, resume=resume)
     run_id = uuid.uuid4().hex
@@ -167,7 +178,7 @@ def write_zarr(
             _create_store(tmp, grid=grid, extra=extra, dtype=dtype, levels=levels,
                           chunks=(cx, cy, cz), codec=codec, method=method,
                           template=template, slope=slope, inter=inter, name=path.name)
-        total = sum(int(np.prod(s, dtype=np.int64)) for s in levels) * n_volumes * dtype.itemsize
+        total = sum(math.prod(s) for s in levels) * n_volumes * dtype.itemsize
         state = {"done": 0}
         lock = threading.Lock()
 
@@ -261,17 +272,20 @@ def _header_bytes(
 
 
 def check_zarr_target(path: Path, *, inputs: Sequence[Path] = (), overwrite: bool = False) -> None:
-    """Refuse a Zarr target that is an input, exists (unless ``overwrite``) or
-    lies in a missing or read-only directory."""
+    """Refuse a Zarr target that is (or holds, or lies inside) an input, exists (unless
+    ``overwrite``), is a folder that is not a store niresample could have written
+    (:func:`._zarr_meta.not_replaceable`) or lies in a missing or read-only directory."""
     target = Path(os.path.abspath(path))
-    for src in inputs:
-        if Path(os.path.abspath(src)) == target:
-            raise OutputError(f"{path}: output is the input; refusing to overwrite an input")
+    check_not_an_input(path, inputs, replaces_folder=True)
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (overwrite=True replaces it)",
                                 param="overwrite")
     if target.exists() and not target.is_dir():
         raise OutputError(f"{path}: exists and is not a Zarr directory")
+    if target.is_dir():
+        why = not_replaceable(target)
+        if why:
+            raise OutputError(f"{path}: {why}; refusing to replace it")
     if not target.parent.is_dir():
         raise OutputError(f"{path}: output directory {target.parent} does not exist")
     if not os.access(target.parent, os.W_OK | os.X_OK):

@@ -36,6 +36,9 @@ ANCHORS: tuple[str, ...] = ("center", "origin", "corner")
 #: Largest number of voxels allowed along one output axis (NIfTI-2 stores int64,
 #: but nothing real needs more and it guards against absurd requests).
 MAX_AXIS_VOXELS = 2**31 - 1
+#: Largest number of voxels of a grid (256 TiB at one byte a voxel; inputs have the
+#: same bound).  Counted in Python integers, so no product wraps around.
+MAX_GRID_VOXELS = 2**48
 
 _AXIS_LETTERS = (("L", "R"), ("P", "A"), ("I", "S"))
 
@@ -95,9 +98,28 @@ def _validate_shape(shape: object, name: str = "shape") -> tuple[int, int, int]:
         raise GridError(f"{name}: expected three positive integers, got {shape!r}", param=name)
     if any(v < 1 for v in vals):
         raise GridError(f"{name}: every axis needs at least 1 voxel, got {tuple(vals)}", param=name)
+    total = math.prod(vals)
     if any(v > MAX_AXIS_VOXELS for v in vals):
-        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis", param=name)
+        raise GridError(f"{name}: {tuple(vals)} exceeds {MAX_AXIS_VOXELS} voxels on an axis "
+                        f"({total:.3g} voxels, {_binary_size(total)} at one byte each)", param=name)
+    if total > MAX_GRID_VOXELS:
+        # Before anything is planned or allocated: an absurd spacing or shape (issue 15).
+        raise GridError(
+            f"{name}: {'x'.join(str(v) for v in vals)} is {total:.3g} voxels ({_binary_size(total)} "
+            f"at one byte each), over the limit of {MAX_GRID_VOXELS:.3g} (2^48); nothing was allocated",
+            param=name,
+        )
     return (vals[0], vals[1], vals[2])
+
+
+def _binary_size(n: int) -> str:
+    """``'1.5 PiB'``: a byte count of any size, exact to 3 digits (Python integers in)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{value:.3g} YiB"
 
 
 def as_triple(
@@ -213,7 +235,7 @@ class Grid:
 
     @property
     def n_voxels(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def axcodes(self) -> tuple[str, str, str]:

@@ -187,6 +187,7 @@ def describe_image(
             "memory_bytes": img.nbytes,
         }
         header_facts, warnings = _header_facts(img)
+        warnings = [*img.warnings, *warnings]  # what the opener did not take as written
         facts.update(header_facts)
         if stats:
             facts["stats"] = _voxel_stats(img, progress)

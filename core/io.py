@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import os
-import struct
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._nifti_raw import nibabel_image, read_raw_header
 from .errors import HeaderError, InputError, NiresampleError
 from .source import (
     SUPPORTED_DTYPES,
@@ -133,13 +132,15 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     with open(p, "rb") as f:
         magic = f.read(2)
     gz = magic == b"\x1f\x8b"
-    nifti2 = _check_raw_header(p, gz)
+    raw = read_raw_header(p, gz)
+    if gz != p.name.lower().endswith(".gz"):  # the data reader goes by the name
+        raise InputError(f"{p}: not a readable NIfTI file ("
+                         f"{'gzip-compressed but not named .gz' if gz else 'named .gz but not gzip-compressed'})")
+    notes: list[str] = []
     img: Any
     try:
         with _quiet_nibabel():
-            img = (nib.Nifti2Image if nifti2 else nib.Nifti1Image).from_filename(
-                str(p), keep_file_open=True
-            )
+            img = nibabel_image(p, raw, size, notes)
     except NiresampleError:
         raise
     except Exception as err:  # nibabel raises many types for bad files
@@ -171,7 +172,7 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
     grid = make_grid(p, shape, affine)
     return SourceImage(
         path=p, grid=grid, shape=shape, dtype=dtype, slope=slope, inter=inter,
-        header=hdr, fmt=fmt, _dataobj=img.dataobj,
+        header=hdr, fmt=fmt, _dataobj=img.dataobj, warnings=tuple(notes),
         # nibabel opens the file on the first read: look the opener up at close time.
         _close=lambda: _close_proxy(img.dataobj),
         reopen=functools.partial(open_image, p),
@@ -187,50 +188,6 @@ def _close_proxy(dataobj: Any) -> None:
     opener = getattr(dataobj, "_opener", None)
     if opener is not None:
         opener.close_if_mine()
-
-
-def _check_raw_header(p: Path, gz: bool) -> bool:
-    """Read the raw header; return True for NIfTI-2.
-
-    Checks what nibabel would misread: the header size (which also gives the
-    byte order) and dim[0], which must be 1..7 (nibabel takes any other value
-    as a byte-swapped header and reports nonsense).
-    """
-    opener: Callable[..., Any] = gzip.open if gz else open
-    try:
-        with opener(p, "rb") as f:
-            head = f.read(540)
-    except (OSError, EOFError, zlib.error) as err:
-        what = "corrupt or truncated gzip data, " if gz else ""
-        raise InputError(f"{p}: not a readable NIfTI file ({what}{reason(err)})") from err
-    if len(head) < 4:
-        raise InputError(f"{p}: not a NIfTI file (too short for a header)")
-    n_le = int.from_bytes(head[:4], "little")
-    n_be = int.from_bytes(head[:4], "big")
-    if 540 in (n_le, n_be):
-        nifti2, endian = True, "<" if n_le == 540 else ">"
-    elif 348 in (n_le, n_be):
-        nifti2, endian = False, "<" if n_le == 348 else ">"
-    else:
-        raise InputError(
-            f"{p}: not a NIfTI file (header size field is {n_le}, expected 348 or 540)"
-        )
-    hsize = 540 if nifti2 else 348
-    if len(head) < hsize:
-        raise InputError(f"{p}: truncated header ({len(head)} of {hsize} bytes)")
-    dim0 = struct.unpack_from(endian + ("q" if nifti2 else "h"), head, 16 if nifti2 else 40)[0]
-    if not 1 <= dim0 <= 7:
-        raise HeaderError(f"{p}: header dim[0] = {dim0}, expected 1..7 (corrupt header?)")
-    pixdim = struct.unpack_from(endian + ("3d" if nifti2 else "3f"), head, 112 if nifti2 else 80)
-    sform_code = struct.unpack_from(endian + ("i" if nifti2 else "h"), head, 348 if nifti2 else 254)[0]
-    if sform_code <= 0 and not all(np.isfinite(v) and v != 0 for v in pixdim):
-        # qform and the pixdim fallback take voxel sizes from pixdim, which
-        # nibabel silently "fixes" from 0 to 1: a zero size is unknown geometry.
-        raise HeaderError(
-            f"{p}: header voxel sizes pixdim[1:4] = {[float(v) for v in pixdim]} must be "
-            "non-zero and finite when sform_code is 0 (corrupt header?)"
-        )
-    return nifti2
 
 
 def _nifti_affine(p: Path, hdr: Any) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .grid import Grid
+    from .source import SourceImage
 
 __all__ = ["OutputSpec", "RunResult"]
 
@@ -154,3 +155,8 @@ def _grid_facts(grid: Grid, extra: tuple[int, ...]) -> dict[str, Any]:
         "origin": [float(v) for v in grid.origin],
         "axcodes": "".join(grid.axcodes),
     }
+
+
+def source_notes(source: SourceImage) -> tuple[str, ...]:
+    """The opener's warnings about ``source`` (a header not taken as written), each naming the file."""
+    return tuple(f"{source.path.name}: {w}" for w in source.warnings)

@@ -30,7 +30,7 @@ import numpy as np
 from ._nibabel import ImageLike, as_source, nibabel_image
 from .io import SourceImage, open_image
 from .requests import Interpolation, ResampleRequest
-from .result import RunResult
+from .result import RunResult, source_notes
 
 __all__ = ["RunResult", "resample_file", "resample_image"]
 
@@ -84,7 +84,7 @@ def resample_file(
             result = resample_to_file(plan, Path(out_path), options=request.output,
                                       compute=request.compute, progress=progress,
                                       inputs=request.reads)
-        result.warnings += warned
+            result.warnings = (*source_notes(source), *warned, *result.warnings)
         result.input = Path(in_path)
     result.device = engine_word(result.device)
     result.seconds = time.perf_counter() - t0

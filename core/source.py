@@ -93,6 +93,10 @@ class SourceImage:
         A picklable ``reopen() -> SourceImage`` opening the same file again,
         set by the opener of a file read lazily (NIfTI, Zarr); None for images
         held in memory.  :class:`SourceHandle` uses it in other processes.
+    warnings : tuple of str
+        One-line notes of the opener about what it did not take as written (a
+        data offset inside the header, skipped header extensions).  Core never
+        prints: the CLI shows them.
     """
 
     path: Path
@@ -106,6 +110,7 @@ class SourceImage:
     _dataobj: Any = field(repr=False)
     _close: Callable[[], None] | None = field(default=None, repr=False)
     reopen: Callable[[], SourceImage] | None = field(default=None, repr=False, compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     # -- facts ------------------------------------------------------------
     @property

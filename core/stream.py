@@ -11,6 +11,7 @@ never depends on the slab height.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -233,7 +234,7 @@ def write_output(
     elif not force:
         check_free_space(path, nbytes)
     header = make_header(template, grid, shape, np.dtype(dtype), slope=slope, inter=inter)
-    n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
+    n_volumes = math.prod(int(v) for v in extra_shape)
     # Slabs are computed ahead on `jobs` threads while the previous one is written;
     # each planned slab is cut in jobs + 1 pieces (budget.stream_pieces, the rule the
     # engines plan their slabs with) so the slabs alive together fit the budget.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import io
+import math
 import os
 import shutil
 from pathlib import Path
@@ -24,6 +25,7 @@ from .atomic import clean_stale_temporaries, signals_deferred, temporary_path
 from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
 from .grid import Grid
+from .paths import check_not_an_input
 from .source import split_ext
 
 __all__ = [
@@ -102,25 +104,17 @@ def make_header(
 
 
 def estimate_output_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
-    return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 352
+    """Bytes of a NIfTI file of ``shape`` and ``dtype``, in Python integers (never wraps)."""
+    return math.prod(int(v) for v in shape) * np.dtype(dtype).itemsize + 352
 
 
 def check_output_path(
     path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False
 ) -> None:
-    """Refuse writing over an input, over an existing file (unless ``overwrite``),
-    into a missing or read-only directory."""
+    """Refuse writing over an input (by file identity, :func:`.paths.check_not_an_input`),
+    over an existing file (unless ``overwrite``), into a missing or read-only directory."""
     target = Path(os.path.abspath(path))
-    for src in inputs:
-        src_abs = Path(os.path.abspath(src))
-        same = src_abs == target
-        if not same and target.exists():
-            try:
-                same = os.path.samefile(src_abs, target)
-            except OSError:
-                same = False
-        if same:
-            raise OutputError(f"{path}: output is the input file; refusing to overwrite an input")
+    check_not_an_input(path, inputs)
     if target.is_dir():
         raise OutputError(f"{path}: is a directory")
     if target.exists() and not overwrite:
@@ -150,8 +144,8 @@ def check_free_space(path: Path, nbytes: int, *, compressed: bool = False) -> No
 def _fmt_bytes(n: float, *, binary: bool = False) -> str:
     """``'1.2 GB'`` (decimal), or ``'1.1 GiB'`` with ``binary`` (for sizes the
     user gave as SIZE options, which are parsed in binary units)."""
-    step, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB")) if binary else (
-        1000, ("B", "KB", "MB", "GB", "TB"))
+    step, units = (1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")) if binary else (
+        1000, ("B", "KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"))
     for unit in units:
         if abs(n) < step or unit == units[-1]:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -311,7 +305,7 @@ class NiftiWriter:
         self.tmp = temporary_path(self.path)
         self._f: IO[bytes] | None = None
         self.bytes_written = 0
-        self.total_bytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        self.total_bytes = math.prod(self.shape) * self.dtype.itemsize
 
     def __enter__(self) -> NiftiWriter:
         clean_stale_temporaries(self.path.parent)

@@ -135,10 +135,13 @@ def plan_outputs(
             raise OptionError(f"-o/--output-dir: {output_dir} exists and is not a directory")
     output_dir = Path(output_dir)
     pairs = [(p, output_dir / output_name(p, name)) for p in inputs]
+    from niresample_cli.core.paths import same_file
+
     seen: dict[Path, Path] = {}
     sources = {_key(p) for p in inputs}
     for src, dst in pairs:
-        if _key(dst) in sources:
+        # By file identity: -o may be a symlink to the inputs' folder, an output a hard link.
+        if _key(dst) in sources or (dst.exists() and any(same_file(dst, p) for p in inputs)):
             raise OptionError(f"{dst}: the output would replace an input; choose another --name or -o")
         if _key(dst) in seen:
             raise OptionError(
@@ -150,7 +153,10 @@ def plan_outputs(
 
 
 def _key(p: Path) -> Path:
-    return Path(os.path.abspath(p))
+    """The real path (symlinked folders resolved): two spellings of one file are one key."""
+    from niresample_cli.core.paths import identity_key
+
+    return Path(identity_key(p))
 
 
 # --------------------------------------------------------------------------
