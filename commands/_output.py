@@ -63,11 +63,11 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
         warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
                   "and were clipped (use --dtype float32 to keep them)")
     if compare and not quiet:
-        _compare(result)
+        _compare(result, fill=getattr(request.method, "fill", None))
     return result.facts()
 
 
-def _compare(result: RunResult) -> None:
+def _compare(result: RunResult, *, fill: float | None = None) -> None:
     from niresample_cli.console import warn_line
 
     try:
@@ -80,7 +80,7 @@ def _compare(result: RunResult) -> None:
     # labels=True refuses float and scaled label maps (which labels accepts):
     # for those, let compare decide.
     report = compare_images(result.input, result.output,
-                            labels=True if result.labels and result.integer else None)
+                            labels=True if result.labels and result.integer else None, fill=fill)
     print_report(report)
 
 

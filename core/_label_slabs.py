@@ -28,7 +28,7 @@ from .io import open_image
 from .kernels import NEAREST_EPS, nearest_index
 from .source import SourceHandle, SourceImage
 
-__all__ = ["LabelSlabs", "gaussian_weights"]
+__all__ = ["LabelSlabs", "gaussian_weights", "check_fill"]
 
 #: Gaussian taps are integers summing to 2**17 per axis: three passes stay below 2**53.
 _WEIGHT_BITS = 17
@@ -48,6 +48,30 @@ def gaussian_weights(sigma_voxels: float) -> np.ndarray:
     x = np.arange(-r, r + 1, dtype=np.float64)
     g = np.exp(-0.5 * (x / float(sigma_voxels)) ** 2)
     return np.round(g / g.sum() * (1 << _WEIGHT_BITS))
+
+
+def check_fill(fill: float, dtype: np.dtype) -> object:
+    """``fill`` as a scalar of the label ``dtype``; OptionError when it does not fit.
+
+    Raises
+    ------
+    OptionError
+        A non-whole ``fill`` for integer labels, or one outside the dtype's range.
+    """
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not float(fill).is_integer() or not info.min <= int(fill) <= info.max:
+            raise OptionError(f"fill: {fill!r} does not fit the labels' {dt.name} values "
+                              f"(whole numbers {info.min}..{info.max})", param="fill")
+        return dt.type(int(fill))
+    if dt.kind == "f":
+        v = dt.type(fill)
+        if not np.isfinite(v):
+            raise OptionError(f"fill: {fill!r} does not fit the labels' {dt.name} values",
+                              param="fill")
+        return v
+    return dt.type(fill)
 
 
 # -- the slab function ---------------------------------------------------------
@@ -101,13 +125,17 @@ class LabelSlabs:
         Gaussian sigma in output voxels (gaussian only).
     device : {'numpy', 'cpu', 'cuda'}
         A resolved device (:func:`niresample_cli.core.device.resolve_device`).
+    fill : int or float
+        The label of output voxels outside the input's field of view (must fit the
+        input's dtype: :func:`check_fill`).
     """
 
     def __init__(self, source: SourceImage | str | os.PathLike[str], grid: Grid, *,
                  method: str = "nearest", sigma_voxels: Sequence[float] | None = None,
-                 device: str = "numpy") -> None:
+                 device: str = "numpy", fill: float = 0) -> None:
         if not isinstance(source, SourceImage):
             source = open_image(source)
+        self.fill = check_fill(fill, source.dtype)
         self._handle = SourceHandle(source)
         src_grid = source.grid
         self.in_shape = tuple(int(v) for v in src_grid.shape)
@@ -213,24 +241,24 @@ class LabelSlabs:
         valid_z = iz >= 0
         if not valid_z.any():
             if out is None:
-                return np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
-            out[...] = 0
+                return np.full((nx, ny, len(zs)), self.fill, dtype=src.dtype, order="F")
+            out[...] = self.fill
             return out
         z_lo, z_hi = int(iz[valid_z].min()), int(iz[valid_z].max()) + 1
         rows = self._read_rows(volume, z_lo, z_hi)
         idx = [np.maximum(ix, 0), np.maximum(iy, 0), np.where(valid_z, iz - z_lo, 0)]
         out = gather(rows, idx, self.device, out=out)
         if (ix < 0).any() or (iy < 0).any() or not valid_z.all():
-            out[ix < 0] = 0
-            out[:, iy < 0] = 0
-            out[:, :, ~valid_z] = 0
+            out[ix < 0] = self.fill
+            out[:, iy < 0] = self.fill
+            out[:, :, ~valid_z] = self.fill
         return out
 
     def _nearest_general(self, volume: int, zs: np.ndarray) -> np.ndarray:
         src = self.source
         nx, ny = self.grid.shape[0], self.grid.shape[1]
         n_in = np.asarray(self.in_shape)
-        out = np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
+        out = np.full((nx, ny, len(zs)), self.fill, dtype=src.dtype, order="F")
         m = self.map
         # Chunk along z so that coordinates (3 x float64 per voxel) stay small.
         step = max(1, (32 << 20) // max(1, nx * ny * 40))
@@ -252,7 +280,7 @@ class LabelSlabs:
             hi = [int(idx[a][inside].max()) + 1 for a in range(3)]
             box = self._read_rows(volume, lo[2], hi[2], x=slice(lo[0], hi[0]), y=slice(lo[1], hi[1]))
             vals = gather_points(box, [np.where(inside, idx[a] - lo[a], 0) for a in range(3)])
-            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, 0)
+            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, self.fill)
         return out
 
     def _majority(self, volume: int, z0: int, z1: int) -> np.ndarray:
@@ -285,10 +313,10 @@ class LabelSlabs:
                                    device=self.device)
             out = np.asfortranarray(values[mode])
         outside = [self.nn[0] < 0, self.nn[1] < 0, self.nn[2][z0:z1] < 0]
-        if any(o.any() for o in outside):  # beyond the input's field of view: background
-            out[outside[0]] = 0
-            out[:, outside[1]] = 0
-            out[:, :, outside[2]] = 0
+        if any(o.any() for o in outside):  # beyond the input's field of view: the fill
+            out[outside[0]] = self.fill
+            out[:, outside[1]] = self.fill
+            out[:, :, outside[2]] = self.fill
         return out
 
     def _gaussian(self, volume: int, z0: int, z1: int) -> np.ndarray:

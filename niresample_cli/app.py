@@ -76,7 +76,7 @@ def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[...
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from niresample_cli.core.errors import NiresampleError
-        from niresample_cli.errors import failure_message
+        from niresample_cli.errors import exit_code, failure_message
 
         previous = previous_int = None
         stream = sys.modules.get("niresample_cli.core.stream")
@@ -100,7 +100,7 @@ def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[...
             if state.debug:
                 raise
             error_line(failure_message(err, command))
-            raise typer.Exit(1) from None
+            raise typer.Exit(exit_code(err)) from None
         except KeyboardInterrupt:
             error_line("interrupted; no partial output was left at the target")
             raise typer.Exit(130) from None

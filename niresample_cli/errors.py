@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FLAGS", "flags_for", "cli_message", "failure_message"]
+__all__ = ["FLAGS", "flags_for", "cli_message", "failure_message", "exit_code", "USAGE_EXIT",
+           "FAILURE_EXIT"]
+
+#: A usage mistake: an option value or a combination of options (as the parser's own errors).
+USAGE_EXIT = 2
+#: An input, output or runtime failure.
+FAILURE_EXIT = 1
 
 #: Flags of the parameters every resampling command shares.
 _COMMON: dict[str, str] = {
@@ -41,8 +47,8 @@ _COMMON: dict[str, str] = {
 FLAGS: dict[str, dict[str, str]] = {
     "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
     "size": {**_COMMON},
-    "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
-    "compare": {"max_memory": "--max-memory"},
+    "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z", "fill": "--fill"},
+    "compare": {"max_memory": "--max-memory", "fill": "--fill"},
     "info": {},
 }
 
@@ -84,3 +90,21 @@ def failure_message(err: BaseException, command: str | None = None) -> str:
     if isinstance(err, MemoryError):
         return "out of memory; lower --max-memory or free some RAM"
     return f"internal error: {type(err).__name__}: {err}"
+
+
+def exit_code(err: BaseException) -> int:
+    """The exit status of a failed run: 2 for a usage mistake, 1 for everything else.
+
+    A usage mistake is an :class:`~niresample_cli.core.errors.OptionError` (a bad option
+    value or combination) or a :class:`~niresample_cli.core.errors.GridError` that names
+    the parameter at fault (``spacing``, ``shape``: a requested grid).  A ``GridError``
+    without a parameter comes from a file (an input's affine) and, like input, header,
+    output, label and device errors, exits 1.
+    """
+    from niresample_cli.core.errors import GridError, OptionError
+
+    if isinstance(err, OptionError):
+        return USAGE_EXIT
+    if isinstance(err, GridError) and getattr(err, "param", None):
+        return USAGE_EXIT
+    return FAILURE_EXIT

@@ -93,3 +93,10 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="
 __all__ += ["MaxOutputOpt"]
 
 MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]
+
+# -- outside the input's field of view (issue 15 item 5) ---------------------------------
+# FillOpt is the generic alias (an intensity --fill reuses it); LabelFillOpt states the label rule.
+__all__ += ["FillOpt", "LabelFillOpt"]
+
+FillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Value of output voxels outside the input's field of view.")]
+LabelFillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Label of output voxels outside the input's field of view (default 0, background). It need not be an input value, but must fit the label dtype; every output value is an input value or the --fill value.")]
