@@ -36,18 +36,63 @@ _WEIGHT_BITS = 17
 _TRUNCATE = 4.0
 
 
-def gaussian_weights(sigma_voxels: float) -> np.ndarray:
+#: Kernels up to this radius are built tap by tap (then folded); longer ones from erf.
+_EXACT_RADIUS = 1 << 20
+
+
+def gaussian_weights(sigma_voxels: float, n: int | None = None) -> np.ndarray:
     """Integer Gaussian taps ``(2r + 1,)`` summing to about ``2**17``.
 
     ``r = int(4 * sigma + 0.5)`` as in :func:`scipy.ndimage.gaussian_filter`.
     Integer taps keep every smoothed value exact in float64.
+
+    Parameters
+    ----------
+    sigma_voxels : float
+        Sigma in voxels (finite, >= 0).
+    n : int, optional
+        The axis length.  A kernel wider than the axis is clamped to radius ``n - 1``
+        with each tail's taps added to the edge tap: under edge replication every tap
+        beyond ``n - 1`` reads the edge voxel, so the result is exactly the full
+        kernel's, at a cost bounded by the image instead of by sigma.
+
+    Raises
+    ------
+    OptionError
+        A sigma that is not finite (param ``sigma``).
     """
-    r = int(_TRUNCATE * float(sigma_voxels) + 0.5)
-    if r == 0 or sigma_voxels <= 0:
+    s = float(sigma_voxels)
+    if not np.isfinite(s):
+        raise OptionError(f"sigma: too large ({sigma_voxels!r} output voxels)", param="sigma")
+    r = int(_TRUNCATE * s + 0.5)
+    if r == 0 or s <= 0:
         return np.array([float(1 << _WEIGHT_BITS)])
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    g = np.exp(-0.5 * (x / float(sigma_voxels)) ** 2)
-    return np.round(g / g.sum() * (1 << _WEIGHT_BITS))
+    keep = r if n is None else min(r, max(int(n) - 1, 0))
+    if r <= _EXACT_RADIUS:
+        x = np.arange(-r, r + 1, dtype=np.float64)
+        g = np.exp(-0.5 * (x / s) ** 2)
+        taps = np.round(g / g.sum() * (1 << _WEIGHT_BITS))
+        if keep == r:
+            return taps
+        out = taps[r - keep:r + keep + 1].copy()
+        out[0] += taps[:r - keep].sum()
+        out[-1] += taps[r + keep + 1:].sum()
+        return out
+    # Too long to build (sigma in the hundreds of thousands of voxels and more): the
+    # sampled Gaussian's sums from its integral (midpoint rule, exact to far below one
+    # tap at such widths).
+    import math
+
+    def mass(a: float) -> float:  # sum of exp(-x^2 / 2 s^2) over integers 0 < x <= a
+        return s * math.sqrt(math.pi / 2) * math.erf((a + 0.5) / (s * math.sqrt(2))) - 0.5
+
+    total = 2 * mass(float(r)) + 1
+    x = np.arange(-keep, keep + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / s) ** 2) / total
+    tail = (mass(float(r)) - mass(float(keep))) / total
+    g[0] += tail
+    g[-1] += tail
+    return np.round(g * (1 << _WEIGHT_BITS))
 
 
 def check_fill(fill: float, dtype: np.dtype) -> object:
@@ -144,7 +189,8 @@ class LabelSlabs:
         self.device = device
         self.sigma_voxels = tuple(float(s) for s in sigma_voxels) if sigma_voxels is not None \
             else (0.0, 0.0, 0.0)
-        self.weights = [gaussian_weights(s) for s in self.sigma_voxels]
+        # clamped to each output axis (exact: the slabs replicate their edges)
+        self.weights = [gaussian_weights(s, grid.shape[a]) for a, s in enumerate(self.sigma_voxels)]
         self.radius = tuple((len(w) - 1) // 2 for w in self.weights)
         sep = axis_aligned_map(src_grid, grid)
         self.separable = sep is not None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reltools import assert_one_line_error, cli, good_nifti, patched, SROW_X
+from reltools import SROW_X, assert_one_line_error, cli, good_nifti, patched
 
 
 @pytest.mark.parametrize("args", [
