@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def gaussian_weights(sigma_voxels: float, n: int | None = None) -> np.ndarray:
     return np.round(g * (1 << _WEIGHT_BITS))
 
 
-def check_fill(fill: float, dtype: np.dtype) -> object:
+def check_fill(fill: float, dtype: np.dtype) -> Any:
     """``fill`` as a scalar of the label ``dtype``; OptionError when it does not fit.
 
     Raises
@@ -180,7 +181,7 @@ class LabelSlabs:
                  device: str = "numpy", fill: float = 0) -> None:
         if not isinstance(source, SourceImage):
             source = open_image(source)
-        self.fill = check_fill(fill, source.dtype)
+        self.fill_value = check_fill(fill, source.dtype)
         self._handle = SourceHandle(source)
         src_grid = source.grid
         self.in_shape = tuple(int(v) for v in src_grid.shape)
@@ -287,24 +288,24 @@ class LabelSlabs:
         valid_z = iz >= 0
         if not valid_z.any():
             if out is None:
-                return np.full((nx, ny, len(zs)), self.fill, dtype=src.dtype, order="F")
-            out[...] = self.fill
+                return np.full((nx, ny, len(zs)), self.fill_value, dtype=src.dtype, order="F")
+            out[...] = self.fill_value
             return out
         z_lo, z_hi = int(iz[valid_z].min()), int(iz[valid_z].max()) + 1
         rows = self._read_rows(volume, z_lo, z_hi)
         idx = [np.maximum(ix, 0), np.maximum(iy, 0), np.where(valid_z, iz - z_lo, 0)]
         out = gather(rows, idx, self.device, out=out)
         if (ix < 0).any() or (iy < 0).any() or not valid_z.all():
-            out[ix < 0] = self.fill
-            out[:, iy < 0] = self.fill
-            out[:, :, ~valid_z] = self.fill
+            out[ix < 0] = self.fill_value
+            out[:, iy < 0] = self.fill_value
+            out[:, :, ~valid_z] = self.fill_value
         return out
 
     def _nearest_general(self, volume: int, zs: np.ndarray) -> np.ndarray:
         src = self.source
         nx, ny = self.grid.shape[0], self.grid.shape[1]
         n_in = np.asarray(self.in_shape)
-        out = np.full((nx, ny, len(zs)), self.fill, dtype=src.dtype, order="F")
+        out = np.full((nx, ny, len(zs)), self.fill_value, dtype=src.dtype, order="F")
         m = self.map
         # Chunk along z so that coordinates (3 x float64 per voxel) stay small.
         step = max(1, (32 << 20) // max(1, nx * ny * 40))
@@ -326,7 +327,7 @@ class LabelSlabs:
             hi = [int(idx[a][inside].max()) + 1 for a in range(3)]
             box = self._read_rows(volume, lo[2], hi[2], x=slice(lo[0], hi[0]), y=slice(lo[1], hi[1]))
             vals = gather_points(box, [np.where(inside, idx[a] - lo[a], 0) for a in range(3)])
-            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, self.fill)
+            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, self.fill_value)
         return out
 
     def _majority(self, volume: int, z0: int, z1: int) -> np.ndarray:
@@ -360,9 +361,9 @@ class LabelSlabs:
             out = np.asfortranarray(values[mode])
         outside = [self.nn[0] < 0, self.nn[1] < 0, self.nn[2][z0:z1] < 0]
         if any(o.any() for o in outside):  # beyond the input's field of view: the fill
-            out[outside[0]] = self.fill
-            out[:, outside[1]] = self.fill
-            out[:, :, outside[2]] = self.fill
+            out[outside[0]] = self.fill_value
+            out[:, outside[1]] = self.fill_value
+            out[:, :, outside[2]] = self.fill_value
         return out
 
     def _gaussian(self, volume: int, z0: int, z1: int) -> np.ndarray:

@@ -344,7 +344,7 @@ def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | N
     ca = {k: v for k, v in counts_a.counts.items() if k != 0}
     cb = {k: v for k, v in counts_b.counts.items() if k != 0}
     # b's fill outside a's FOV is b's background when a lacks it (labels --fill)
-    fill_voxels = cb.pop(fill, 0) if fill is not None and fill not in ca else 0
+    fill_voxels = cb.pop(fill, 0) if fill is not None and fill not in ca else 0  # type: ignore[call-overload]
     va = float(np.prod(img_a.grid.spacing))
     vb = float(np.prod(img_b.grid.spacing))
     rows = []
