@@ -53,12 +53,12 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
 
     Module-level and picklable with :func:`functools.partial`: ``-j N`` runs it in processes.
     """
-    from niresample_cli.console import err, warn_line
+    from niresample_cli.console import err, safe_text, warn_line
     from niresample_cli.core.run import resample_file
 
     result = resample_file(in_path, out_path, request, progress=progress)
     if not quiet:
-        err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
+        err.print(safe_text(report_line(result)), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
         warn_line(f"{result.output}: {result.clipped} voxels were outside the {result.dtype} range "
                   "and were clipped (use --dtype float32 to keep them)")

@@ -26,6 +26,8 @@ def _to_torch(arr: np.ndarray, dev: Any) -> tuple[Any, np.dtype]:
     import torch
 
     a = np.ascontiguousarray(np.asarray(arr).T)
+    if not a.flags.writeable:  # rows of a read-only map: torch warns about sharing them
+        a = a.copy()
     dtype = a.dtype
     if dtype.kind == "u":
         a = a.view(np.dtype(f"i{dtype.itemsize}"))

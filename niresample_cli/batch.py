@@ -411,7 +411,7 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from niresample_cli.console import err
+    from niresample_cli.console import err, safe_text
 
     counts = {s: sum(r["status"] == s for r in results) for s in ("ok", "skipped", "failed")}
     style = {"ok": "green", "skipped": "yellow", "failed": "bold red"}
@@ -426,5 +426,6 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
         s = r["status"]
         detail = r.get("reason", "") if s != "ok" else Path(r["output"]).name
         secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
-        table.add_row(escape(Path(r["input"]).name), f"[{style[s]}]{s}[/]", escape(detail), secs)
+        table.add_row(escape(safe_text(Path(r["input"]).name)), f"[{style[s]}]{s}[/]",
+                      escape(safe_text(detail)), secs)
     err.print(table)
