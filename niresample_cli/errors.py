@@ -89,7 +89,25 @@ def failure_message(err: BaseException, command: str | None = None) -> str:
         return cli_message(err, command)
     if isinstance(err, MemoryError):
         return "out of memory; lower --max-memory or free some RAM"
+    if _ordinary_os_error(err):
+        # the safety net for an OS condition core did not wrap where it arose
+        assert isinstance(err, OSError)
+        where = err.filename if err.filename is not None else "standard output"
+        return f"{where}: {err.strerror}"
     return f"internal error: {type(err).__name__}: {err}"
+
+
+#: OS conditions of the machine, not bugs: a name too long, a file where a folder is
+#: expected, a full, read-only or forbidden place, a failing device.
+_ORDINARY_ERRNOS = ("ENAMETOOLONG", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT", "EROFS", "EACCES",
+                    "EPERM", "EIO", "ELOOP", "EFBIG", "ENOENT", "EEXIST")
+
+
+def _ordinary_os_error(err: BaseException) -> bool:
+    import errno
+
+    codes = {getattr(errno, n) for n in _ORDINARY_ERRNOS if hasattr(errno, n)}
+    return isinstance(err, OSError) and err.errno in codes and bool(err.strerror)
 
 
 def exit_code(err: BaseException) -> int:
