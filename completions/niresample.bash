@@ -24,8 +24,9 @@ _niresample() {
                 --fail-on) COMPREPLY=($(compgen -W "lost-labels new-labels fov-shift" -- "$cur")); return;;
                 --fov-tolerance) return;;
                 --max-memory) return;;
+                --fill) return;;
             esac
-            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --help -h"
+            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --fill --help -h"
             ;;
         info)
             case "$prev" in
@@ -56,8 +57,9 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --fill) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --fill --help -h"
             ;;
         size)
             case "$prev" in
