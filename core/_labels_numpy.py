@@ -5,31 +5,18 @@ identical results.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ._cancel import check_cancel
+
 __all__ = ["gather", "gather_points", "free_sentinel", "majority_codes", "smooth_labels_blocks",
-           "dense_codes", "BLOCK", "check_cancel"]
+           "dense_codes", "BLOCK"]
 
 #: Output block edge (voxels) for the Gaussian method on the CPU.
 BLOCK = 32
-
-
-def check_cancel() -> None:
-    """Raise KeyboardInterrupt when a cancel was requested (:func:`.stream.request_cancel`).
-
-    Called between Gaussian blocks and labels, so that a long kernel running on a slab
-    thread (or in a batch worker) stops within one block of Ctrl-C or SIGTERM instead of
-    finishing its slab.  Reads the stream's flag without importing it (no cycle; nothing
-    to cancel when no stream was ever loaded).
-    """
-    stream = sys.modules.get(__name__.rsplit(".", 1)[0] + ".stream")
-    flag = getattr(stream, "_CANCEL", None)
-    if flag is not None and flag.is_set():
-        raise KeyboardInterrupt
 
 
 def _take_order(idx: Sequence[np.ndarray], shape: Sequence[int]) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._labels_numpy import check_cancel
+from ._cancel import check_cancel
 from .device import torch_device
 
 __all__ = ["gather", "majority", "smooth_labels"]

@@ -30,6 +30,7 @@ from ._compare_stats import (
     _DiceCounts,
     _unique_counts,
     _ValueStats,
+    validate_fill,
 )
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
@@ -230,7 +231,7 @@ def compare_images(
     ([], 0.97...)
     """
     budget = min(_validate(labels, max_memory), _SLAB_CAP)
-    fill = _validate_fill(fill)
+    fill = validate_fill(fill)
     with open_image(a) as img_a, open_image(b) as img_b:
         limit = MAX_LABELS
         if labels is None:
@@ -319,18 +320,6 @@ def _pass_b(img_b: SourceImage, *, limit: int, budget: int,
                 counts.add(slab)
             tick((z1 - z0) * slice_bytes)
     return stats, counts
-
-
-def _validate_fill(fill: object) -> float | None:
-    if fill is None:
-        return None
-    try:
-        f = float(fill)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise OptionError(f"fill: expected a number, got {fill!r}", param="fill") from None
-    if not np.isfinite(f):
-        raise OptionError(f"fill: expected a finite number, got {fill!r}", param="fill")
-    return int(f) if f.is_integer() else f
 
 
 def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | None,
