@@ -356,11 +356,14 @@ def _worker_signals(parent: int | None = None) -> None:
 
     def stop(signum: int, frame: Any) -> None:
         global _STOPPING
+        first = not _STOPPING
         _STOPPING = True
         stream = __import__("sys").modules.get("niresample_cli.core.stream")
         if stream is not None:  # slab threads stop at their next block
             stream.request_cancel()
-        if _BUSY:
+        # Once only: Ctrl-C reaches the whole group and the parent then SIGTERMs its
+        # workers; a second interrupt would cut the first one's clean-up short.
+        if _BUSY and first:
             raise KeyboardInterrupt
 
     for name in ("SIGTERM", "SIGHUP", "SIGINT"):
