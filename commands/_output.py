@@ -91,7 +91,7 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
 
     Module-level and picklable with :func:`functools.partial`: ``-j N`` runs it in processes.
     """
-    from niresample_cli.console import err, plural, warn_line
+    from niresample_cli.console import err, plural, safe_text, warn_line
     from niresample_cli.core.run import resample_file
 
     result = resample_file(in_path, out_path, request, progress=progress)
@@ -99,13 +99,14 @@ def resample_one(in_path: Path, out_path: Path, progress: Any, *, request: Resam
     if finish is not None:  # the bar shows 100 % before the "done" line
         finish()
     if not view.quiet:
-        err.print(report_line(result), soft_wrap=True, highlight=False, markup=False)
+        err.print(safe_text(report_line(result)), soft_wrap=True, highlight=False, markup=False)
     if result.clipped:
         warn_line(f"{result.output}: {plural(result.clipped, 'voxel was', 'voxels were')} outside "
                   f"the {result.dtype} range and clipped (use --dtype float32 to keep them)")
     for text in result.warnings:
         warn_line(cli_warning(text, view.command))
-    compared = _compare(result, json_out=view.json_out) if view.compare and not view.quiet else None
+    compared = _compare(result, json_out=view.json_out, fill=getattr(request.method, "fill", None)) \
+        if view.compare and not view.quiet else None
     if report is not None:
         _write_report(result, report.path_for(in_path), compared, request, quiet=view.quiet)
     return result.facts()
@@ -133,7 +134,8 @@ def _compare_labels(result: RunResult) -> bool | None:
     return True if result.labels and result.integer else None
 
 
-def _compare(result: RunResult, *, json_out: bool = False) -> dict[str, Any] | None:
+def _compare(result: RunResult, *, json_out: bool = False,
+             fill: float | None = None) -> dict[str, Any] | None:
     from niresample_cli.console import err, out, warn_line
 
     try:
@@ -143,7 +145,8 @@ def _compare(result: RunResult, *, json_out: bool = False) -> dict[str, Any] | N
         warn_line("--compare is not available in this version")
         return None
     assert result.input is not None and result.output is not None
-    report = compare_images(result.input, result.output, labels=_compare_labels(result))
+    report = compare_images(result.input, result.output, labels=_compare_labels(result),
+                            fill=fill)
     print_report(report, console=err if json_out else out)  # --json keeps stdout for JSON
     return report
 

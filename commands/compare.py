@@ -59,6 +59,10 @@ def run(
     quiet: QuietOpt = False,
     report_html: CompareReportOpt = None,
     png: PngOpt = None,
+    fill: Annotated[Optional[float], typer.Option(
+        "--fill", metavar="VALUE", help="B's value outside A's field of view (labels --fill): "
+        "not counted as a new label when A lacks it. 0 (background) never is.",
+        show_default=False)] = None,
 ) -> None:
     """Compare B with A: grids and FOV shift, value statistics, labels and Dice.
 
@@ -87,7 +91,7 @@ def run(
     conditions = list(fail_on or [])
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
-                                progress=progress_callback(progress, "comparing"))
+                                progress=progress_callback(progress, "comparing"), fill=fill)
     failed = failed_checks(report, fail_on=conditions, fov_tolerance=fov_tolerance)
     report["checks"] = {"fail_on": conditions, "fov_tolerance_mm": fov_tolerance, "failed": failed}
     if json_out:

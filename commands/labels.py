@@ -20,6 +20,7 @@ from niresample_cli.options import (
     ForceOpt,
     ImageFileOpt,
     JobsOpt,
+    LabelFillOpt,
     LabelIsoOpt,
     LabelMethodChoice,
     LabelMethodOpt,
@@ -114,12 +115,14 @@ def run(
     iso: LabelIsoOpt = None,
     image_file: ImageFileOpt = None,
     output_dir_alias: OutputDirAliasOpt = None,
+    fill: LabelFillOpt = 0,
 ) -> None:
-    """Resample label maps: every output value is an input value, dtype kept.
+    """Resample label maps: every output value is an input value or the --fill value, dtype kept.
 
     --sigma is in mm in output space: each label's indicator on the
     nearest-neighbour output grid is smoothed, and each voxel takes the label
-    with the largest value (ties to the nearest-neighbour label).
+    with the largest value (ties to the nearest-neighbour label). Output voxels
+    outside the input's field of view take --fill (default 0, background).
 
     Examples:
 
@@ -146,7 +149,7 @@ def run(
     request = ResampleRequest(
         labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
         LabelMethod(method.value, sigma=sigma, sigma_voxels=sigma_voxels,  # type: ignore[arg-type]
-                    force_float_labels=force_float_labels),
+                    force_float_labels=force_float_labels, fill=fill),
         compute_from(device, max_memory, threads),
         output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                     max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,

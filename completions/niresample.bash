@@ -26,8 +26,9 @@ _niresample() {
                 --max-memory) return;;
                 --report) COMPREPLY=($(compgen -f -- "$cur")); return;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --fill) return;;
             esac
-            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --report --png --help -h"
+            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --report --png --fill --help -h"
             ;;
         info)
             case "$prev" in
@@ -59,8 +60,9 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --fill) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --fill --help -h"
             ;;
         size)
             case "$prev" in

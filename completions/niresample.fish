@@ -9,7 +9,7 @@ complete -c niresample -n '__fish_use_subcommand' -l show-completion -d 'Show co
 complete -c niresample -n '__fish_use_subcommand' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n __fish_use_subcommand -a compare -d 'Compare B with A: grids and FOV shift, value statistics, labels and Dice'
 complete -c niresample -n __fish_use_subcommand -a info -d 'Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes'
-complete -c niresample -n __fish_use_subcommand -a labels -d 'Resample label maps: every output value is an input value, dtype kept'
+complete -c niresample -n __fish_use_subcommand -a labels -d 'Resample label maps: every output value is an input value or the --fill value, dtype kept'
 complete -c niresample -n __fish_use_subcommand -a size -d 'Resample to a new shape; the field of view is kept exactly (cubic B-spline by default)'
 complete -c niresample -n __fish_use_subcommand -a spacing -d 'Resample to a new voxel spacing (mm), keeping the field of view'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l json -d 'The report as one JSON object on stdout, for scripts'
@@ -21,6 +21,7 @@ complete -c niresample -n '__fish_seen_subcommand_from compare' -l max-memory -x
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l quiet -s q -d 'Print nothing but errors'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l report -r -F -d 'Also write a self-contained HTML report: slices, FOV boxes, tables and the --fail-on verdict (needs the report extra)'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l png -r -F -d 'Also write the slice figure alone (a, b, b\'s edges on a, b - a) as a PNG (needs the report extra)'
+complete -c niresample -n '__fish_seen_subcommand_from compare' -l fill -x -d 'B\'s value outside A\'s field of view (labels --fill): not counted as a new label when A lacks it. 0 (background) never is'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from compare' -F
 complete -c niresample -n '__fish_seen_subcommand_from info' -l json -d 'JSON on stdout: the file\'s object, or an array of them for several files'
@@ -60,6 +61,7 @@ complete -c niresample -n '__fish_seen_subcommand_from labels' -l resume -d 'Fin
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l scheduler -x -d 'Run the Zarr chunk tasks on this dask.distributed scheduler (workers must see the same paths)'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l force -d 'Skip the free-disk-space check'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l dry-run -d 'Print each output\'s grid (shape, spacing, origin, FOV, size on disk) and write nothing'
+complete -c niresample -n '__fish_seen_subcommand_from labels' -l fill -x -d 'Label of output voxels outside the input\'s field of view (default 0, background). It need not be an input value, but must fit the label dtype; every output value is an input value or the --fill value'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -l help -s h -d 'Show the help and exit'
 complete -c niresample -n '__fish_seen_subcommand_from labels' -F
 complete -c niresample -n '__fish_seen_subcommand_from size' -l shape -x -d 'New shape; the FOV is kept exactly'

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PERCENTILES", "MAX_LABELS", "HIST_BINS"]
+from .errors import OptionError
+
+__all__ = ["PERCENTILES", "MAX_LABELS", "HIST_BINS", "validate_fill"]
 
 #: Percentiles reported for each image.
 PERCENTILES: tuple[float, ...] = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
@@ -226,3 +228,16 @@ class _DiceCounts:
         self.both = _Counter(limit)
         self.mapped = _Counter(limit)
         self.volumes = 0
+
+
+def validate_fill(fill: object) -> float | None:
+    """``compare_images``'s ``fill``: None or a finite number (an int when whole)."""
+    if fill is None:
+        return None
+    try:
+        f = float(fill)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"fill: expected a number, got {fill!r}", param="fill") from None
+    if not np.isfinite(f):
+        raise OptionError(f"fill: expected a finite number, got {fill!r}", param="fill")
+    return int(f) if f.is_integer() else f

@@ -36,7 +36,7 @@ def _prepare(source: SourceImage, request: ResampleRequest) -> LabelSlabs:
     dev = resolve_device(request.compute.device)
     grid = request.target.grid_for(source.grid)
     fn = LabelSlabs(source, grid, method=method.method,
-                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev)
+                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev, fill=method.fill)
     # Last: it streams the whole image, so every cheap refusal comes first.
     check_label_values(source, force=method.force_float_labels)
     return fn

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .io import open_image
 from .kernels import NEAREST_EPS, nearest_index
 from .source import SourceHandle, SourceImage
 
-__all__ = ["LabelSlabs", "gaussian_weights"]
+__all__ = ["LabelSlabs", "gaussian_weights", "check_fill"]
 
 #: Gaussian taps are integers summing to 2**17 per axis: three passes stay below 2**53.
 _WEIGHT_BITS = 17
@@ -36,18 +37,87 @@ _WEIGHT_BITS = 17
 _TRUNCATE = 4.0
 
 
-def gaussian_weights(sigma_voxels: float) -> np.ndarray:
+#: Kernels up to this radius are built tap by tap (then folded); longer ones from erf.
+_EXACT_RADIUS = 1 << 20
+
+
+def gaussian_weights(sigma_voxels: float, n: int | None = None) -> np.ndarray:
     """Integer Gaussian taps ``(2r + 1,)`` summing to about ``2**17``.
 
     ``r = int(4 * sigma + 0.5)`` as in :func:`scipy.ndimage.gaussian_filter`.
     Integer taps keep every smoothed value exact in float64.
+
+    Parameters
+    ----------
+    sigma_voxels : float
+        Sigma in voxels (finite, >= 0).
+    n : int, optional
+        The axis length.  A kernel wider than the axis is clamped to radius ``n - 1``
+        with each tail's taps added to the edge tap: under edge replication every tap
+        beyond ``n - 1`` reads the edge voxel, so the result is exactly the full
+        kernel's, at a cost bounded by the image instead of by sigma.
+
+    Raises
+    ------
+    OptionError
+        A sigma that is not finite (param ``sigma``).
     """
-    r = int(_TRUNCATE * float(sigma_voxels) + 0.5)
-    if r == 0 or sigma_voxels <= 0:
+    s = float(sigma_voxels)
+    if not np.isfinite(s):
+        raise OptionError(f"sigma: too large ({sigma_voxels!r} output voxels)", param="sigma")
+    r = int(_TRUNCATE * s + 0.5)
+    if r == 0 or s <= 0:
         return np.array([float(1 << _WEIGHT_BITS)])
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    g = np.exp(-0.5 * (x / float(sigma_voxels)) ** 2)
-    return np.round(g / g.sum() * (1 << _WEIGHT_BITS))
+    keep = r if n is None else min(r, max(int(n) - 1, 0))
+    if r <= _EXACT_RADIUS:
+        x = np.arange(-r, r + 1, dtype=np.float64)
+        g = np.exp(-0.5 * (x / s) ** 2)
+        taps = np.round(g / g.sum() * (1 << _WEIGHT_BITS))
+        if keep == r:
+            return taps
+        out = taps[r - keep:r + keep + 1].copy()
+        out[0] += taps[:r - keep].sum()
+        out[-1] += taps[r + keep + 1:].sum()
+        return out
+    # Too long to build (sigma in the hundreds of thousands of voxels and more): the
+    # sampled Gaussian's sums from its integral (midpoint rule, exact to far below one
+    # tap at such widths).
+    import math
+
+    def mass(a: float) -> float:  # sum of exp(-x^2 / 2 s^2) over integers 0 < x <= a
+        return s * math.sqrt(math.pi / 2) * math.erf((a + 0.5) / (s * math.sqrt(2))) - 0.5
+
+    total = 2 * mass(float(r)) + 1
+    x = np.arange(-keep, keep + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / s) ** 2) / total
+    tail = (mass(float(r)) - mass(float(keep))) / total
+    g[0] += tail
+    g[-1] += tail
+    return np.round(g * (1 << _WEIGHT_BITS))
+
+
+def check_fill(fill: float, dtype: np.dtype) -> Any:
+    """``fill`` as a scalar of the label ``dtype``; OptionError when it does not fit.
+
+    Raises
+    ------
+    OptionError
+        A non-whole ``fill`` for integer labels, or one outside the dtype's range.
+    """
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if not float(fill).is_integer() or not info.min <= int(fill) <= info.max:
+            raise OptionError(f"fill: {fill!r} does not fit the labels' {dt.name} values "
+                              f"(whole numbers {info.min}..{info.max})", param="fill")
+        return dt.type(int(fill))
+    if dt.kind == "f":
+        v = dt.type(fill)
+        if not np.isfinite(v):
+            raise OptionError(f"fill: {fill!r} does not fit the labels' {dt.name} values",
+                              param="fill")
+        return v
+    return dt.type(fill)
 
 
 # -- the slab function ---------------------------------------------------------
@@ -101,13 +171,17 @@ class LabelSlabs:
         Gaussian sigma in output voxels (gaussian only).
     device : {'numpy', 'cpu', 'cuda'}
         A resolved device (:func:`niresample_cli.core.device.resolve_device`).
+    fill : int or float
+        The label of output voxels outside the input's field of view (must fit the
+        input's dtype: :func:`check_fill`).
     """
 
     def __init__(self, source: SourceImage | str | os.PathLike[str], grid: Grid, *,
                  method: str = "nearest", sigma_voxels: Sequence[float] | None = None,
-                 device: str = "numpy") -> None:
+                 device: str = "numpy", fill: float = 0) -> None:
         if not isinstance(source, SourceImage):
             source = open_image(source)
+        self.fill_value = check_fill(fill, source.dtype)
         self._handle = SourceHandle(source)
         src_grid = source.grid
         self.in_shape = tuple(int(v) for v in src_grid.shape)
@@ -116,7 +190,8 @@ class LabelSlabs:
         self.device = device
         self.sigma_voxels = tuple(float(s) for s in sigma_voxels) if sigma_voxels is not None \
             else (0.0, 0.0, 0.0)
-        self.weights = [gaussian_weights(s) for s in self.sigma_voxels]
+        # clamped to each output axis (exact: the slabs replicate their edges)
+        self.weights = [gaussian_weights(s, grid.shape[a]) for a, s in enumerate(self.sigma_voxels)]
         self.radius = tuple((len(w) - 1) // 2 for w in self.weights)
         sep = axis_aligned_map(src_grid, grid)
         self.separable = sep is not None
@@ -218,24 +293,24 @@ class LabelSlabs:
         valid_z = iz >= 0
         if not valid_z.any():
             if out is None:
-                return np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
-            out[...] = 0
+                return np.full((nx, ny, len(zs)), self.fill_value, dtype=src.dtype, order="F")
+            out[...] = self.fill_value
             return out
         z_lo, z_hi = int(iz[valid_z].min()), int(iz[valid_z].max()) + 1
         rows = self._read_rows(volume, z_lo, z_hi)
         idx = [np.maximum(ix, 0), np.maximum(iy, 0), np.where(valid_z, iz - z_lo, 0)]
         out = gather(rows, idx, self.device, out=out)
         if (ix < 0).any() or (iy < 0).any() or not valid_z.all():
-            out[ix < 0] = 0
-            out[:, iy < 0] = 0
-            out[:, :, ~valid_z] = 0
+            out[ix < 0] = self.fill_value
+            out[:, iy < 0] = self.fill_value
+            out[:, :, ~valid_z] = self.fill_value
         return out
 
     def _nearest_general(self, volume: int, zs: np.ndarray) -> np.ndarray:
         src = self.source
         nx, ny = self.grid.shape[0], self.grid.shape[1]
         n_in = np.asarray(self.in_shape)
-        out = np.zeros((nx, ny, len(zs)), dtype=src.dtype, order="F")
+        out = np.full((nx, ny, len(zs)), self.fill_value, dtype=src.dtype, order="F")
         m = self.map
         # Chunk along z so that coordinates (3 x float64 per voxel) stay small.
         step = max(1, (32 << 20) // max(1, nx * ny * 40))
@@ -257,7 +332,7 @@ class LabelSlabs:
             hi = [int(idx[a][inside].max()) + 1 for a in range(3)]
             box = self._read_rows(volume, lo[2], hi[2], x=slice(lo[0], hi[0]), y=slice(lo[1], hi[1]))
             vals = gather_points(box, [np.where(inside, idx[a] - lo[a], 0) for a in range(3)])
-            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, 0)
+            out[:, :, c0:c0 + len(zc)] = np.where(inside, vals, self.fill_value)
         return out
 
     def _majority(self, volume: int, z0: int, z1: int) -> np.ndarray:
@@ -290,10 +365,10 @@ class LabelSlabs:
                                    device=self.device)
             out = np.asfortranarray(values[mode])
         outside = [self.nn[0] < 0, self.nn[1] < 0, self.nn[2][z0:z1] < 0]
-        if any(o.any() for o in outside):  # beyond the input's field of view: background
-            out[outside[0]] = 0
-            out[:, outside[1]] = 0
-            out[:, :, outside[2]] = 0
+        if any(o.any() for o in outside):  # beyond the input's field of view: the fill
+            out[outside[0]] = self.fill_value
+            out[:, outside[1]] = self.fill_value
+            out[:, :, outside[2]] = self.fill_value
         return out
 
     def _gaussian(self, volume: int, z0: int, z1: int) -> np.ndarray:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ._cancel import check_cancel
+
 __all__ = ["gather", "gather_points", "free_sentinel", "majority_codes", "smooth_labels_blocks",
            "dense_codes", "BLOCK"]
 
@@ -161,6 +163,7 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
             yi = np.clip(np.arange(by - ry, ey + ry), 0, ny - 1)
             for bx in range(0, nx, block):
                 ex = min(nx, bx + block)
+                check_cancel()
                 xi = np.clip(np.arange(bx - rx, ex + rx), 0, nx - 1)
                 blk = padded[np.ix_(xi, yi, zi)]
                 lo, hi = blk.min(), blk.max()
@@ -187,6 +190,8 @@ def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[in
     for k, sl in enumerate(ndimage.find_objects(codes), start=1):
         if sl is None:
             continue
+        if k % 16 == 0:
+            check_cancel()
         # The label's box grown by the kernel radius, clipped to the block; only
         # the part inside the block's interior is kept after each pass.
         lo = [max(0, sl[a].start - r[a]) for a in range(3)]

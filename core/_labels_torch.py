@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ._cancel import check_cancel
 from .device import torch_device
 
 __all__ = ["gather", "majority", "smooth_labels"]
@@ -25,6 +26,8 @@ def _to_torch(arr: np.ndarray, dev: Any) -> tuple[Any, np.dtype]:
     import torch
 
     a = np.ascontiguousarray(np.asarray(arr).T)
+    if not a.flags.writeable:  # rows of a read-only map: torch warns about sharing them
+        a = a.copy()
     dtype = a.dtype
     if dtype.kind == "u":
         a = a.view(np.dtype(f"i{dtype.itemsize}"))
@@ -157,6 +160,7 @@ def smooth_labels(padded: np.ndarray, weights: Sequence[np.ndarray], *, z_halo: 
             yi = torch.arange(by - r[1], ey + r[1], device=dev).clamp(0, ny - 1)
             for bx in range(0, nx, blk_edge):
                 ex = min(nx, bx + blk_edge)
+                check_cancel()
                 xi = torch.arange(bx - r[0], ex + r[0], device=dev).clamp(0, nx - 1)
                 b = src.index_select(0, xi).index_select(1, yi).index_select(2, zi)
                 if bool((b == b.reshape(-1)[0]).all()):
@@ -184,6 +188,7 @@ def _smooth_block(b: Any, ws: Sequence[Any], r: Sequence[int], dev: Any) -> Any:
     vol = int(b.numel())
     group = max(1, min(k_all, _GROUP_BYTES[dev.type] // max(1, vol * 8 * 3)))
     for g0 in range(0, k_all, group):
+        check_cancel()
         g1 = min(k_all, g0 + group)
         ks = torch.arange(g0, g1, device=dev)
         s = (inv[None] == ks[:, None, None, None]).to(torch.float64)
@@ -237,6 +242,7 @@ def _smooth_per_label_run(padded: np.ndarray, weights: Sequence[np.ndarray], *, 
             yi = np.clip(np.arange(by - r[1], ey + r[1]), 0, ny - 1)
             for bx in range(0, nx, block):
                 ex = min(nx, bx + block)
+                check_cancel()
                 xi = np.clip(np.arange(bx - r[0], ex + r[0]), 0, nx - 1)
                 blk = padded[np.ix_(xi, yi, zi)]
                 lo, hi = blk.min(), blk.max()
@@ -267,6 +273,8 @@ def _per_label_block(codes: Any, objs: Sequence[Any], ws: Sequence[Any], r: Sequ
     for k, sl in enumerate(objs, start=1):
         if sl is None:
             continue
+        if k % 16 == 0:
+            check_cancel()
         # Interior outputs this label can reach, and the inputs they need.
         olo = [max(sl[a].start - r[a], r[a]) for a in range(3)]
         ohi = [min(sl[a].stop + r[a], shape[a] - r[a]) for a in range(3)]

@@ -35,8 +35,9 @@ from ._compare_stats import (
     _DiceCounts,
     _unique_counts,
     _ValueStats,
+    validate_fill,
 )
-from .errors import OptionError
+from .errors import LabelError, OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
 from .io import SourceImage, open_image
@@ -151,7 +152,7 @@ def _whole_labels(img: SourceImage) -> _Whole:
         bad = ~finite | (np.where(finite, slab, 0) != np.round(np.where(finite, slab, 0)))
         if bad.any():
             first = float(slab[bad].flat[0])
-            raise OptionError(
+            raise LabelError(
                 f"labels: {img.path} holds {'scaled ' if img.is_scaled else ''}{img.dtype} values "
                 f"that are not whole (e.g. {first:.6g}), not labels", param="labels")
         return slab.astype(np.int64)
@@ -179,6 +180,7 @@ def compare_images(
     labels: bool | None = None,
     max_memory: str | int | None = None,
     progress: ProgressFn | None = None,
+    fill: float | None = None,
 ) -> dict[str, Any]:
     """Compare image ``b`` with image ``a`` (typically: a resampled output with its input).
 
@@ -194,6 +196,10 @@ def compare_images(
         Memory budget for the slabs (``'512M'``); default as for resampling.
     progress : callable or None
         ``progress(done_bytes, total_bytes)`` as the voxels are read.
+    fill : number or None
+        The value ``b`` was given outside ``a``'s field of view (``labels --fill``).
+        When ``a`` does not hold it, it is ``b``'s background, like 0: not a label of
+        ``b``, never "new" (``fill_b_voxels`` counts it).
 
     Returns
     -------
@@ -227,7 +233,9 @@ def compare_images(
       streamed histogram of at most :data:`HIST_BINS` bins: exact for integer
       images whose value range is below that, otherwise within
       ``percentile_bin_width`` (reported) of the exact value.
-    * Label 0 is background: it is left out of the label sets and of Dice.
+    * Label 0 is background: it is left out of the label sets and of Dice.  So is
+      ``fill`` in ``b`` when ``a`` does not hold it (a fill that is a label of ``a``
+      stays a label).
       Label ids stay integers throughout (never float32).
     * Dice compares ``a`` with ``b`` mapped onto ``a``'s grid by nearest
       neighbour (:func:`core.kernels.nearest_index`, ties go up: the voxel the
@@ -244,6 +252,7 @@ def compare_images(
     ([], 0.97...)
     """
     budget = min(_validate(labels, max_memory), _SLAB_CAP)
+    fill = validate_fill(fill)
     with open_image(a) as img_a, open_image(b) as img_b:
         limit = MAX_LABELS
         if labels is None:
@@ -277,7 +286,7 @@ def compare_images(
                            "b": _exact_stats(stats_b.result(), img_b, counts_b)}
         report["labels"] = None
         if labels:
-            report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice)
+            report["labels"] = _label_report(img_a, img_b, counts_a, counts_b, dice, fill)
         return report
 
 
@@ -364,7 +373,8 @@ def _pass_b(img_b: SourceImage, *, limit: int, budget: int, tick: Callable[[int]
 
 
 def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | None,
-                  counts_b: _Counter | None, dice: _DiceCounts | None) -> dict[str, Any]:
+                  counts_b: _Counter | None, dice: _DiceCounts | None,
+                  fill: float | None = None) -> dict[str, Any]:
     assert counts_a is not None and dice is not None
     if counts_b is None or any(c.overflow for c in (counts_a, counts_b, dice.a, dice.mapped, dice.both)):
         limit = counts_a.limit
@@ -372,6 +382,8 @@ def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | N
         return {"skipped": f"over {limit} values: an intensity image{hint}"}
     ca = {k: v for k, v in counts_a.counts.items() if k != 0}
     cb = {k: v for k, v in counts_b.counts.items() if k != 0}
+    # b's fill outside a's FOV is b's background when a lacks it (labels --fill)
+    fill_voxels = cb.pop(fill, 0) if fill is not None and fill not in ca else 0  # type: ignore[call-overload]
     va = float(np.prod(img_a.grid.spacing))
     vb = float(np.prod(img_b.grid.spacing))
     rows = []
@@ -400,6 +412,8 @@ def _label_report(img_a: SourceImage, img_b: SourceImage, counts_a: _Counter | N
         "new": sorted(set(cb) - set(ca)),
         "background_a_voxels": counts_a.counts.get(0, 0),
         "background_b_voxels": counts_b.counts.get(0, 0),
+        "fill": fill,
+        "fill_b_voxels": fill_voxels,
         "per_label": rows,
         "dice_mean": float(np.mean([d for d, _ in dices])) if dices else None,
         "dice_worst": None if worst is None else {"label": worst[1], "dice": worst[0]},

@@ -84,6 +84,21 @@ def _sigma(value: object, name: str) -> Triple | None:
     return (float(s[0]), float(s[1]), float(s[2]))  # type: ignore[arg-type]
 
 
+def _fill(value: object) -> float:
+    """A finite number; an integer value is kept as an ``int`` (exact for 64-bit ids)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise OptionError(f"fill: expected a number, got {value!r}", param="fill")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OptionError(f"fill: expected a number, got {value!r}", param="fill") from None
+    if not np.isfinite(f):
+        raise OptionError(f"fill: expected a finite number, got {value!r}", param="fill")
+    return int(f) if f.is_integer() and abs(f) < 2**53 else f
+
+
 @dataclass(frozen=True)
 class Target:
     """The output grid: exactly one of ``spacing``, ``shape`` or ``like``.
@@ -215,17 +230,27 @@ class LabelMethod:
         Gaussian sigma in output voxels (instead of ``sigma``).
     force_float_labels : bool
         Accept a float image with non-whole values as labels.
+    fill : int or float
+        The label of output voxels outside the input's field of view (default 0,
+        background).  It need not be an input value; it must fit the label map's
+        dtype (checked when the input is opened).
 
     Raises
     ------
     OptionError
-        An unknown method, both sigmas, a sigma with ``majority``, ``gaussian`` without a sigma.
+        An unknown method, both sigmas, a sigma with ``majority``, ``gaussian`` without a
+        sigma, a ``fill`` that is not a finite number.
+
+    Notes
+    -----
+    Every output value is an input value or ``fill``.
     """
 
     method: str = "nearest"
     sigma: Triple | None = None
     sigma_voxels: Triple | None = None
     force_float_labels: bool = False
+    fill: float = 0
 
     def __post_init__(self) -> None:
         m = _choice(self.method, "method", LABEL_METHODS)
@@ -244,6 +269,7 @@ class LabelMethod:
         _set(self, "sigma", sigma)
         _set(self, "sigma_voxels", sigma_voxels)
         _set(self, "force_float_labels", bool(self.force_float_labels))
+        _set(self, "fill", _fill(self.fill))
 
     def describe(self) -> str:
         """``'gaussian'``: the method as a report names it."""

@@ -76,7 +76,7 @@ def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[...
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from niresample_cli.core.errors import NiresampleError
-        from niresample_cli.errors import failure_message
+        from niresample_cli.errors import _ordinary_os_error, exit_code, failure_message
 
         previous = previous_int = None
         stream = sys.modules.get("niresample_cli.core.stream")
@@ -100,7 +100,7 @@ def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[...
             if state.debug:
                 raise
             error_line(failure_message(err, command))
-            raise typer.Exit(1) from None
+            raise typer.Exit(exit_code(err)) from None
         except KeyboardInterrupt:
             error_line("interrupted; no partial output was left at the target")
             raise typer.Exit(130) from None
@@ -113,6 +113,16 @@ def _guarded(fn: Callable[..., Any], command: str | None = None) -> Callable[...
             # interpreter's final flush does not complain either.
             _silence_stdout()
             raise typer.Exit(141) from None
+        except OSError as err:
+            if state.debug:
+                raise
+            if not _ordinary_os_error(err):  # a bug: as below
+                error_line(f"{failure_message(err, command)} (run with --debug for the traceback)")
+                raise typer.Exit(1) from None
+            error_line(failure_message(err, command))
+            if err.filename is None:  # stdout failed (a full device): no second complaint at exit
+                _silence_stdout()
+            raise typer.Exit(1) from None
         except MemoryError:
             if state.debug:
                 raise

@@ -310,11 +310,14 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
     if not threads and _picklable(job):
         # spawn: no fork of a process that holds threads (progress, gzip) and open files.
         pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_worker_signals)
+                                      initializer=_worker_signals, initargs=(os.getpid(),))
+        run_one: Callable[..., dict[str, Any]] = _attempt_in_worker
     else:
         pool = cf.ThreadPoolExecutor(max_workers=jobs)
+        run_one = _attempt
+    futures: dict[Any, int] = {}
     try:
-        futures = {pool.submit(_attempt, job, pairs[i][0], pairs[i][1], None, command): i for i in todo}
+        futures = {pool.submit(run_one, job, pairs[i][0], pairs[i][1], None, command): i for i in todo}
         progress.update(task, description=_running(pairs, futures, jobs))
         for fut in cf.as_completed(futures):
             i = futures[fut]
@@ -325,6 +328,11 @@ def _run_parallel(pairs: Sequence[tuple[Path, Path]], todo: list[int], job: Job,
                               "status": "failed", "reason": f"worker failed: {type(err).__name__}: {err}"}
             progress.update(task, advance=1, description=_running(pairs, futures, jobs))
     except BaseException:
+        # Stopped (Ctrl-C, SIGTERM, SIGHUP): files not started are dropped, running ones
+        # are told to stop now (their writers remove the temporaries), not finished.
+        for fut in futures:
+            fut.cancel()
+        _stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -337,17 +345,108 @@ def _running(pairs: Sequence[tuple[Path, Path]], futures: dict[Any, int], jobs: 
     return running_label([pairs[i][0].name for f, i in futures.items() if not f.done()][:jobs])
 
 
-def _worker_signals() -> None:
-    """In a worker process, SIGTERM/SIGHUP unwind like Ctrl-C, so its writer
-    removes its temporary file instead of dying with it on disk."""
+# --------------------------------------------------------------------------
+# worker processes: stop with the parent, die with it
+# --------------------------------------------------------------------------
+#: In a worker process: set once it was told to stop (no later file is started).
+_STOPPING = False
+#: In a worker process: whether a file is being processed now.
+_BUSY = False
+#: Seconds an orphaned worker is given to remove its temporary before it exits anyway.
+_ORPHAN_GRACE = 10.0
+
+
+def _stop_workers(pool: Any) -> None:
+    """SIGTERM each process of a process pool (nothing for threads)."""
     import signal
 
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        except (OSError, ValueError):  # already gone
+            pass
 
-    signal.signal(signal.SIGTERM, stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, stop)
+
+def _attempt_in_worker(job: Job, src: Path, dst: Path, progress: Any,
+                       command: str | None = None) -> dict[str, Any]:
+    """:func:`_attempt` in a worker process: refuses to start once stopping, and turns
+    its own interruption into a failed row (the parent decides whether to stop)."""
+    global _BUSY
+    base = {"input": str(src), "output": str(dst), "status": "failed"}
+    if _STOPPING:
+        return {**base, "reason": "not started: the batch was stopped"}
+    _BUSY = True
+    try:
+        return _attempt(job, src, dst, progress, command)
+    except KeyboardInterrupt:
+        return {**base, "reason": "interrupted; no partial output was left at the target"}
+    finally:
+        _BUSY = False
+
+
+def _worker_signals(parent: int | None = None) -> None:
+    """In a worker process: SIGTERM/SIGHUP/SIGINT unwind like Ctrl-C, so its writer
+    removes its temporary file instead of dying with it on disk, and no further file
+    starts.  The worker also stops when its parent dies, even by SIGKILL: Linux's
+    ``PR_SET_PDEATHSIG`` sends it SIGTERM, and a watchdog thread (any POSIX system)
+    notices the parent's pid is gone and exits after a short grace."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        global _STOPPING
+        first = not _STOPPING
+        _STOPPING = True
+        stream = __import__("sys").modules.get("niresample_cli.core.stream")
+        if stream is not None:  # slab threads stop at their next block
+            stream.request_cancel()
+        # Once only: Ctrl-C reaches the whole group and the parent then SIGTERMs its
+        # workers; a second interrupt would cut the first one's clean-up short.
+        if _BUSY and first:
+            raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+    if parent is None:
+        return
+    _die_with_parent(parent)
+    threading.Thread(target=_watch_parent, args=(parent,), name="niresample-parent-watch",
+                     daemon=True).start()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this process when the parent dies (no-op elsewhere)."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Exit when the parent is gone: SIGTERM ourselves (the writer cleans up), then
+    leave for good once idle or after :data:`_ORPHAN_GRACE` seconds."""
+    import signal
+
+    while os.getppid() == parent:
+        time.sleep(interval)
+    if _BUSY and not _STOPPING:
+        os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + _ORPHAN_GRACE
+    while _BUSY and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os._exit(143)
 
 
 def print_summary(results: Sequence[dict[str, Any]]) -> None:
@@ -355,7 +454,7 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from niresample_cli.console import err, middle_ellipsis
+    from niresample_cli.console import err, middle_ellipsis, safe_text
 
     # File names are never split mid-word: each is cut in the middle to fit its column
     # (reasons, which are words, wrap as usual).
@@ -373,6 +472,6 @@ def print_summary(results: Sequence[dict[str, Any]]) -> None:
         s = r["status"]
         detail = r.get("reason", "") if s != "ok" else middle_ellipsis(Path(r["output"]).name, room)
         secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
-        table.add_row(escape(middle_ellipsis(Path(r["input"]).name, room)), f"[{style[s]}]{s}[/]",
-                      escape(detail), secs)
+        table.add_row(escape(safe_text(middle_ellipsis(Path(r["input"]).name, room))), f"[{style[s]}]{s}[/]",
+                      escape(safe_text(detail)), secs)
     err.print(table)

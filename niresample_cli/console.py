@@ -11,8 +11,12 @@ from rich.console import Console
 __all__ = [
     "out", "err", "error_line", "warn_line", "make_progress", "make_batch_progress",
     "progress_callback", "state", "fmt_num", "fmt_vec", "fmt_shape", "fmt_size", "is_narrow",
-    "fmt_pos", "plural", "print_json",
+    "fmt_pos", "plural", "print_json", "safe_text",
 ]
+
+#: C0 controls (but tab), DEL and C1 controls: a file name holding them could move the
+#: cursor, recolour or retitle the terminal.  Shown as Python escapes instead.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0a, 0x20), *range(0x7f, 0xa0)]}
 
 #: Fixed width keeps tables stable when not on a terminal (pipes, tests).
 out = Console(highlight=False, soft_wrap=False)
@@ -26,12 +30,18 @@ class _State:
 state = _State()
 
 
+def safe_text(text: object) -> str:
+    """``text`` with control characters (ESC, BEL, CR, ...) shown as ``\\x1b``: the one
+    escaping of everything printed that may hold a file name."""
+    return str(text).translate(_CONTROLS)
+
+
 def error_line(message: str) -> None:
     """Print ``niresample: error: <message>`` as one line on stderr."""
     from rich.markup import escape
 
     # escape: paths and values like "sub-01[bold].nii" or "[2.0, nan]" are text, not markup
-    text = escape(" ".join(str(message).split()))
+    text = escape(" ".join(safe_text(message).split()))
     err.print(f"[bold red]niresample: error:[/] {text}", markup=True, highlight=False,
               soft_wrap=True)
 
@@ -39,7 +49,7 @@ def error_line(message: str) -> None:
 def warn_line(message: str) -> None:
     from rich.markup import escape
 
-    err.print(f"[yellow]niresample: warning:[/] {escape(' '.join(str(message).split()))}",
+    err.print(f"[yellow]niresample: warning:[/] {escape(' '.join(safe_text(message).split()))}",
               soft_wrap=True)
 
 

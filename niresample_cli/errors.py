@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FLAGS", "flags_for", "cli_message", "failure_message"]
+__all__ = ["FLAGS", "flags_for", "cli_message", "failure_message", "exit_code", "USAGE_EXIT",
+           "FAILURE_EXIT"]
+
+#: A usage mistake: an option value or a combination of options (as the parser's own errors).
+USAGE_EXIT = 2
+#: An input, output or runtime failure.
+FAILURE_EXIT = 1
 
 #: Flags of the parameters every resampling command shares.
 _COMMON: dict[str, str] = {
@@ -42,9 +48,9 @@ _COMMON: dict[str, str] = {
 FLAGS: dict[str, dict[str, str]] = {
     "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
     "size": {**_COMMON},
-    "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z"},
+    "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z", "fill": "--fill"},
     "compare": {"max_memory": "--max-memory", "labels": "--labels", "fail_on": "--fail-on",
-                "fov_tolerance": "--fov-tolerance", "report": "--report", "png": "--png"},
+                "fov_tolerance": "--fov-tolerance", "report": "--report", "png": "--png", "fill": "--fill"},
     "info": {},
 }
 
@@ -85,4 +91,40 @@ def failure_message(err: BaseException, command: str | None = None) -> str:
         return cli_message(err, command)
     if isinstance(err, MemoryError):
         return "out of memory; lower --max-memory or free some RAM"
+    if _ordinary_os_error(err):
+        # the safety net for an OS condition core did not wrap where it arose
+        assert isinstance(err, OSError)
+        where = err.filename if err.filename is not None else "standard output"
+        return f"{where}: {err.strerror}"
     return f"internal error: {type(err).__name__}: {err}"
+
+
+#: OS conditions of the machine, not bugs: a name too long, a file where a folder is
+#: expected, a full, read-only or forbidden place, a failing device.
+_ORDINARY_ERRNOS = ("ENAMETOOLONG", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT", "EROFS", "EACCES",
+                    "EPERM", "EIO", "ELOOP", "EFBIG", "ENOENT", "EEXIST")
+
+
+def _ordinary_os_error(err: BaseException) -> bool:
+    import errno
+
+    codes = {getattr(errno, n) for n in _ORDINARY_ERRNOS if hasattr(errno, n)}
+    return isinstance(err, OSError) and err.errno in codes and bool(err.strerror)
+
+
+def exit_code(err: BaseException) -> int:
+    """The exit status of a failed run: 2 for a usage mistake, 1 for everything else.
+
+    A usage mistake is an :class:`~niresample_cli.core.errors.OptionError` (a bad option
+    value or combination) or a :class:`~niresample_cli.core.errors.GridError` that names
+    the parameter at fault (``spacing``, ``shape``: a requested grid).  A ``GridError``
+    without a parameter comes from a file (an input's affine) and, like input, header,
+    output, label and device errors, exits 1.
+    """
+    from niresample_cli.core.errors import GridError, OptionError
+
+    if isinstance(err, OptionError):
+        return USAGE_EXIT
+    if isinstance(err, GridError) and getattr(err, "param", None):
+        return USAGE_EXIT
+    return FAILURE_EXIT

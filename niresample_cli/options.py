@@ -128,3 +128,10 @@ __all__ += ["ReportOpt", "CompareReportOpt", "PngOpt"]
 ReportOpt = Annotated[Optional[str], typer.Option("--report", metavar="FILE|DIR/|TEMPLATE", help="After writing, an HTML report of input vs output (needs the report extra): FILE for one input; DIR/ (DIR/{stem}_report.html) or a template with {stem} or {name} for one per input.", show_default=False)]
 CompareReportOpt = Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Also write a self-contained HTML report: slices, FOV boxes, tables and the --fail-on verdict (needs the report extra).", show_default=False)]
 PngOpt = Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="Also write the slice figure alone (a, b, b's edges on a, b - a) as a PNG (needs the report extra).", show_default=False)]
+
+# -- outside the input's field of view (issue 15 item 5) ---------------------------------
+# FillOpt is the generic alias (an intensity --fill reuses it); LabelFillOpt states the label rule.
+__all__ += ["FillOpt", "LabelFillOpt"]
+
+FillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Value of output voxels outside the input's field of view.")]
+LabelFillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Label of output voxels outside the input's field of view (default 0, background). It need not be an input value, but must fit the label dtype; every output value is an input value or the --fill value.")]

@@ -179,7 +179,7 @@ def test_cli_batch_exit_codes_and_summary(tmp_path: Path) -> None:
     res = runner.invoke(_cli(), [str(files[1]), str(tmp_path / "single2.nii")])
     assert res.exit_code == 1 and res.stderr.count("\n") == 1
     res = runner.invoke(_cli(), [str(files[0]), "-o", str(out), "--name", "{nope}"])
-    assert res.exit_code == 1 and "unknown field" in res.stderr
+    assert res.exit_code == 2 and "unknown field" in res.stderr
 
 
 def test_executor_choice(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def test_majority_and_shape_and_like(tmp_path: Path) -> None:
     assert nib.load(str(tmp_path / "m.nii")).shape == (25, 31, 25)
     like = data_path("nimare_tpl-MNI152NLin6Asym_res-02_T1w.nii.gz")
     res = _invoke(src, tmp_path / "l.nii", "--like", like, "--x", 1)
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # usage (issue 15 item 12)
     res = _invoke(src, tmp_path / "l.nii", "--like", like)
     assert res.exit_code == 0, res.output
     assert nib.load(str(tmp_path / "l.nii")).shape == nib.load(str(like)).shape
@@ -83,7 +83,7 @@ def test_majority_and_shape_and_like(tmp_path: Path) -> None:
 ])
 def test_bad_options_give_one_line(tmp_path: Path, args: list, match: str) -> None:
     res = _invoke(data_path(AAL), tmp_path / "o.nii", *args)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output
     assert match in _one_error_line(res)
     assert not (tmp_path / "o.nii").exists()
 
@@ -192,7 +192,7 @@ def test_bad_values_are_refused_before_the_output_directory_is_made(
         tmp_path: Path, args: list) -> None:
     src = write_nifti(tmp_path / "l.nii", np.ones((4, 4, 4), np.uint8))
     res = _invoke(src, "-o", tmp_path / "new", *args)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output
     _one_error_line(res)
     assert not (tmp_path / "new").exists()
 

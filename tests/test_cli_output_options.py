@@ -46,7 +46,7 @@ def test_zarr_pyramid_and_chunks_from_every_command(tmp_path: Path, labels_in: P
 def test_zarr_only_options_are_refused_for_nifti(tmp_path: Path, labels_in: Path, flag: list[str]) -> None:
     out = tmp_path / "o.nii.gz"
     r = runner.invoke(app, ["labels", str(labels_in), str(out), "-r", "1", *flag])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert "zarr" in r.stderr and "Traceback" not in r.output
     assert not out.exists()
 
@@ -55,5 +55,5 @@ def test_zarr_only_options_are_refused_for_nifti(tmp_path: Path, labels_in: Path
 def test_max_output_is_checked_before_any_work(tmp_path: Path, labels_in: Path, command: list[str]) -> None:
     out = tmp_path / "o.nii"
     r = runner.invoke(app, [command[0], str(labels_in), str(out), *command[1:], "--max-output", "10K"])
-    assert r.exit_code == 1 and "--max-output" in r.stderr
+    assert r.exit_code == 2 and "--max-output" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.nii.gz"]

@@ -146,7 +146,7 @@ def test_size_report_template_names_each_file(tmp_path: Path) -> None:
 def test_one_report_file_for_a_batch_is_refused_before_any_work(tmp_path: Path) -> None:
     ins = [intensity(tmp_path, f"u{i}.nii.gz", seed=i) for i in range(2)]
     res = _invoke("spacing", *ins, "-o", tmp_path / "out", "--iso", 3, "--report", tmp_path / "r.html")
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output  # a usage mistake (--report)
     assert "--report" in res.output and "{stem}" in res.output
     assert not (tmp_path / "out").exists()
 
@@ -155,7 +155,7 @@ def test_report_in_a_missing_directory_is_refused_before_any_work(tmp_path: Path
     src = intensity(tmp_path, "v.nii.gz")
     out = tmp_path / "v_out.nii.gz"
     res = _invoke("spacing", src, out, "--iso", 3, "--report", tmp_path / "nowhere" / "r.html")
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output  # a usage mistake (--report)
     assert "--report" in res.output and "nowhere" in res.output
     assert not out.exists()
 

@@ -88,7 +88,7 @@ def test_size_keeps_the_fov(image: Path, tmp_path: Path) -> None:
 def test_bad_options_give_one_line(image: Path, tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "bad.nii.gz"
     r = runner.invoke(app, [args[0], str(image), str(out), *args[1:]])
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], r.output
     assert not out.exists()
@@ -155,7 +155,7 @@ def test_output_larger_than_the_free_disk_is_refused(image: Path, tmp_path: Path
 def test_max_output_refuses_before_any_work(image: Path, tmp_path: Path, command: list[str]) -> None:
     out = tmp_path / "big.nii"
     r = runner.invoke(app, [command[0], str(image), str(out), *command[1:], "--max-output", "1M"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "max-output" in lines[0], r.output
     assert not out.exists()

@@ -134,7 +134,7 @@ def test_core_error_reads_as_a_flag_in_single_runs_and_batches(tmp_path: Path, m
     monkeypatch.setattr("niresample_cli.core.run.resample_file", refuse)
     expected = "--max-memory: this needs more than --max-memory allows"
     single = _run("spacing", a, tmp_path / "o.nii", "--iso", 1)
-    assert single.exit_code == 1 and f"niresample: error: {expected}" in single.stderr
+    assert single.exit_code == 2 and f"niresample: error: {expected}" in single.stderr
     batch = _run("spacing", a, b, "-o", tmp_path / "out", "--iso", 1, "-q")
     assert batch.exit_code == 1
     assert f"niresample: error: {a}: {expected}" in " ".join(batch.stderr.split())
@@ -145,7 +145,7 @@ def test_core_error_reads_as_a_flag_in_single_runs_and_batches(tmp_path: Path, m
 def test_bad_option_touches_nothing(tmp_path: Path) -> None:
     a = _img(tmp_path / "a.nii")
     r = _run("spacing", a, a, "-o", tmp_path / "new", "--iso", 1, "--max-memory", "1M")
-    assert r.exit_code == 1 and "--max-memory: at least 16M" in r.stderr
+    assert r.exit_code == 2 and "--max-memory: at least 16M" in r.stderr
     assert not (tmp_path / "new").exists()
 
 

@@ -47,7 +47,7 @@ def test_bad_max_memory_is_one_line(tmp_path: Path) -> None:
     src = good_nifti(tmp_path / "a.nii")
     for value in ("lots", "1K"):
         r = cli("spacing", src, tmp_path / "o.nii", "--iso", "1", "--max-memory", value)
-        assert_one_line_error(r, "--max-memory")
+        assert_one_line_error(r, "--max-memory", code=2)
     assert not (tmp_path / "o.nii").exists()
 
 

@@ -138,7 +138,7 @@ def test_absurd_grid_refused_at_once_with_shape_and_size(tmp_path: Path, args: l
     t0 = time.perf_counter()
     r = cli(args[0], src, tmp_path / "o.nii", *args[1:])
     assert time.perf_counter() - t0 < 1.0
-    line = assert_one_line_error(r, shape, "voxels")
+    line = assert_one_line_error(r, shape, "voxels", code=2)  # a bad option value: usage, exit 2
     assert "TiB" in line or "PiB" in line or "EiB" in line or "ZiB" in line or "YiB" in line
     assert not (tmp_path / "o.nii").exists()
 

@@ -60,7 +60,7 @@ def test_max_output_through_the_cli_wrapper(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, str(WRITER_CHILD), str(out), "256", "256", "256",
                         "--max-output", str(32 << 20)], capture_output=True, text=True, cwd=REPO)
     assert_one_line_error(Result(p.returncode, p.stdout, p.stderr), "o.nii", "--max-output",
-                          "64.0 MiB")
+                          "64.0 MiB", code=2)
     assert files_in(tmp_path) == set()
 
 
@@ -76,7 +76,7 @@ def test_max_output_option_of_every_writing_command(tmp_path: Path, command: str
     out_dir.mkdir()
     # 800^3 one-byte voxels: 512 MB, over the 100 MB limit; refused before anything is written
     r = cli(command, src, out_dir / "o.nii", *big, "--max-output", "100M")
-    assert_one_line_error(r, "o.nii", "--max-output")
+    assert_one_line_error(r, "o.nii", "--max-output", code=2)  # a usage error (issue 15 item 12)
     assert files_in(out_dir) == set()
     ok = cli(command, src, out_dir / "o.nii", *small, "--max-output", "100M")
     assert ok.exit_code == 0, ok.stderr
