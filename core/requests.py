@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
@@ -98,6 +98,11 @@ class Target:
         A reference image (or grid) whose grid is used as is.
     anchor : {'center', 'origin', 'corner'}
         What a new spacing keeps fixed (see :meth:`Grid.with_spacing`).
+    transforms : sequence, optional
+        Transforms from output-space to input-space points, in antsApplyTransforms
+        order (last listed applied first): paths (``str`` may be ANTs' ``[FILE,1]``),
+        (4, 4) RAS matrices or ``(path or matrix, invert)`` pairs; see
+        :func:`core.transforms.transform_specs`.  Read when the run starts.
 
     Raises
     ------
@@ -105,12 +110,16 @@ class Target:
         None or several of ``spacing``, ``shape``, ``like``, or a bad ``anchor``.
     GridError
         Zero, negative, non-finite or absurd spacings and shapes.
+    TransformError
+        A transform file that does not exist, a bad ``[FILE,1]`` argument or a
+        bad matrix (``param='transform'``).
     """
 
     spacing: SpacingTriple | None = None
     shape: tuple[int, int, int] | None = None
     like: Path | Grid | None = None
     anchor: Anchor = "center"
+    transforms: tuple[tuple[Path | np.ndarray, bool], ...] = ()
 
     def __post_init__(self) -> None:
         from .grid import Grid, _validate_shape, as_triple
@@ -140,11 +149,26 @@ class Target:
                                   param="like")
             _set(self, "like", Path(self.like))
         _set(self, "anchor", _choice(self.anchor, "anchor", ANCHORS))
+        from .transforms import transform_specs
+
+        _set(self, "transforms", transform_specs(self.transforms))
 
     @property
     def reference(self) -> Path | None:
         """The reference image's path (an input the run reads), if any."""
         return self.like if isinstance(self.like, Path) else None
+
+    @property
+    def transform_paths(self) -> tuple[Path, ...]:
+        """The transform files (inputs the run reads)."""
+        return tuple(p for p, _ in self.transforms if isinstance(p, Path))
+
+    def chain_for(self, source: Grid, target: Grid) -> Any:
+        """The :class:`~core.transforms.TransformChain` of :attr:`transforms` between the
+        input grid ``source`` and the output grid ``target`` (FSL needs both), read now."""
+        from .transforms import TransformChain
+
+        return TransformChain(list(self.transforms), moving=source, reference=target)
 
     def grid_for(self, source: Grid) -> Grid:
         """The output grid for an input on grid ``source`` (opens ``like`` when a path)."""
@@ -176,11 +200,16 @@ class Interpolation:
         means on for ``order >= 1``.
     dtype : str or numpy.dtype, optional
         Output dtype (default: the input's stored dtype).
+    fill : float
+        Value of output voxels whose centre maps outside the input's field of
+        view (beyond voxel coordinates -0.5 .. n - 0.5) on the general
+        (rotated or transformed) path; NaN only for float outputs.
     """
 
     order: int = 1
     anti_aliasing: bool | None = None
     dtype: str | None = None
+    fill: float = 0.0
 
     def __post_init__(self) -> None:
         from .kernels import check_order
@@ -195,6 +224,15 @@ class Interpolation:
             from .cast import check_dtype
 
             _set(self, "dtype", check_dtype(self.dtype).name)
+        try:
+            fill = float(self.fill)
+        except (TypeError, ValueError):
+            raise OptionError(f"fill: expected a number, got {self.fill!r}", param="fill") from None
+        if np.isinf(fill):
+            raise OptionError(f"fill: expected a finite number or nan, got {self.fill!r}", param="fill")
+        if np.isnan(fill) and self.dtype is not None and np.dtype(self.dtype).kind != "f":
+            raise OptionError(f"fill: nan needs a float output, not {self.dtype}", param="fill")
+        _set(self, "fill", fill)
 
     def describe(self) -> str:
         """``'order 3'``: the method as a report names it."""
@@ -407,4 +445,4 @@ class ResampleRequest:
     def reads(self) -> tuple[Path, ...]:
         """Files the run reads besides the input (never to be overwritten)."""
         ref = self.target.reference
-        return (ref,) if ref is not None else ()
+        return ((ref,) if ref is not None else ()) + self.target.transform_paths
