@@ -37,6 +37,7 @@ from niresample_cli.options import (
     SkipExistingOpt,
     SpacingOpt,
     ThreadsOpt,
+    TransformOpt,
     XOpt,
     YOpt,
     ZOpt,
@@ -81,6 +82,7 @@ def run(
     z: ZOpt = None,
     shape: ShapeOpt = None,
     like: LikeOpt = None,
+    transform: TransformOpt = None,
     anchor: AnchorOpt = AnchorChoice.center,
     method: LabelMethodOpt = LabelMethodChoice.nearest,
     sigma: SigmaOpt = None,
@@ -112,6 +114,7 @@ def run(
       niresample labels atlas.nii.gz smooth.nii.gz --resolution 0.5 --sigma 0.5
       niresample labels seg.nii.gz seg_3mm.nii.gz --resolution 3 --method majority
       niresample labels aseg.nii.gz out.nii.gz --like T1.nii.gz
+      niresample labels atlas.nii.gz out.nii.gz --like subject.nii.gz -t 1Warp.nii.gz -t 0GenericAffine.mat --sigma 0.5
       niresample labels *.nii.gz -o out/ --resolution 1 -j 2
       niresample labels ccf_25um.nii.gz ccf_10um.ome.zarr --resolution 0.01 --pyramid 4
 
@@ -119,10 +122,12 @@ def run(
     nearest-neighbour output grid is smoothed, and each voxel takes the label
     with the largest value (ties to the nearest-neighbour label).
     """
+    from niresample_cli.commands.spacing import with_transforms
     from niresample_cli.core.requests import LabelMethod, ResampleRequest
 
     request = ResampleRequest(
-        labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
+        with_transforms(labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
+                        transform),
         LabelMethod(method.value, sigma=sigma, sigma_voxels=sigma_voxels,  # type: ignore[arg-type]
                     force_float_labels=force_float_labels),
         compute_from(device, max_memory, threads),

@@ -134,7 +134,7 @@ class CoordMap:
 
         return map_voxels(self.output_grid, self.chain, self.input_grid, (x0, x1, y0, y1, z0, z1))
 
-    def jacobian(self, ijk: np.ndarray) -> np.ndarray:
+    def jacobian(self, ijk: np.ndarray | tuple[float, float, float]) -> np.ndarray:
         """(3, 3) derivative of the map at output voxel ``ijk`` (central differences, 1 voxel)."""
         from .transforms import map_voxels
 

@@ -35,6 +35,8 @@ _COMMON: dict[str, str] = {
     "overwrite": "--overwrite",
     "compress_level": "--compress-level",
     "force_float_labels": "--force-float-labels",
+    "transform": "--transform",
+    "fill": "--fill",
 }
 
 #: Per command: Python parameter -> the flag(s) a user types for it.

@@ -93,3 +93,10 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, metavar="
 __all__ += ["MaxOutputOpt"]
 
 MaxOutputOpt = Annotated[Optional[str], typer.Option("--max-output", metavar="SIZE", help="Refuse, before any work, an output larger than SIZE uncompressed, e.g. 50G.", show_default=False)]
+
+# -- registration transforms (issue 11) ------------------------------------------------
+# Built into Target(transforms=...) and Interpolation(fill=...) by the commands.
+__all__ += ["TransformOpt", "FillOpt"]
+
+TransformOpt = Annotated[Optional[list[str]], typer.Option("--transform", "-t", metavar="FILE", help="Registration transform from output (reference) space into the input, repeatable, as antsApplyTransforms -t: the last one listed is applied to the points first. ITK/ANTs .mat/.txt/.tfm, *Warp.nii.gz, FSL .mat, FreeSurfer .lta, AFNI .aff12.1D or a 4x4 RAS text matrix; invert an affine with [FILE,1] (quote it in the shell).", show_default=False)]
+FillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Value of output voxels outside the input's field of view (default 0; nan for float outputs).", show_default=False)]
