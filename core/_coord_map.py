@@ -80,10 +80,13 @@ def aa_sigma(jacobian: np.ndarray) -> np.ndarray:
     whose square is ``(J J^T)[a, a]`` (1 for a rotation, ``s**2`` when the axis
     shrinks by ``s``); the input is smoothed with the variance a box of that
     width adds to one voxel: ``sigma_a = sqrt(max(0, (J J^T)[a, a] - 1) / 12)``,
-    the same area average the separable path uses on a scaled axis.
+    the same area average the separable path uses on a scaled axis.  Widths
+    below 1/8 voxel are 0 (scipy's Gaussian of that width has no taps besides
+    the centre): rotations and near-identity warps are not smoothed.
     """
     jj = np.einsum("ij,ij->i", jacobian, jacobian)
-    return np.sqrt(np.maximum(jj - 1.0, 0.0) / 12.0)
+    sigma = np.sqrt(np.maximum(jj - 1.0, 0.0) / 12.0)
+    return np.where(sigma < 0.125, 0.0, sigma)
 
 
 class CoordMap:
