@@ -41,6 +41,7 @@ _niresample() {
                 --z) return;;
                 --shape) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --method) COMPREPLY=($(compgen -W "nearest majority gaussian" -- "$cur")); return;;
                 --sigma) return;;
@@ -57,12 +58,14 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --transform -t --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
             ;;
         size)
             case "$prev" in
                 --shape) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
+                --fill) return;;
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
@@ -78,7 +81,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--shape --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -88,6 +91,8 @@ _niresample() {
                 --spacing) return;;
                 --iso) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
+                --fill) return;;
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
@@ -103,7 +108,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--x --y --z --spacing --iso --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then
