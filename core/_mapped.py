@@ -78,7 +78,7 @@ class MappedSlabs(_ClipCount):
         isz = self.work.itemsize
         area = float(self.target.shape[0] * self.target.shape[1])
         per_slice = area * (3 * 8 + 2 * isz + 2 * self.out.dtype.itemsize)
-        fixed = (4.0 if self.anti_aliasing else 3.0) * isz * self.box_voxels
+        fixed = 3.0 * isz * self.box_voxels
         return per_slice, fixed
 
     def _box(self, tx: int, ty: int, h: int) -> float:
