@@ -45,6 +45,7 @@ from niresample_cli.options import (
     SkipExistingOpt,
     SpacingOpt,
     ThreadsOpt,
+    TransformOpt,
     XOpt,
     YOpt,
     ZOpt,
@@ -87,6 +88,7 @@ def run(
     z: ZOpt = None,
     shape: ShapeOpt = None,
     like: LikeOpt = None,
+    transform: TransformOpt = None,
     anchor: AnchorOpt = AnchorChoice.center,
     method: LabelMethodOpt = LabelMethodChoice.nearest,
     sigma: SigmaOpt = None,
@@ -134,10 +136,13 @@ def run(
 
       niresample labels aseg.nii.gz out.nii.gz --like T1.nii.gz
 
+      niresample labels atlas.nii.gz o.nii.gz --like t1.nii.gz -t 1Warp.nii.gz
+
       niresample labels *.nii.gz -o out/ --resolution 1 -j 2
 
       niresample labels ccf_25um.nii.gz ccf_10um.ome.zarr -r 0.01 --pyramid 4
     """
+    from niresample_cli.commands.spacing import with_transforms
     from niresample_cli.core.requests import LabelMethod, ResampleRequest
 
     resolution = alias(resolution, iso, "--resolution/--iso")
@@ -147,7 +152,8 @@ def run(
         sigma, sigma_voxels = None, sigma
 
     request = ResampleRequest(
-        labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
+        with_transforms(labels_target(resolution, spacing, (x, y, z), shape, like, anchor.value),
+                        transform),
         LabelMethod(method.value, sigma=sigma, sigma_voxels=sigma_voxels,  # type: ignore[arg-type]
                     force_float_labels=force_float_labels, fill=fill),
         compute_from(device, max_memory, threads),

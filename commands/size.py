@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from niresample_cli.batch import DEFAULT_NAME
 from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
-from niresample_cli.commands.spacing import intensity_request
+from niresample_cli.commands.spacing import intensity_request, with_transforms
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -14,6 +14,7 @@ from niresample_cli.options import (
     DeviceOpt,
     DryRunOpt,
     DtypeOpt,
+    FillOpt,
     ForceOpt,
     JobsOpt,
     LikeOpt,
@@ -35,6 +36,7 @@ from niresample_cli.options import (
     ShapeOpt,
     SkipExistingOpt,
     ThreadsOpt,
+    TransformOpt,
 )
 
 __all__ = ["run"]
@@ -44,6 +46,8 @@ def run(
     paths: PlacesArg = None,
     shape: ShapeOpt = None,
     like: LikeOpt = None,
+    transform: TransformOpt = None,
+    fill: FillOpt = 0.0,
     order: OrderOpt = 3,
     anchor: AnchorOpt = AnchorChoice.center,
     dtype: DtypeOpt = None,
@@ -90,7 +94,8 @@ def run(
     target = Target(shape=None if shape is None else tuple(shape), like=like,  # type: ignore[arg-type]
                     anchor=anchor.value)
     request = intensity_request(
-        target, order=order, no_antialias=no_antialias, dtype=dtype,
+        with_transforms(target, transform), order=order, no_antialias=no_antialias, dtype=dtype,
+        fill=fill,
         compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,

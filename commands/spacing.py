@@ -16,6 +16,7 @@ from niresample_cli.options import (
     DeviceOpt,
     DryRunOpt,
     DtypeOpt,
+    FillOpt,
     ForceOpt,
     IsoOpt,
     JobsOpt,
@@ -39,6 +40,7 @@ from niresample_cli.options import (
     SkipExistingOpt,
     SpacingOpt,
     ThreadsOpt,
+    TransformOpt,
     XOpt,
     XSpacingOpt,
     XyzSpacingOpt,
@@ -74,12 +76,20 @@ def spacing_target(x: float | None, y: float | None, z: float | None,
     return Target(spacing=new, anchor=anchor)  # type: ignore[arg-type]
 
 
+def with_transforms(target: Target, transform: list[str] | None) -> Target:
+    """``target`` with the ``--transform`` arguments (ANTs' ``[FILE,1]`` accepted), checked."""
+    from dataclasses import replace
+
+    return replace(target, transforms=tuple(transform or ()))
+
+
 def intensity_request(target: Target, *, order: int, no_antialias: bool, dtype: str | None,
-                      compute: Compute, output: OutputOptions) -> ResampleRequest:
+                      compute: Compute, output: OutputOptions, fill: float = 0.0) -> ResampleRequest:
     """The request of ``spacing`` and ``size``, validated and with its device resolved."""
     from niresample_cli.core.requests import Interpolation, ResampleRequest
 
-    method = Interpolation(order=order, anti_aliasing=False if no_antialias else None, dtype=dtype)
+    method = Interpolation(order=order, anti_aliasing=False if no_antialias else None, dtype=dtype,
+                           fill=fill)
     return ResampleRequest(target, method, compute, output).resolved()
 
 
@@ -91,6 +101,8 @@ def run(
     spacing: SpacingOpt = None,
     iso: IsoOpt = None,
     like: LikeOpt = None,
+    transform: TransformOpt = None,
+    fill: FillOpt = 0.0,
     order: OrderOpt = 1,
     anchor: AnchorOpt = AnchorChoice.center,
     dtype: DtypeOpt = None,
@@ -137,6 +149,10 @@ def run(
 
       niresample spacing moving.nii.gz out.nii.gz --like fixed.nii.gz
 
+      niresample spacing moving.nii.gz out.nii.gz --like fixed.nii.gz -t 1Warp.nii.gz -t 0GenericAffine.mat
+
+      niresample spacing fixed.nii.gz back.nii.gz --like moving.nii.gz -t '[0GenericAffine.mat,1]'
+
       niresample spacing big.nii.gz big_10um.ome.zarr --iso 0.01 --pyramid 3
     """
     x, y, z = (alias(x, x_spacing, "--x/--x-spacing"), alias(y, y_spacing, "--y/--y-spacing"),
@@ -145,8 +161,9 @@ def run(
     iso = alias(iso, resolution, "--iso/--resolution")
     output_dir = alias(output_dir, output_dir_alias, "-o/--output_dir")
     request = intensity_request(
-        spacing_target(x, y, z, spacing, iso, like, anchor.value), order=order,
-        no_antialias=no_antialias, dtype=dtype, compute=compute_from(device, max_memory, threads),
+        with_transforms(spacing_target(x, y, z, spacing, iso, like, anchor.value), transform),
+        order=order, no_antialias=no_antialias, dtype=dtype, fill=fill,
+        compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
                            scheduler=scheduler),

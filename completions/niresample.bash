@@ -44,6 +44,7 @@ _niresample() {
                 --z) return;;
                 --shape) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --method) COMPREPLY=($(compgen -W "nearest majority gaussian" -- "$cur")); return;;
                 --sigma) return;;
@@ -62,12 +63,14 @@ _niresample() {
                 --scheduler) return;;
                 --fill) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --fill --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --transform -t --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --fill --help -h"
             ;;
         size)
             case "$prev" in
                 --shape) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
+                --fill) return;;
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
@@ -84,7 +87,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--shape --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -94,6 +97,8 @@ _niresample() {
                 --spacing) return;;
                 --iso) return;;
                 --like) COMPREPLY=($(compgen -f -- "$cur")); return;;
+                --transform|-t) return;;
+                --fill) return;;
                 --order) return;;
                 --anchor) COMPREPLY=($(compgen -W "center origin corner" -- "$cur")); return;;
                 --dtype) return;;
@@ -110,7 +115,7 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--x --y --z --spacing --iso --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

@@ -29,14 +29,17 @@ _DEFAULT_SLAB_BYTES = 256 << 20
 
 def _prepare(source: SourceImage, request: ResampleRequest) -> LabelSlabs:
     """The slab function of a label ``request`` on ``source`` (checked, not run)."""
+    from ._coord_map import resolve_chain
     from .device import resolve_device
 
     method = request.method
     assert isinstance(method, LabelMethod)
     dev = resolve_device(request.compute.device)
     grid = request.target.grid_for(source.grid)
+    in_grid, coord_map = resolve_chain(source.grid, grid, request.target.transforms)
     fn = LabelSlabs(source, grid, method=method.method,
-                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev, fill=method.fill)
+                    sigma_voxels=method.sigma_in_voxels(grid.spacing), device=dev, fill=method.fill,
+                    source_grid=in_grid, coord_map=coord_map)
     # Last: it streams the whole image, so every cheap refusal comes first.
     check_label_values(source, force=method.force_float_labels)
     return fn

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._coord_map import CoordMap
 from ._labels_numpy import (
     BLOCK,
     dense_codes,
@@ -174,16 +175,24 @@ class LabelSlabs:
     fill : int or float
         The label of output voxels outside the input's field of view (must fit the
         input's dtype: :func:`check_fill`).
+    source_grid : Grid, optional
+        The input grid seen through an affine transform chain
+        (:func:`core._coord_map.effective_grid`); default ``source.grid``.
+    coord_map : CoordMap, optional
+        A chain with displacement fields (:class:`core._coord_map.CoordMap`):
+        nearest labels are gathered through it.
     """
 
     def __init__(self, source: SourceImage | str | os.PathLike[str], grid: Grid, *,
                  method: str = "nearest", sigma_voxels: Sequence[float] | None = None,
-                 device: str = "numpy", fill: float = 0) -> None:
+                 device: str = "numpy", fill: float = 0, source_grid: Grid | None = None,
+                 coord_map: CoordMap | None = None) -> None:
         if not isinstance(source, SourceImage):
             source = open_image(source)
         self.fill_value = check_fill(fill, source.dtype)
         self._handle = SourceHandle(source)
-        src_grid = source.grid
+        src_grid = source_grid or source.grid
+        self.coord_map = coord_map
         self.in_shape = tuple(int(v) for v in src_grid.shape)
         self.grid = grid
         self.method = method
@@ -193,7 +202,7 @@ class LabelSlabs:
         # clamped to each output axis (exact: the slabs replicate their edges)
         self.weights = [gaussian_weights(s, grid.shape[a]) for a, s in enumerate(self.sigma_voxels)]
         self.radius = tuple((len(w) - 1) // 2 for w in self.weights)
-        sep = axis_aligned_map(src_grid, grid)
+        sep = axis_aligned_map(src_grid, grid) if coord_map is None else None
         self.separable = sep is not None
         if sep is not None:
             scale, offset = sep
@@ -203,6 +212,10 @@ class LabelSlabs:
                        for a in range(3)]
         else:
             self.map = voxel_map(src_grid, grid)
+            if method == "majority" and coord_map is not None:
+                raise OptionError(
+                    "method: 'majority' cannot follow a displacement field (its footprints are "
+                    "not boxes); use 'nearest' or 'gaussian'", param="method")
             if method == "majority":
                 raise OptionError(
                     "method: 'majority' needs a target grid with the input's axes "
@@ -320,9 +333,16 @@ class LabelSlabs:
             zc = zs[c0:c0 + step]
             inside = np.ones((nx, ny, len(zc)), dtype=bool)
             idx = []
+            field = None
+            if self.coord_map is not None:
+                z_lo = int(zc.min())
+                field = self.coord_map.box(0, nx, 0, ny, z_lo, int(zc.max()) + 1)[..., zc - z_lo]
             for a in range(3):
-                x = (m[a, 0] * i)[:, :, None] + (m[a, 1] * j)[:, :, None] \
-                    + (m[a, 2] * zc.astype(np.float64))[None, None, :] + m[a, 3]
+                if field is not None:
+                    x = field[a]
+                else:
+                    x = (m[a, 0] * i)[:, :, None] + (m[a, 1] * j)[:, :, None] \
+                        + (m[a, 2] * zc.astype(np.float64))[None, None, :] + m[a, 3]
                 ia, ins = nearest_index(x, int(n_in[a]))
                 inside &= ins
                 idx.append(ia)

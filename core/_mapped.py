@@ -1,10 +1,18 @@
-"""The general slab function: rotated or permuted target grids.
+"""The general slab function: rotated or permuted target grids, displacement fields.
 
 For each output slab (cut in tiles whose source box fits a budget) the source
-coordinates of its voxels are computed from ``voxel_map``, only their
-bounding box (plus the spline margin) is read, and
+coordinates of its voxels are computed (from ``voxel_map``, or through a
+:class:`core._coord_map.CoordMap` for chains with displacement fields), only
+their bounding box (plus the spline and anti-aliasing margins) is read, and
 :func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates them;
 order 0 is an exact index gather by :func:`core.kernels.nearest_index`.
+
+Output voxels whose centre maps beyond the input's field of view (voxel
+coordinates -0.5 .. n - 0.5) get ``fill``; inside that half-voxel border the
+edge is replicated.  Anti-aliasing: when the map shrinks an input axis (local
+Jacobian, :func:`core._coord_map.aa_sigma`) the tile's input box is smoothed
+with a Gaussian of that width first; for an affine map the Jacobian is the
+matrix, for a displacement field it is taken at each tile's centre.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import math
 
 import numpy as np
 
+from ._coord_map import CoordMap, aa_sigma, outside_fov
 from ._separable import _ClipCount, _fill_nonfinite
 from .cast import OutputType, cast_values, work_dtype
 from .grid import Grid, voxel_map
@@ -31,13 +40,23 @@ class MappedSlabs(_ClipCount):
 
     def __init__(
         self, source: SourceImage, target: Grid, *, order: int, out: OutputType,
+        source_grid: Grid | None = None, coord_map: CoordMap | None = None,
+        fill: float = 0.0, anti_aliasing: bool = False,
     ) -> None:
         self._handle = SourceHandle(source)
         self.target = target
         self.order = order
         self.out = out
         self.n_in = tuple(source.grid.shape)
-        self.matrix = voxel_map(source.grid, target)
+        # source_grid: the input grid seen through an affine chain (core._coord_map.effective_grid)
+        self.matrix = voxel_map(source_grid or source.grid, target)
+        self.coord_map = coord_map
+        if coord_map is not None:
+            self.matrix[:3, :3] = coord_map.linear()  # for planning tiles only
+        self.fill = float(fill)
+        self.anti_aliasing = bool(anti_aliasing) and order >= 1
+        self.sigma = aa_sigma(self.matrix[:3, :3]) if self.anti_aliasing and coord_map is None \
+            else np.zeros(3)
         self.margin = prefilter_margin(order) + (SPLINE_PAD if order >= 2 else 0)
         self.raw = order == 0 and out.dtype == source.dtype and (
             (out.slope, out.inter) == (source.slope, source.inter)
@@ -73,7 +92,8 @@ class MappedSlabs(_ClipCount):
         lin = np.abs(self.matrix[:3, :3])
         reach = 2 * ((self.order + 1) / 2.0 + self.margin) + 2
         return float(np.prod([
-            min(n, lin[a, 0] * (tx - 1) + lin[a, 1] * (ty - 1) + lin[a, 2] * (h - 1) + reach)
+            min(n, lin[a, 0] * (tx - 1) + lin[a, 1] * (ty - 1) + lin[a, 2] * (h - 1) + reach
+                + 2 * math.ceil(4.0 * self.sigma[a]))
             for a, n in enumerate(self.n_in)
         ]))
 
@@ -100,22 +120,44 @@ class MappedSlabs(_ClipCount):
             out[x0:x1, y0:y1] = self._tile(volume, x0, x1, y0, y1, z0, z1)
         return out
 
-    def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+    def _coords(self, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        if self.coord_map is not None:
+            return self.coord_map.box(x0, x1, y0, y1, z0, z1)
         m = self.matrix
         i = np.arange(x0, x1, dtype=np.float64)[:, None, None]
         j = np.arange(y0, y1, dtype=np.float64)[None, :, None]
         k = np.arange(z0, z1, dtype=np.float64)[None, None, :]
-        coords = np.stack([
+        return np.stack([
             np.broadcast_to(m[a, 0] * i + m[a, 1] * j + m[a, 2] * k + m[a, 3], (x1 - x0, y1 - y0, z1 - z0))
             for a in range(3)
         ])
+
+    def _filled(self, shape: tuple[int, int, int]) -> np.ndarray:
+        raw, _ = cast_values(np.full(shape, self.fill, dtype=self.work), self.out)
+        return np.asfortranarray(raw)
+
+    def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        coords = self._coords(x0, x1, y0, y1, z0, z1)
+        outside = outside_fov(coords, self.n_in)
+        if outside.all():
+            return self._filled((x1 - x0, y1 - y0, z1 - z0))
+        sigma = self.sigma
+        if self.anti_aliasing and self.coord_map is not None:
+            sigma = aa_sigma(self.coord_map.jacobian(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2,
+                                                      (z0 + z1 - 1) / 2)))
         reach = (self.order + 1) / 2.0 + self.margin
         lo = np.empty(3, dtype=np.int64)
         hi = np.empty(3, dtype=np.int64)
+        any_out = bool(outside.any())
         for a in range(3):
             n = self.n_in[a]
-            lo[a] = min(max(math.floor(float(coords[a].min()) - reach), 0), n - 1)
-            hi[a] = max(min(math.ceil(float(coords[a].max()) + reach) + 1, n), lo[a] + 1)
+            c = coords[a][~outside] if any_out else coords[a]
+            r = reach + math.ceil(4.0 * sigma[a])
+            lo[a] = min(max(math.floor(float(c.min()) - r), 0), n - 1)
+            hi[a] = max(min(math.ceil(float(c.max()) + r) + 1, n), lo[a] + 1)
+        big = float(np.prod(hi - lo)) > 4 * self.box_voxels
+        if big and self.coord_map is not None and (x1 - x0) * (y1 - y0) * (z1 - z0) > 512:
+            return self._split(volume, x0, x1, y0, y1, z0, z1)  # a field stretched this tile
         src = self.source
         block = src.read_slab(
             int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
@@ -125,13 +167,21 @@ class MappedSlabs(_ClipCount):
         if self.order == 0:
             idx = [nearest_index(coords[a], block.shape[a])[0] for a in range(3)]
             values = block[idx[0], idx[1], idx[2]]
-            if self.raw:
+            if self.raw and not any_out:
                 return np.asfortranarray(values)
             values = values.astype(self.work, copy=False)
+            if self.raw:  # the fill may not be a stored value: cast like any other value
+                values[outside] = self.fill
+                raw, _ = cast_values(np.asfortranarray(values), self.out)
+                return raw
         else:
             from scipy.ndimage import binary_dilation, map_coordinates
 
             work = block.astype(self.work, copy=False)
+            if np.any(sigma > 0):
+                from scipy.ndimage import gaussian_filter
+
+                work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
             finite = np.isfinite(work) if self.order >= 2 else None
             touched = None
             if finite is not None and not finite.all():
@@ -149,7 +199,23 @@ class MappedSlabs(_ClipCount):
             )
             if touched is not None:
                 values[touched] = np.nan
+        if any_out:
+            values[outside] = self.fill
         raw, clipped = cast_values(np.asfortranarray(values), self.out)
         if clipped:
             self._clipped.append(clipped)
         return raw
+
+    def _split(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        """The tile in two halves along its longest axis (each reads a smaller box)."""
+        lo, hi = [x0, y0, z0], [x1, y1, z1]
+        a = int(np.argmax([x1 - x0, y1 - y0, z1 - z0]))
+        mid = (lo[a] + hi[a]) // 2
+        out = np.empty((x1 - x0, y1 - y0, z1 - z0), dtype=self.out.dtype, order="F")
+        for s0, s1 in ((lo[a], mid), (mid, hi[a])):
+            b = [x0, x1, y0, y1, z0, z1]
+            b[2 * a], b[2 * a + 1] = s0, s1
+            sl = [slice(None)] * 3
+            sl[a] = slice(s0 - lo[a], s1 - lo[a])
+            out[tuple(sl)] = self._tile(volume, *b)
+        return out

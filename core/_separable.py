@@ -64,9 +64,10 @@ class SeparableSlabs(_ClipCount):
 
     def __init__(
         self, source: SourceImage, target: Grid, *, order: int, anti_aliasing: bool,
-        out: OutputType, device: str = "numpy",
+        out: OutputType, device: str = "numpy", source_grid: Grid | None = None,
     ) -> None:
-        aligned = axis_aligned_map(source.grid, target)
+        # source_grid: the input grid seen through an affine chain (core._coord_map.effective_grid)
+        aligned = axis_aligned_map(source_grid or source.grid, target)
         if aligned is None:
             raise OptionError("internal: separable resampling needs grids with one direction")
         scale, offset = aligned

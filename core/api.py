@@ -45,8 +45,13 @@ ResampleResult = RunResult
 
 def _resample(image: ImageLike, target: Target, **kw: Any) -> Any:
     """``image`` onto ``target`` with the intensity options ``kw`` of the functions below."""
+    if kw.get("transforms"):
+        from dataclasses import replace
+
+        target = replace(target, transforms=tuple(kw["transforms"]))
     request = ResampleRequest(
-        target, Interpolation(order=kw["order"], anti_aliasing=kw["anti_aliasing"], dtype=kw["dtype"]),
+        target, Interpolation(order=kw["order"], anti_aliasing=kw["anti_aliasing"], dtype=kw["dtype"],
+                              fill=kw.get("fill", 0.0)),
         Compute(device=kw["device"], max_memory=kw["max_memory"]),
     )
     return resample_image(image, request)
@@ -61,6 +66,8 @@ def resample_to_grid(
     dtype: object = None,
     device: str | None = None,
     max_memory: str | int | None = None,
+    transforms: Sequence[Any] | None = None,
+    fill: float = 0.0,
 ) -> Any:
     """Resample an image onto ``grid`` and return it as a nibabel image.
 
@@ -79,17 +86,36 @@ def resample_to_grid(
     device : {'numpy', 'cpu', 'cuda', 'auto'}, optional
     max_memory : str or int, optional
         Working-memory budget for the slabs.
+    transforms : sequence, optional
+        Registration transforms mapping points of ``grid``'s space into the
+        image's, in antsApplyTransforms order (the last listed is applied to
+        the points first): file paths (a ``str`` may be ANTs' ``"[file,1]"`` to
+        invert), (4, 4) RAS matrices (nibabel-style affines) or
+        ``(path or matrix, invert)`` pairs.  Formats: see :mod:`core.transforms`.
+    fill : float
+        Value of output voxels outside the image's field of view (NaN only for
+        float outputs).
 
     Returns
     -------
     nibabel.Nifti1Image
         Data in the output dtype (``get_fdata()`` applies any kept scaling),
         affine ``grid.affine``, header codes, units and TR kept from the input.
+
+    Raises
+    ------
+    OptionError, TransformError
+
+    Examples
+    --------
+    >>> out = resample_to_grid("atlas.nii.gz", subject_grid,  # doctest: +SKIP
+    ...                        transforms=["1Warp.nii.gz", "0GenericAffine.mat"])
     """
     if not isinstance(grid, Grid):
         raise OptionError(f"grid: expected a Grid, got {type(grid).__name__}", param="grid")
     return _resample(image, Target(like=grid), order=order, anti_aliasing=anti_aliasing,
-                     dtype=dtype, device=device, max_memory=max_memory)
+                     dtype=dtype, device=device, max_memory=max_memory, transforms=transforms,
+                     fill=fill)
 
 
 def resample_to_spacing(

@@ -29,13 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._mapped import MappedSlabs
 from ._separable import SeparableSlabs
 from .cast import OutputType, output_type
+from .errors import OptionError
 from .grid import Grid, axis_aligned_map
 from .kernels import check_order
 from .result import OutputSpec, RunResult
@@ -103,6 +104,8 @@ def plan_resample(
     dtype: object = None,
     device: str | None = None,
     max_memory: str | int | None = None,
+    transforms: tuple[Any, ...] = (),
+    fill: float = 0.0,
 ) -> ResamplePlan:
     """Decide how to resample ``source`` onto ``target`` and size the slabs.
 
@@ -116,8 +119,8 @@ def plan_resample(
         B-spline order 0..5 (0 nearest, 1 linear, 3 cubic).
     anti_aliasing : bool or None
         Widen the kernel on downsampled axes (area averaging, see
-        :mod:`core.kernels`).  None means on for order >= 1.  Applies to the
-        separable path (same direction); the rotated path does not anti-alias.
+        :mod:`core.kernels`).  None means on for order >= 1.  The general path
+        pre-smooths the input where the map shrinks it (:mod:`core._mapped`).
     dtype : str or numpy.dtype, optional
         Output dtype (default: the input's stored dtype).
     device : {'numpy', 'cpu', 'cuda', 'auto'} or None
@@ -125,6 +128,12 @@ def plan_resample(
     max_memory : str or int, optional
         Working-memory budget, e.g. ``'512M'`` (default:
         :func:`core.budget.parse_memory`).
+    transforms : tuple
+        Registration transforms from output to input space, as
+        :attr:`core.requests.Target.transforms` holds them (read here).  An
+        affine chain whose voxel map stays diagonal runs the separable path.
+    fill : float
+        Value of the general path's output voxels outside the input's field of view.
 
     Returns
     -------
@@ -132,8 +141,9 @@ def plan_resample(
 
     Raises
     ------
-    OptionError, DeviceError
+    OptionError, DeviceError, TransformError
     """
+    from ._coord_map import resolve_chain
     from .budget import parse_memory, plan_slabs
     from .device import resolve_device
 
@@ -141,18 +151,23 @@ def plan_resample(
     dev = resolve_device(device)
     budget = parse_memory(max_memory)
     out = output_type(source, dtype)
+    if np.isnan(fill) and out.dtype.kind != "f":
+        raise OptionError(f"fill: nan needs a float output, not {out.dtype}", param="fill")
     aa = order >= 1 if anti_aliasing is None else bool(anti_aliasing) and order >= 1
-    aligned = axis_aligned_map(source.grid, target)
+    in_grid, coord_map = resolve_chain(source.grid, target, transforms)
+    aligned = axis_aligned_map(in_grid, target) if coord_map is None else None
     slab_fn: SlabFunction
     if aligned is not None:
-        slab_fn = SeparableSlabs(source, target, order=order, anti_aliasing=aa, out=out, device=dev)
+        slab_fn = SeparableSlabs(source, target, order=order, anti_aliasing=aa, out=out, device=dev,
+                                 source_grid=in_grid)
         used_aa = aa and bool(np.any(np.abs(aligned[0]) > 1.0 + 1e-9))
     else:
-        slab_fn = MappedSlabs(source, target, order=order, out=out)
+        slab_fn = MappedSlabs(source, target, order=order, out=out, source_grid=in_grid,
+                              coord_map=coord_map, fill=fill, anti_aliasing=aa)
         # A tenth of the budget per tile's source box: each of the stream's
         # pieces holds one box and its work copy, next to its coordinates.
         slab_fn.box_voxels = int(max(1 << 18, budget // (10 * slab_fn.work.itemsize)))
-        used_aa = False
+        used_aa = bool(np.any(slab_fn.sigma > 0)) or (coord_map is not None and slab_fn.anti_aliasing)
     per_slice, fixed = slab_fn.memory()
     if max_memory is None:
         budget = _default_budget(budget, source, target, out)

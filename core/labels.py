@@ -105,7 +105,8 @@ def _label_request(**kw: Any) -> ResampleRequest:
     from ._nibabel import as_like
 
     return ResampleRequest(
-        Target(spacing=kw["spacing"], shape=kw["shape"], like=as_like(kw["like"]), anchor=kw["anchor"]),
+        Target(spacing=kw["spacing"], shape=kw["shape"], like=as_like(kw["like"]), anchor=kw["anchor"],
+               transforms=kw.get("transforms") or ()),
         LabelMethod(kw["method"], sigma=kw["sigma"], sigma_voxels=kw["sigma_voxels"],
                     force_float_labels=kw["force_float_labels"]),
         Compute(device=kw["device"], max_memory=kw["max_memory"]),
@@ -126,6 +127,7 @@ def resample_labels(
     device: str | None = None,
     max_memory: str | int | None = None,
     force_float_labels: bool = False,
+    transforms: Sequence[Any] | None = None,
 ) -> Any:
     """Resample a label map; every output value is an input value.
 
@@ -156,6 +158,13 @@ def resample_labels(
         Working-memory budget per slab, e.g. ``'512M'``.
     force_float_labels : bool
         Accept a float image with non-whole values.
+    transforms : sequence, optional
+        Registration transforms from output-space points into the input, in
+        antsApplyTransforms order (the last listed applied first): paths (a
+        ``str`` may be ANTs' ``"[file,1]"`` to invert), (4, 4) RAS matrices or
+        ``(path or matrix, invert)`` pairs.  Nearest labels are gathered through
+        the map; ``gaussian`` smooths them in output space; ``majority`` needs
+        an affine chain that keeps the axes.
 
     Returns
     -------
@@ -165,7 +174,7 @@ def resample_labels(
 
     Raises
     ------
-    OptionError, GridError, LabelError, DeviceError
+    OptionError, GridError, LabelError, DeviceError, TransformError
 
     Notes
     -----
@@ -182,7 +191,8 @@ def resample_labels(
 
     request = _label_request(spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
                              sigma_voxels=sigma_voxels, anchor=anchor, device=device,
-                             max_memory=max_memory, force_float_labels=force_float_labels)
+                             max_memory=max_memory, force_float_labels=force_float_labels,
+                             transforms=transforms)
     return resample_image(img, request)
 
 
@@ -200,6 +210,7 @@ def resample_labels_file(
     device: str | None = None,
     max_memory: str | int | None = None,
     force_float_labels: bool = False,
+    transforms: Sequence[Any] | None = None,
     overwrite: bool = False,
     compress_level: int | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -235,7 +246,8 @@ def resample_labels_file(
     request = _label_request(spacing=spacing, shape=shape, like=like, method=method, sigma=sigma,
                              sigma_voxels=sigma_voxels, anchor=anchor, device=device,
                              max_memory=max_memory, force_float_labels=force_float_labels,
-                             overwrite=overwrite, compress_level=compress_level)
+                             overwrite=overwrite, compress_level=compress_level,
+                             transforms=transforms)
     return resample_file(in_path, out_path, request, progress=progress)
 
 

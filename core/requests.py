@@ -31,10 +31,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from ._validate import choice, fill_value, set_field, sigma_triple
 from .budget import parse_memory, parse_size
 from .errors import OptionError
 from .grid import ANCHORS, Anchor
@@ -63,42 +64,6 @@ Triple = tuple[float, float, float]
 SpacingTriple = tuple[Union[float, None], Union[float, None], Union[float, None]]
 
 
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def _choice(value: object, name: str, choices: Sequence[str]) -> str:
-    text = str(getattr(value, "value", value)).lower()
-    if text not in choices:
-        raise OptionError(f"{name}: expected one of {', '.join(choices)}, got {value!r}", param=name)
-    return text
-
-
-def _sigma(value: object, name: str) -> Triple | None:
-    """Sigma per axis (a number or three, >= 0, finite); 0 means no smoothing along that axis."""
-    if value is None:
-        return None
-    from .grid import as_triple
-
-    s = as_triple(value, name, allow_zero=True, error=OptionError)
-    return (float(s[0]), float(s[1]), float(s[2]))  # type: ignore[arg-type]
-
-
-def _fill(value: object) -> float:
-    """A finite number; an integer value is kept as an ``int`` (exact for 64-bit ids)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise OptionError(f"fill: expected a number, got {value!r}", param="fill")
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise OptionError(f"fill: expected a number, got {value!r}", param="fill") from None
-    if not np.isfinite(f):
-        raise OptionError(f"fill: expected a finite number, got {value!r}", param="fill")
-    return int(f) if f.is_integer() and abs(f) < 2**53 else f
-
-
 @dataclass(frozen=True)
 class Target:
     """The output grid: exactly one of ``spacing``, ``shape`` or ``like``.
@@ -113,6 +78,11 @@ class Target:
         A reference image (or grid) whose grid is used as is.
     anchor : {'center', 'origin', 'corner'}
         What a new spacing keeps fixed (see :meth:`Grid.with_spacing`).
+    transforms : sequence, optional
+        Transforms from output-space to input-space points, in antsApplyTransforms
+        order (last listed applied first): paths (``str`` may be ANTs' ``[FILE,1]``),
+        (4, 4) RAS matrices or ``(path or matrix, invert)`` pairs; see
+        :func:`core.transforms.transform_specs`.  Read when the run starts.
 
     Raises
     ------
@@ -120,12 +90,16 @@ class Target:
         None or several of ``spacing``, ``shape``, ``like``, or a bad ``anchor``.
     GridError
         Zero, negative, non-finite or absurd spacings and shapes.
+    TransformError
+        A transform file that does not exist, a bad ``[FILE,1]`` argument or a
+        bad matrix (``param='transform'``).
     """
 
     spacing: SpacingTriple | None = None
     shape: tuple[int, int, int] | None = None
     like: Path | Grid | None = None
     anchor: Anchor = "center"
+    transforms: tuple[tuple[Path | np.ndarray, bool], ...] = ()
 
     def __post_init__(self) -> None:
         from .grid import Grid, _validate_shape, as_triple
@@ -144,22 +118,37 @@ class Target:
             )
         if spacing is not None:
             t = as_triple(spacing, "spacing", allow_none=True)
-            _set(self, "spacing", (t[0], t[1], t[2]))
+            set_field(self, "spacing", (t[0], t[1], t[2]))
         else:
-            _set(self, "spacing", None)
+            set_field(self, "spacing", None)
         if self.shape is not None:
-            _set(self, "shape", _validate_shape(self.shape))
+            set_field(self, "shape", _validate_shape(self.shape))
         if self.like is not None and not isinstance(self.like, Grid):
             if not isinstance(self.like, (str, os.PathLike)):
                 raise OptionError(f"like: expected a path or a Grid, got {type(self.like).__name__}",
                                   param="like")
-            _set(self, "like", Path(self.like))
-        _set(self, "anchor", _choice(self.anchor, "anchor", ANCHORS))
+            set_field(self, "like", Path(self.like))
+        set_field(self, "anchor", choice(self.anchor, "anchor", ANCHORS))
+        from .transforms import transform_specs
+
+        set_field(self, "transforms", transform_specs(self.transforms))
 
     @property
     def reference(self) -> Path | None:
         """The reference image's path (an input the run reads), if any."""
         return self.like if isinstance(self.like, Path) else None
+
+    @property
+    def transform_paths(self) -> tuple[Path, ...]:
+        """The transform files (inputs the run reads)."""
+        return tuple(p for p, _ in self.transforms if isinstance(p, Path))
+
+    def chain_for(self, source: Grid, target: Grid) -> Any:
+        """The :class:`~core.transforms.TransformChain` of :attr:`transforms` between the
+        input grid ``source`` and the output grid ``target`` (FSL needs both), read now."""
+        from .transforms import TransformChain
+
+        return TransformChain(list(self.transforms), moving=source, reference=target)
 
     def grid_for(self, source: Grid) -> Grid:
         """The output grid for an input on grid ``source`` (opens ``like`` when a path)."""
@@ -191,25 +180,34 @@ class Interpolation:
         means on for ``order >= 1``.
     dtype : str or numpy.dtype, optional
         Output dtype (default: the input's stored dtype).
+    fill : float
+        Value of output voxels whose centre maps outside the input's field of
+        view (beyond voxel coordinates -0.5 .. n - 0.5) on the general
+        (rotated or transformed) path; NaN only for float outputs.
     """
 
     order: int = 1
     anti_aliasing: bool | None = None
     dtype: str | None = None
+    fill: float = 0.0
 
     def __post_init__(self) -> None:
         from .kernels import check_order
 
         try:
-            _set(self, "order", check_order(self.order))
+            set_field(self, "order", check_order(self.order))
         except OptionError as err:  # kernels' message names "order"; carry the param too
             raise OptionError(str(err), param="order") from None
         if self.anti_aliasing is not None:
-            _set(self, "anti_aliasing", bool(self.anti_aliasing))
+            set_field(self, "anti_aliasing", bool(self.anti_aliasing))
         if self.dtype is not None:
             from .cast import check_dtype
 
-            _set(self, "dtype", check_dtype(self.dtype).name)
+            set_field(self, "dtype", check_dtype(self.dtype).name)
+        fill = float(fill_value(self.fill, allow_nan=True))
+        if np.isnan(fill) and self.dtype is not None and np.dtype(self.dtype).kind != "f":
+            raise OptionError(f"fill: nan needs a float output, not {self.dtype}", param="fill")
+        set_field(self, "fill", fill)
 
     def describe(self) -> str:
         """``'order 3'``: the method as a report names it."""
@@ -253,9 +251,9 @@ class LabelMethod:
     fill: float = 0
 
     def __post_init__(self) -> None:
-        m = _choice(self.method, "method", LABEL_METHODS)
-        sigma = _sigma(self.sigma, "sigma")
-        sigma_voxels = _sigma(self.sigma_voxels, "sigma_voxels")
+        m = choice(self.method, "method", LABEL_METHODS)
+        sigma = sigma_triple(self.sigma, "sigma")
+        sigma_voxels = sigma_triple(self.sigma_voxels, "sigma_voxels")
         if sigma is not None and sigma_voxels is not None:
             raise OptionError("sigma_voxels: give sigma (mm) or sigma_voxels, not both", param="sigma_voxels")
         smoothing = sigma is not None or sigma_voxels is not None
@@ -265,11 +263,11 @@ class LabelMethod:
             raise OptionError(f"sigma: applies to method 'gaussian', not {m!r}", param="sigma")
         if m == "gaussian" and not smoothing:
             raise OptionError("sigma: method 'gaussian' needs sigma (mm) or sigma_voxels", param="sigma")
-        _set(self, "method", m)
-        _set(self, "sigma", sigma)
-        _set(self, "sigma_voxels", sigma_voxels)
-        _set(self, "force_float_labels", bool(self.force_float_labels))
-        _set(self, "fill", _fill(self.fill))
+        set_field(self, "method", m)
+        set_field(self, "sigma", sigma)
+        set_field(self, "sigma_voxels", sigma_voxels)
+        set_field(self, "force_float_labels", bool(self.force_float_labels))
+        set_field(self, "fill", fill_value(self.fill))
 
     def describe(self) -> str:
         """``'gaussian'``: the method as a report names it."""
@@ -306,15 +304,15 @@ class Compute:
 
     def __post_init__(self) -> None:
         if self.device is not None:
-            _set(self, "device", _choice(self.device, "device", DEVICES))
+            set_field(self, "device", choice(self.device, "device", DEVICES))
         if self.max_memory is not None:
-            _set(self, "max_memory", parse_memory(self.max_memory, "max_memory"))
+            set_field(self, "max_memory", parse_memory(self.max_memory, "max_memory"))
         if self.threads is not None:
             if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)) \
                     or self.threads < 1:
                 raise OptionError(f"threads: expected a positive integer, got {self.threads!r}",
                                   param="threads")
-            _set(self, "threads", int(self.threads))
+            set_field(self, "threads", int(self.threads))
 
     @property
     def budget(self) -> int:
@@ -381,14 +379,14 @@ class OutputOptions:
             if n <= 0:
                 raise OptionError(f"max_output: expected a positive size, got {self.max_output!r}",
                                   param="max_output")
-            _set(self, "max_output", n)
+            set_field(self, "max_output", n)
         if isinstance(self.pyramid, bool) or not isinstance(self.pyramid, (int, np.integer)) \
                 or not 0 <= self.pyramid <= 16:
             raise OptionError(f"pyramid: expected 0..16 levels, got {self.pyramid!r}", param="pyramid")
         if self.scheduler is not None:
             from ._dask import validate_scheduler
 
-            _set(self, "scheduler", validate_scheduler(self.scheduler))
+            set_field(self, "scheduler", validate_scheduler(self.scheduler))
 
     @property
     def zarr_only(self) -> list[str]:
@@ -434,4 +432,4 @@ class ResampleRequest:
     def reads(self) -> tuple[Path, ...]:
         """Files the run reads besides the input (never to be overwritten)."""
         ref = self.target.reference
-        return (ref,) if ref is not None else ()
+        return ((ref,) if ref is not None else ()) + self.target.transform_paths

@@ -143,5 +143,6 @@ def _plan(source: SourceImage, request: ResampleRequest) -> Any:
     return plan_resample(
         source, request.target.grid_for(source.grid), order=method.order,
         anti_aliasing=method.anti_aliasing, dtype=method.dtype, device=request.compute.device,
-        max_memory=request.compute.max_memory,
+        max_memory=request.compute.max_memory, transforms=request.target.transforms,
+        fill=method.fill,
     )

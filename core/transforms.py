@@ -32,7 +32,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._transform_formats import FieldData, read_transform_file
+from ._transform_formats import FieldData, check_affine, read_transform_file
 from ._transform_types import AffineTransform, DisplacementField, Transform
 from .errors import OptionError, TransformError
 from .grid import Grid
@@ -45,6 +45,7 @@ __all__ = [
     "TransformChain",
     "Box",
     "parse_transform_arg",
+    "transform_specs",
     "read_transform",
     "voxel_map_chain",
     "map_voxels",
@@ -112,6 +113,40 @@ def parse_transform_arg(arg: str) -> tuple[Path, bool]:
         return Path(name), False
     raise TransformError(f"transform: invert flag must be 0 or 1 in {arg!r}, got {flag!r}",
                          param="transform")
+
+
+def transform_specs(value: object) -> tuple[tuple[Path | np.ndarray, bool], ...]:
+    """Chain entries checked at the door (``Target.transforms``), files not read yet.
+
+    Returns ``((Path or read-only (4, 4) ndarray, invert), ...)``: ANTs'
+    ``"[FILE,1]"`` strings are parsed, files must exist, matrices must be
+    finite, non-singular affines.  Raises :class:`TransformError`.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, (str, os.PathLike, np.ndarray)):
+        value = [value]
+    out: list[tuple[Path | np.ndarray, bool]] = []
+    for spec in value:  # type: ignore[attr-defined]
+        invert = False
+        if isinstance(spec, tuple):
+            if len(spec) != 2 or not isinstance(spec[1], (bool, np.bool_, int)):
+                raise TransformError(f"transform: expected (path or 4x4 matrix, invert), got {spec!r}",
+                                     param="transform")
+            spec, invert = spec[0], bool(spec[1])
+        if isinstance(spec, str):
+            path, flag = parse_transform_arg(spec)
+            spec, invert = path, invert != flag
+        if isinstance(spec, os.PathLike):
+            path = Path(spec)
+            if not path.is_file():
+                raise TransformError(f"transform: {path}: no such file", param="transform")
+            out.append((path, invert))
+            continue
+        matrix = check_affine(spec, "transform")
+        matrix.setflags(write=False)
+        out.append((matrix, invert))
+    return tuple(out)
 
 
 def read_transform(

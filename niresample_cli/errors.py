@@ -42,6 +42,8 @@ _COMMON: dict[str, str] = {
     "compress_level": "--compress-level",
     "force_float_labels": "--force-float-labels",
     "report": "--report",
+    "transform": "--transform",
+    "fill": "--fill",
 }
 
 #: Per command: Python parameter -> the flag(s) a user types for it.

@@ -133,5 +133,11 @@ PngOpt = Annotated[Optional[Path], typer.Option("--png", metavar="FILE", help="A
 # FillOpt is the generic alias (an intensity --fill reuses it); LabelFillOpt states the label rule.
 __all__ += ["FillOpt", "LabelFillOpt"]
 
-FillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Value of output voxels outside the input's field of view.")]
+FillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Value of output voxels outside the input's field of view (default 0; nan for float outputs).", show_default=False)]
 LabelFillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="Label of output voxels outside the input's field of view (default 0, background). It need not be an input value, but must fit the label dtype; every output value is an input value or the --fill value.")]
+
+# -- registration transforms (issue 11) ------------------------------------------------
+# Built into Target(transforms=...) and Interpolation(fill=...) by the commands.
+__all__ += ["TransformOpt"]
+
+TransformOpt = Annotated[Optional[list[str]], typer.Option("--transform", "-t", metavar="FILE", help="Registration transform from output (reference) space into the input, repeatable, as antsApplyTransforms -t: the last one listed is applied to the points first. ITK/ANTs .mat/.txt/.tfm, *Warp.nii.gz, FSL .mat, FreeSurfer .lta, AFNI .aff12.1D or a 4x4 RAS text matrix; invert an affine with [FILE,1] (quote it in the shell).", show_default=False)]
