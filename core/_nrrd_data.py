@@ -20,13 +20,9 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import HeaderError, InputError
+from .source import reason
 
 _SKIP_CHUNK = 1 << 20
-
-
-def _why(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:160] if text else type(err).__name__
 
 
 def _open_data(
@@ -221,7 +217,7 @@ class _StreamBytes:
             except (OSError, EOFError, ValueError) as err:
                 self._close()
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
-                                 f"({_why(err)})") from err
+                                 f"({reason(err)})") from err
         return out
 
     def length(self) -> int:
@@ -235,7 +231,7 @@ class _StreamBytes:
                     total += n
             except (OSError, EOFError, ValueError) as err:
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
-                                 f"({_why(err)})") from err
+                                 f"({reason(err)})") from err
             finally:
                 self._close()
         return total - self.skip

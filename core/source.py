@@ -93,6 +93,10 @@ class SourceImage:
         A picklable ``reopen() -> SourceImage`` opening the same file again,
         set by the opener of a file read lazily (NIfTI, Zarr); None for images
         held in memory.  :class:`SourceHandle` uses it in other processes.
+    notes : tuple of str
+        What the opener assumed or was told to override (an assumed
+        orientation, a voxel size given by the caller, the pyramid level
+        read); ``info`` prints them.
     """
 
     path: Path
@@ -106,6 +110,7 @@ class SourceImage:
     _dataobj: Any = field(repr=False)
     _close: Callable[[], None] | None = field(default=None, repr=False)
     reopen: Callable[[], SourceImage] | None = field(default=None, repr=False, compare=False)
+    notes: tuple[str, ...] = ()
 
     # -- facts ------------------------------------------------------------
     @property
