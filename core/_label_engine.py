@@ -17,7 +17,7 @@ import numpy as np
 from ._label_slabs import LabelSlabs
 from ._label_values import check_label_values
 from .errors import OptionError
-from .io import SourceImage, open_image
+from .io import SourceImage
 from .requests import LabelMethod, ResampleRequest
 from .result import OutputSpec, RunResult
 
@@ -125,9 +125,10 @@ def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
     ------
     InputError, OptionError, GridError, LabelError, DeviceError, OutputError
     """
+    from ._open_input import open_input
     from .stream import write_output
 
-    source = open_image(in_path)
+    source, request = open_input(in_path, request)
     try:
         fn = _prepare(source, request)
         slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=request.compute.threads)

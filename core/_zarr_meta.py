@@ -108,6 +108,14 @@ def ngff_transforms(grid: Grid, level: int, n_extra: int) -> list[dict[str, Any]
     ]
 
 
+def _unit_mm(unit: Any) -> float:
+    """mm per NGFF axis unit: UDUNITS names, and the common abbreviations ('um')."""
+    from ._inputs import UNIT_TO_MM
+
+    text = str(unit)
+    return UNITS_MM.get(text, UNIT_TO_MM.get(text.strip().lower(), 1.0))
+
+
 def affine_from_ngff(
     ms: dict[str, Any], dataset: dict[str, Any], names: list[dict[str, Any]]
 ) -> np.ndarray:
@@ -128,7 +136,7 @@ def affine_from_ngff(
                 scale, trans = scale * v, trans * v
             else:
                 trans = trans + v
-    unit = np.array([UNITS_MM.get(str(a.get("unit", "millimeter")), 1.0) for a in names])
+    unit = np.array([_unit_mm(a.get("unit", "millimeter")) for a in names])
     sp, tr = (scale * unit)[-3:][::-1], (trans * unit)[-3:][::-1]
     affine = np.eye(4)
     affine[:3, :3] = np.diag(sp)

@@ -15,6 +15,8 @@ Python parameter (``OptionError.param``), never a CLI flag.
 * :class:`OutputOptions`: how the output is written (``overwrite``,
   ``compress_level``, Zarr ``chunks``/``pyramid``/``resume``/``scheduler``,
   ``force``, ``max_output``).
+* :class:`InputOptions` (from :mod:`._inputs`): how the input is read
+  (``orientation``, ``voxel_size``, ``level``, ``space_unit``).
 
 Examples
 --------
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Literal, Union
 
 import numpy as np
 
+from ._inputs import InputOptions
 from .budget import parse_memory, parse_size
 from .errors import OptionError
 
@@ -50,6 +53,7 @@ __all__ = [
     "LabelMethod",
     "Compute",
     "OutputOptions",
+    "InputOptions",
     "ResampleRequest",
 ]
 
@@ -58,6 +62,8 @@ ANCHORS: tuple[str, ...] = ("center", "origin", "corner")
 LABEL_METHODS: tuple[str, ...] = ("nearest", "majority", "gaussian")
 #: ``None``/``'numpy'``: numpy and scipy; ``'cpu'``/``'cuda'``: torch; ``'auto'``: CUDA if present, else numpy.
 DEVICES: tuple[str, ...] = ("numpy", "auto", "cpu", "cuda")
+#: Output formats chosen by name rather than by the output's extension (issue 13).
+OUTPUT_FORMATS: tuple[str, ...] = ("tiff-slices",)
 
 Triple = tuple[float, float, float]
 SpacingTriple = tuple[Union[float, None], Union[float, None], Union[float, None]]
@@ -332,6 +338,11 @@ class OutputOptions:
         Finish an interrupted Zarr output (Zarr outputs only).
     scheduler : str, optional
         dask.distributed scheduler address for Zarr chunk tasks (Zarr outputs only).
+    format : {None, 'tiff-slices'}
+        ``'tiff-slices'``: write a folder of 2D TIFF slices at the output path
+        (default: the format follows the output's extension).
+    zarr_format : {2, 3}
+        Zarr v2 with OME-NGFF 0.4 (default) or Zarr v3 with NGFF 0.5 (Zarr outputs only).
     """
 
     overwrite: bool = False
@@ -342,8 +353,14 @@ class OutputOptions:
     pyramid: int = 0
     resume: bool = False
     scheduler: str | None = None
+    format: str | None = None
+    zarr_format: int = 2
 
     def __post_init__(self) -> None:
+        if self.format is not None:
+            _set(self, "format", _choice(self.format, "format", OUTPUT_FORMATS))
+        if self.zarr_format not in (2, 3) or isinstance(self.zarr_format, bool):
+            raise OptionError(f"zarr_format: expected 2 or 3, got {self.zarr_format!r}", param="zarr_format")
         if self.compress_level is not None and (
                 isinstance(self.compress_level, bool) or not isinstance(self.compress_level, (int, np.integer))
                 or not 0 <= self.compress_level <= 9):
@@ -367,12 +384,14 @@ class OutputOptions:
     def zarr_only(self) -> list[str]:
         """Names of the Zarr-only options that are set (an error on a NIfTI output)."""
         return [n for n, on in (("chunks", self.chunks is not None), ("pyramid", bool(self.pyramid)),
-                                ("resume", self.resume), ("scheduler", self.scheduler is not None)) if on]
+                                ("resume", self.resume), ("scheduler", self.scheduler is not None),
+                                ("zarr_format", self.zarr_format != 2)) if on]
 
 
 @dataclass(frozen=True)
 class ResampleRequest:
-    """One resampling: the target grid, the method, the compute resources, the output options.
+    """One resampling: the target grid, the method, the compute resources, the output
+    options, and how the input is read (``input``, an :class:`InputOptions`).
 
     ``method`` is an :class:`Interpolation` for intensity images or a
     :class:`LabelMethod` for label maps; that choice decides the engine.
@@ -382,9 +401,10 @@ class ResampleRequest:
     method: Interpolation | LabelMethod = field(default_factory=Interpolation)
     compute: Compute = field(default_factory=Compute)
     output: OutputOptions = field(default_factory=OutputOptions)
+    input: InputOptions = field(default_factory=InputOptions)
 
     def __post_init__(self) -> None:
-        for name, value, kind in (("target", self.target, Target),
+        for name, value, kind in (("input", self.input, InputOptions), ("target", self.target, Target),
                                   ("method", self.method, (Interpolation, LabelMethod)),
                                   ("compute", self.compute, Compute),
                                   ("output", self.output, OutputOptions)):
