@@ -136,7 +136,7 @@ def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
                           template=source.header, slope=source.slope, inter=source.inter)
         written = write_output(
             Path(out_path), spec, fn, slabs, options=request.output, compute=request.compute,
-            inputs=(Path(in_path), *request.reads), progress=progress,
+            inputs=(Path(in_path), *request.reads), progress=progress, labels=True,
         )
     finally:
         source.close()

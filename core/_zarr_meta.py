@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from .errors import DependencyError, InputError
 from .grid import Grid
 
 __all__ = [
-    "STATE_DIR", "MANIFEST", "NGFF_VERSION", "UNITS_MM", "EXTRA_AXES", "require_zarr",
+    "NgffLayout", "STATE_DIR", "MANIFEST", "NGFF_VERSION", "UNITS_MM", "EXTRA_AXES", "require_zarr",
     "read_json", "write_json", "multiscales", "zarr_levels", "ngff_transforms", "affine_from_ngff",
 ]
 
@@ -87,7 +88,7 @@ def multiscales(attrs: dict[str, Any]) -> dict[str, Any] | None:
 
 def zarr_levels(path: Path) -> list[str]:
     """Paths of the multiscale levels of an OME-Zarr store, finest first."""
-    attrs = read_json(Path(path) / ".zattrs")
+    attrs = read_json(Path(path) / ".zattrs") or read_json(Path(path) / "zarr.json").get("attributes", {})
     ms = multiscales(attrs)
     return [str(d["path"]) for d in ms["datasets"]] if ms else []
 
@@ -142,3 +143,44 @@ def affine_from_ngff(
     affine[:3, :3] = np.diag(sp)
     affine[:3, 3] = tr
     return affine
+
+
+@dataclass(frozen=True)
+class NgffLayout:
+    """The on-disk flavour of an OME-Zarr output: Zarr v2 + NGFF 0.4, or v3 + 0.5; image or labels.
+
+    A label map carries the NGFF labels convention's ``image-label`` entry
+    (colours are optional and left out), which viewers (napari-ome-zarr,
+    ome-zarr-py) use to open it as labels.
+    """
+
+    zarr_format: int = 2
+    labels: bool = False
+
+    def array_kwargs(self, codec: Any, names: list[str]) -> dict[str, Any]:
+        """``zarr.create_array`` arguments: format, chunk keys, the Blosc codec (and the
+        axis ``names`` as dimension names, which NGFF 0.5 requires)."""
+        if self.zarr_format == 2:
+            return {"zarr_format": 2, "compressors": codec,
+                    "chunk_key_encoding": {"name": "v2", "separator": "/"}}
+        from zarr.codecs import BloscCodec
+
+        cfg = codec.get_config()
+        blosc = BloscCodec(cname=cfg["cname"], clevel=int(cfg["clevel"]),
+                           shuffle="shuffle" if cfg.get("shuffle") else "noshuffle")
+        return {"zarr_format": 3, "compressors": blosc, "dimension_names": list(names)}
+
+    def write_group(self, root: Path, multiscales: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+        """The root group's metadata: ``.zgroup``/``.zattrs`` (v2) or ``zarr.json`` (v3)."""
+        if self.zarr_format == 2:
+            attrs: dict[str, Any] = {"multiscales": multiscales}
+            if self.labels:
+                attrs["image-label"] = {"version": NGFF_VERSION}
+            write_json(root / ".zgroup", {"zarr_format": 2})
+            write_json(root / ".zattrs", {**attrs, "niresample": extra})
+            return
+        ome: dict[str, Any] = {"version": "0.5", "multiscales": multiscales}
+        if self.labels:
+            ome["image-label"] = {}
+        write_json(root / "zarr.json", {"zarr_format": 3, "node_type": "group",
+                                        "attributes": {"ome": ome, "niresample": extra}})
