@@ -139,7 +139,7 @@ def _write_row_v3(array_dir: str, vidx: tuple[int, ...], row: int, data: np.ndar
     """Zarr v3 (NGFF 0.5, issue 13): zarr-python writes the row; its z range is whole chunks."""
     import zarr
 
-    arr = zarr.open_array(store=array_dir, mode="r+", zarr_format=3)
+    arr: Any = zarr.open_array(store=array_dir, mode="r+", zarr_format=3)
     z0 = row * int(arr.chunks[-3])
     arr[(*vidx, slice(z0, z0 + data.shape[0]))] = data
 
