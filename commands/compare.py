@@ -13,7 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from niresample_cli.console import fmt_num, fmt_shape, fmt_vec, is_narrow, out
-from niresample_cli.options import JsonOpt, MaxMemoryOpt, QuietOpt
+from niresample_cli.options import (
+    JsonOpt,
+    LevelOpt,
+    MaxMemoryOpt,
+    OrientationOpt,
+    QuietOpt,
+    SpaceUnitOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+)
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
 
@@ -46,11 +55,17 @@ def run(
         "--all-labels", help=f"List every label, not only the {_SHOWN_LABELS} with the lowest Dice.")] = False,
     max_memory: MaxMemoryOpt = None,
     quiet: QuietOpt = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
 ) -> None:
     """Compare B with A: grids and FOV shift, value statistics, labels and Dice.
 
     Streams both files (never loads either whole). Exit status: 0, or 3 when a
-    --fail-on condition holds; 1 on errors, 2 on usage errors.
+    --fail-on condition holds; 1 on errors, 2 on usage errors. --orientation,
+    --voxel-size, --level and --space-unit say how A is read (NRRD, TIFF, OME-Zarr).
 
     Examples:
 
@@ -60,13 +75,16 @@ def run(
 
       niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
     """
+    from niresample_cli.commands._output import input_from
     from niresample_cli.console import err, make_progress, progress_callback
     from niresample_cli.core.compare import compare_images, failed_checks
 
     conditions = [c.value for c in (fail_on or [])]
+    options = input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit)
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
-                                progress=progress_callback(progress, "comparing"))
+                                progress=progress_callback(progress, "comparing"), options=options)
     failed = failed_checks(report, fail_on=conditions, fov_tolerance=fov_tolerance)
     report["checks"] = {"fail_on": conditions, "fov_tolerance_mm": fov_tolerance, "failed": failed}
     if json_out:

@@ -21,7 +21,14 @@ from niresample_cli.console import (
     state,
     warn_line,
 )
-from niresample_cli.options import JsonOpt
+from niresample_cli.options import (
+    JsonOpt,
+    LevelOpt,
+    OrientationOpt,
+    SpaceUnitOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+)
 
 __all__ = ["run", "render_facts"]
 
@@ -147,27 +154,40 @@ def run(
     files: Annotated[list[Path], typer.Argument(help="Images to describe.", show_default=False)],
     json_out: JsonOpt = False,
     stats: Annotated[bool, typer.Option("--stats", help="Also read the voxels: value range, mean, label count.")] = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
 ) -> None:
     """Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes.
 
     Reads headers only (instant on a 50 GB file) unless --stats. One table
-    row per file when it fits the terminal, else one block per file.
+    row per file when it fits the terminal, else one block per file. Notes
+    say what was assumed or overridden (TIFF orientation, NRRD space, level).
 
     Examples:
 
       niresample info brain.nii.gz
 
       niresample info --json --stats atlas.nii.gz | jq .stats.label_count
+
+      niresample info annotation_10.nrrd --orientation PIR --space-unit um
+
+      niresample info slices/ --voxel-size 1.8 1.8 4um
     """
+    from niresample_cli.commands._output import input_from
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
 
+    options = input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit)
     failed = 0
     shown: list[dict[str, Any]] = []
     notes: list[str] = []
     for path in files:
         try:
-            facts = describe_image(path, stats=stats)
+            facts = describe_image(path, stats=stats, options=options)
         except NiresampleError as err:
             if state.debug:
                 raise
@@ -181,6 +201,9 @@ def run(
         notes += [f"{Path(facts['path']).name}: {w}" for w in facts["warnings"]]  # plain text
     if not json_out:
         render_facts(shown, stats=stats)
+        for f in shown:
+            for note in f.get("notes", []):
+                out.print(f"[dim]{escape(Path(f['path']).name)}: note:[/] {escape(note)}", soft_wrap=True)
     for note in notes:
         warn_line(note)
     if failed:

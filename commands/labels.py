@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from niresample_cli.commands._output import compute_from, output_from, run_request
-from niresample_cli.options import (
+from niresample_cli.commands._output import compute_from, input_from, output_from, run_request
+from niresample_cli.options import (  # issue 13: input flags, output formats
     AnchorChoice,
     AnchorOpt,
     ChunksOpt,
@@ -20,11 +20,14 @@ from niresample_cli.options import (
     LabelMethodChoice,
     LabelMethodOpt,
     LabelResolutionOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
+    OrientationOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PathsArg,
     PyramidOpt,
@@ -35,10 +38,14 @@ from niresample_cli.options import (
     SigmaOpt,
     SigmaVoxelsOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     SpacingOpt,
     ThreadsOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
     XOpt,
     YOpt,
+    ZarrFormatOpt,
     ZOpt,
 )
 
@@ -103,6 +110,13 @@ def run(
     resume: ResumeOpt = False,
     scheduler: SchedulerOpt = None,
     force: ForceOpt = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample label maps: every output value is an input value, dtype kept.
 
@@ -128,7 +142,9 @@ def run(
         compute_from(device, max_memory, threads),
         output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                     max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                    scheduler=scheduler),
+                    scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                   level=level, space_unit=space_unit),
     ).resolved()
     run_request(paths, request, command="labels", quiet=quiet, compare=compare,
                 output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)

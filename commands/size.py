@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import compute_from, output_from, run_request
+from niresample_cli.commands._output import compute_from, input_from, output_from, run_request
 from niresample_cli.commands.spacing import intensity_request
-from niresample_cli.options import (
+from niresample_cli.options import (  # issue 13: input flags, output formats
     AnchorChoice,
     AnchorOpt,
     ChunksOpt,
@@ -15,13 +15,16 @@ from niresample_cli.options import (
     DtypeOpt,
     ForceOpt,
     JobsOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OrientationOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PathsArg,
     PyramidOpt,
@@ -30,7 +33,11 @@ from niresample_cli.options import (
     SchedulerOpt,
     ShapeOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     ThreadsOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+    ZarrFormatOpt,
 )
 
 __all__ = ["run"]
@@ -61,6 +68,13 @@ def run(
     force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample to a new shape; the field of view is kept exactly (cubic B-spline by default).
 
@@ -85,7 +99,9 @@ def run(
         compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                           scheduler=scheduler),
+                           scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input=input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit),
     )
     run_request(paths, request, command="size", quiet=quiet, compare=compare,
                 output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import compute_from, output_from, run_request
-from niresample_cli.options import (
+from niresample_cli.commands._output import compute_from, input_from, output_from, run_request
+from niresample_cli.options import (  # issue 13: input flags, output formats
     AnchorChoice,
     AnchorOpt,
     ChunksOpt,
@@ -18,13 +18,16 @@ from niresample_cli.options import (
     ForceOpt,
     IsoOpt,
     JobsOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OrientationOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PathsArg,
     PyramidOpt,
@@ -32,15 +35,19 @@ from niresample_cli.options import (
     ResumeOpt,
     SchedulerOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     SpacingOpt,
     ThreadsOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
     XOpt,
     YOpt,
+    ZarrFormatOpt,
     ZOpt,
 )
 
 if TYPE_CHECKING:
-    from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest, Target
+    from niresample_cli.core.requests import Compute, InputOptions, OutputOptions, ResampleRequest, Target
 
 __all__ = ["run", "spacing_target"]
 
@@ -66,12 +73,13 @@ def spacing_target(x: float | None, y: float | None, z: float | None,
 
 
 def intensity_request(target: Target, *, order: int, no_antialias: bool, dtype: str | None,
-                      compute: Compute, output: OutputOptions) -> ResampleRequest:
+                      compute: Compute, output: OutputOptions,
+                      input: InputOptions | None = None) -> ResampleRequest:
     """The request of ``spacing`` and ``size``, validated and with its device resolved."""
-    from niresample_cli.core.requests import Interpolation, ResampleRequest
+    from niresample_cli.core.requests import InputOptions, Interpolation, ResampleRequest
 
     method = Interpolation(order=order, anti_aliasing=False if no_antialias else None, dtype=dtype)
-    return ResampleRequest(target, method, compute, output).resolved()
+    return ResampleRequest(target, method, compute, output, input or InputOptions()).resolved()
 
 
 def run(
@@ -103,6 +111,13 @@ def run(
     force: ForceOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample to a new voxel spacing (mm), keeping the field of view.
 
@@ -126,7 +141,9 @@ def run(
         no_antialias=no_antialias, dtype=dtype, compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                           scheduler=scheduler),
+                           scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input=input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit),
     )
     run_request(paths, request, command="spacing", quiet=quiet, compare=compare,
                 output_dir=output_dir, name=name, skip_existing=skip_existing, jobs=jobs)

@@ -317,6 +317,7 @@ def _resolve_voxel_size(
     missing = ", ".join(a for a, v in zip("xyz", found, strict=True) if v is None)
     raise OptionError(
         f"voxel_size: {p} has no voxel size for {missing} in its OME/ImageJ metadata"
-        f"{f' (it gives {known})' if known else ''}; give voxel_size=(x, y, z) in mm",
+        f"{f' (it gives {known})' if known else ''}; give voxel_size (x y z with a unit, "
+        "e.g. 10 10 50um)",
         param="voxel_size",
     )

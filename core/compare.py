@@ -31,6 +31,7 @@ from ._compare_stats import (
     _unique_counts,
     _ValueStats,
 )
+from ._inputs import InputOptions
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
@@ -158,6 +159,7 @@ def compare_images(
     labels: bool | None = None,
     max_memory: str | int | None = None,
     progress: ProgressFn | None = None,
+    options: InputOptions | None = None,
 ) -> dict[str, Any]:
     """Compare image ``b`` with image ``a`` (typically: a resampled output with its input).
 
@@ -173,6 +175,11 @@ def compare_images(
         Memory budget for the slabs (``'512M'``); default as for resampling.
     progress : callable or None
         ``progress(done_bytes, total_bytes)`` as the voxels are read.
+    options : InputOptions, optional
+        How ``a`` (the reference, typically the input) is read when its
+        format needs it: orientation and space unit of a NRRD, voxel size of a
+        TIFF, OME-Zarr level.  ``b`` (typically niresample's output, which
+        records its geometry) is read as it is.
 
     Returns
     -------
@@ -223,7 +230,7 @@ def compare_images(
     ([], 0.97...)
     """
     budget = min(_validate(labels, max_memory), _SLAB_CAP)
-    with open_image(a) as img_a, open_image(b) as img_b:
+    with open_image(a, options=options) as img_a, open_image(b) as img_b:
         limit = MAX_LABELS
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ._inputs import InputOptions
 from .grid import Grid
 from .io import SourceImage, _quiet_nibabel, open_image
 
@@ -142,7 +143,7 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
 
 def describe_image(
     path: str | os.PathLike[str], *, stats: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, options: InputOptions | None = None,
 ) -> dict[str, Any]:
     """Facts about one image, as a JSON-ready dict.
 
@@ -152,12 +153,15 @@ def describe_image(
     stats : bool
         Also stream every voxel: value range, mean, non-finite count, and the
         label count of integer images.  Without it only the header is read.
+    options : InputOptions, optional
+        How to read formats other than NIfTI (orientation, voxel size,
+        pyramid level, NRRD space unit).
 
     Returns
     -------
     dict
         ``path, format, shape, dtype, spacing, axcodes, obliquity_deg, origin,
-        fov_mm, fov_center, tr, disk_bytes, memory_bytes, warnings`` and the
+        fov_mm, fov_center, tr, disk_bytes, memory_bytes, notes, warnings`` and the
         header facts (``pixdim``, ``qform_code``, ``sform_code``,
         ``qform_sform_shift_mm``, ``units``...).
 
@@ -166,7 +170,7 @@ def describe_image(
     InputError, HeaderError
         When the file cannot be opened as an image.
     """
-    with open_image(path) as img:
+    with open_image(path, options=options) as img:
         g = img.grid
         facts: dict[str, Any] = {
             "path": str(path),
@@ -184,6 +188,8 @@ def describe_image(
             "volumes": img.n_volumes,
             "disk_bytes": _disk_size(Path(path)),
             "memory_bytes": img.nbytes,
+            # What the reader assumed or was told (orientation, voxel size, level).
+            "notes": list(img.notes),
         }
         header_facts, warnings = _header_facts(img)
         facts.update(header_facts)
