@@ -179,6 +179,7 @@ def run(
     from niresample_cli.commands._output import input_from
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
+    from niresample_cli.errors import cli_message
 
     options = input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
                          level=level, space_unit=space_unit)
@@ -192,7 +193,7 @@ def run(
             if state.debug:
                 raise
             failed += 1
-            error_line(str(err))
+            error_line(cli_message(err, "info"))
             continue
         if json_out:
             print(json_line(facts), flush=True)
