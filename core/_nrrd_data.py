@@ -25,6 +25,23 @@ from .source import reason
 _SKIP_CHUNK = 1 << 20
 
 
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressor raises on corrupt data: isal's IsalError is no OSError."""
+    import zlib
+
+    found: list[type[BaseException]] = [OSError, EOFError, ValueError, zlib.error]
+    try:
+        from isal import igzip_lib
+
+        found.append(igzip_lib.IsalError)
+    except ImportError:  # pragma: no cover - isal is a dependency
+        pass
+    return tuple(found)
+
+
+_STREAM_ERRORS = _stream_errors()
+
+
 def _open_data(
     p: Path, header: dict[str, Any], header_end: int, sizes: list[int], dtype: np.dtype
 ) -> _RawBytes | _StreamBytes:
@@ -214,7 +231,7 @@ class _StreamBytes:
             except InputError:
                 self._close()
                 raise
-            except (OSError, EOFError, ValueError) as err:
+            except _STREAM_ERRORS as err:
                 self._close()
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
                                  f"({reason(err)})") from err
@@ -229,7 +246,7 @@ class _StreamBytes:
                 total = 0
                 while n := stream.readinto(scratch):  # type: ignore[attr-defined]
                     total += n
-            except (OSError, EOFError, ValueError) as err:
+            except _STREAM_ERRORS as err:
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
                                  f"({reason(err)})") from err
             finally:
