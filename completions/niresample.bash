@@ -24,13 +24,23 @@ _niresample() {
                 --fail-on) COMPREPLY=($(compgen -W "lost-labels new-labels fov-shift" -- "$cur")); return;;
                 --fov-tolerance) return;;
                 --max-memory) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
             esac
-            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --help -h"
+            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --orientation --voxel-size --voxel-unit --level --space-unit --help -h"
             ;;
         info)
             case "$prev" in
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
             esac
-            opts="--json --stats --help -h"
+            opts="--json --stats --orientation --voxel-size --voxel-unit --level --space-unit --help -h"
             ;;
         labels)
             case "$prev" in
@@ -56,8 +66,15 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --anchor --method --sigma --sigma-voxels --device --max-memory --compare --quiet -q --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
         size)
             case "$prev" in
@@ -77,8 +94,15 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--shape --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -102,8 +126,15 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --help -h"
+            opts="--x --y --z --spacing --iso --like --order --anchor --dtype --no-antialias --compare --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

@@ -161,7 +161,9 @@ def describe_image(
     -------
     dict
         ``path, format, shape, dtype, spacing, axcodes, obliquity_deg, origin,
-        fov_mm, fov_center, tr, disk_bytes, memory_bytes, notes, warnings`` and the
+        fov_mm, fov_center, tr, disk_bytes, memory_bytes, warnings``, ``notes`` (only
+        when the reader assumed or was told something: TIFF orientation, NRRD
+        overrides, the pyramid level) and the
         header facts (``pixdim``, ``qform_code``, ``sform_code``,
         ``qform_sform_shift_mm``, ``units``...).
 
@@ -188,9 +190,9 @@ def describe_image(
             "volumes": img.n_volumes,
             "disk_bytes": _disk_size(Path(path)),
             "memory_bytes": img.nbytes,
-            # What the reader assumed or was told (orientation, voxel size, level).
-            "notes": list(img.notes),
         }
+        if img.notes:  # what the reader assumed or was told (orientation, voxel size, level)
+            facts["notes"] = list(img.notes)
         header_facts, warnings = _header_facts(img)
         facts.update(header_facts)
         if stats:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import data_path
 from niresample_cli.app import app
+
+from conftest import data_path
 
 nrrd = pytest.importorskip("nrrd")
 tifffile = pytest.importorskip("tifffile")
