@@ -33,7 +33,7 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
     try:
         from isal import igzip_lib
 
-        found.append(igzip_lib.IsalError)
+        found.append(igzip_lib.IsalError)  # type: ignore[arg-type]
     except ImportError:  # pragma: no cover - isal is a dependency
         pass
     return tuple(found)
