@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from niresample_cli.commands._report import ReportTarget
-    from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest
+    from niresample_cli.core.requests import Compute, InputOptions, OutputOptions, ResampleRequest
     from niresample_cli.core.result import RunResult
 
-__all__ = ["RunView", "alias", "places", "fmt_triple", "compute_from", "output_from", "report_line",
-           "resample_one", "run_request"]
+__all__ = ["RunView", "alias", "places", "fmt_triple", "compute_from", "output_from", "input_from",
+           "report_line", "resample_one", "run_request"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,26 @@ def compute_from(device: Any, max_memory: str | None, threads: int | None) -> Co
 
 
 def output_from(*, overwrite: bool, compress_level: int | None, force: bool, max_output: str | None,
-                chunks: str | None, pyramid: int, resume: bool, scheduler: str | None) -> OutputOptions:
-    """The output options (``--overwrite`` ... ``--scheduler``) as :class:`OutputOptions`."""
+                chunks: str | None, pyramid: int, resume: bool, scheduler: str | None,
+                format: Any = None, zarr_format: int = 2) -> OutputOptions:
+    """The output options (``--overwrite`` ... ``--scheduler``, ``--format``,
+    ``--zarr-format``) as :class:`OutputOptions`."""
     from niresample_cli.core.requests import OutputOptions
 
     return OutputOptions(overwrite=overwrite, compress_level=compress_level, force=force,
                          max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                         scheduler=scheduler)
+                         scheduler=scheduler, zarr_format=zarr_format,
+                         format=None if format is None else str(getattr(format, "value", format)))
+
+
+def input_from(*, orientation: str | None, voxel_size: Any, voxel_unit: str | None, level: int | None,
+               space_unit: str | None) -> InputOptions:
+    """``--orientation``, ``--voxel-size``/``--voxel-unit``, ``--level``, ``--space-unit``
+    as :class:`InputOptions` (validated; shared with ``info`` and ``compare``)."""
+    from niresample_cli.core.requests import InputOptions
+
+    return InputOptions(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                        level=level, space_unit=space_unit)
 
 
 def alias(value: Any, other: Any, flags: str) -> Any:

@@ -12,7 +12,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from niresample_cli.console import fmt_num, fmt_pos, fmt_shape, fmt_vec, is_narrow, out
-from niresample_cli.options import CompareReportOpt, MaxMemoryOpt, PngOpt, QuietOpt, ReportJsonOpt
+from niresample_cli.options import (
+    CompareReportOpt,
+    LevelOpt,
+    MaxMemoryOpt,
+    OrientationOpt,
+    PngOpt,
+    QuietOpt,
+    ReportJsonOpt,
+    SpaceUnitOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+)
 
 __all__ = ["run", "print_report", "EXIT_CHECK_FAILED"]
 
@@ -63,11 +74,17 @@ def run(
         "--fill", metavar="VALUE", help="B's value outside A's field of view (labels --fill): "
         "not counted as a new label when A lacks it. 0 (background) never is.",
         show_default=False)] = None,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
 ) -> None:
     """Compare B with A: grids and FOV shift, value statistics, labels and Dice.
 
     Streams both files (never loads either whole). Exit status: 0, or 3 when a
-    --fail-on condition holds; 1 on errors, 2 on usage errors.
+    --fail-on condition holds; 1 on errors, 2 on usage errors. --orientation,
+    --voxel-size, --level and --space-unit say how A is read (NRRD, TIFF, OME-Zarr).
 
     Examples:
 
@@ -81,6 +98,7 @@ def run(
 
       niresample compare in.nii.gz out.nii.gz --report report.html --png slices.png
     """
+    from niresample_cli.commands._output import input_from
     from niresample_cli.console import err, make_progress, progress_callback
     from niresample_cli.core.compare import compare_images, failed_checks
 
@@ -89,9 +107,12 @@ def run(
 
         require_matplotlib(param="report" if report_html is not None else "png")
     conditions = list(fail_on or [])
+    options = input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit)
     with make_progress(quiet=quiet or json_out) as progress:
         report = compare_images(a, b, labels=labels, max_memory=max_memory,
-                                progress=progress_callback(progress, "comparing"), fill=fill)
+                                progress=progress_callback(progress, "comparing"), fill=fill,
+                                options=options)
     failed = failed_checks(report, fail_on=conditions, fov_tolerance=fov_tolerance)
     report["checks"] = {"fail_on": conditions, "fov_tolerance_mm": fov_tolerance, "failed": failed}
     if json_out:

@@ -23,7 +23,15 @@ from niresample_cli.console import (
     state,
     warn_line,
 )
-from niresample_cli.options import InfoJsonOpt, JsonlOpt
+from niresample_cli.options import (
+    InfoJsonOpt,
+    JsonlOpt,
+    LevelOpt,
+    OrientationOpt,
+    SpaceUnitOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+)
 
 __all__ = ["run", "render_facts"]
 
@@ -150,11 +158,17 @@ def run(
     json_out: InfoJsonOpt = False,
     jsonl: JsonlOpt = False,
     stats: Annotated[bool, typer.Option("--stats", help="Also read the voxels: value range, mean, label count.")] = False,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
 ) -> None:
     """Describe images: shape, dtype, spacing, orientation, codes, FOV, TR, sizes.
 
     Reads headers only (instant on a 50 GB file) unless --stats. One table
-    row per file when it fits the terminal, else one block per file.
+    row per file when it fits the terminal, else one block per file. Notes
+    say what was assumed or overridden (TIFF orientation, NRRD space, level).
 
     Examples:
 
@@ -163,23 +177,31 @@ def run(
       niresample info --json --stats atlas.nii.gz | jq .stats.labels_nonzero
 
       niresample info --jsonl *.nii.gz | jq -c '{path, shape}'
+
+      niresample info annotation_10.nrrd --orientation PIR --space-unit um
+
+      niresample info slices/ --voxel-size 1.8 1.8 4um
     """
+    from niresample_cli.commands._output import input_from
     from niresample_cli.core.errors import NiresampleError
     from niresample_cli.core.info import describe_image
+    from niresample_cli.errors import cli_message
     from niresample_cli.places import expand_inputs
 
+    options = input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit)
     failed = 0
     shown: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     notes: list[str] = []
     for path in expand_inputs(files):
         try:
-            facts = describe_image(path, stats=stats)
+            facts = describe_image(path, stats=stats, options=options)
         except NiresampleError as err:
             if state.debug:
                 raise
             failed += 1
-            error_line(str(err))
+            error_line(cli_message(err, "info"))
             continue
         if jsonl:  # one line per file as it is read
             print(json_line(facts), flush=True)
@@ -195,6 +217,9 @@ def run(
             print_json(records, array=len(files) > 1)
     elif not jsonl:
         render_facts(shown, stats=stats)
+        for f in shown:
+            for note in f.get("notes", []):
+                out.print(f"[dim]{escape(Path(f['path']).name)}: note:[/] {escape(note)}", soft_wrap=True)
     for note in notes:
         warn_line(note)
     if failed:

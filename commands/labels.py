@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
+from niresample_cli.commands._output import (
+    RunView,
+    alias,
+    compute_from,
+    input_from,
+    output_from,
+    places,
+    run_request,
+)
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -25,12 +33,15 @@ from niresample_cli.options import (
     LabelMethodChoice,
     LabelMethodOpt,
     LabelResolutionOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
+    OrientationOpt,
     OutputDirAliasOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PlacesArg,
     PyramidOpt,
@@ -43,11 +54,15 @@ from niresample_cli.options import (
     SigmaOpt,
     SigmaVoxelsOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     SpacingOpt,
     ThreadsOpt,
     TransformOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
     XOpt,
     YOpt,
+    ZarrFormatOpt,
     ZOpt,
 )
 
@@ -118,6 +133,13 @@ def run(
     image_file: ImageFileOpt = None,
     output_dir_alias: OutputDirAliasOpt = None,
     fill: LabelFillOpt = 0,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample label maps: every output value is an input value or the --fill value, dtype kept.
 
@@ -159,7 +181,9 @@ def run(
         compute_from(device, max_memory, threads),
         output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                     max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                    scheduler=scheduler),
+                    scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                   level=level, space_unit=space_unit),
     ).resolved()
     run_request(places(paths, image_file), request, RunView(
         command="labels", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,

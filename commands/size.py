@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
+from niresample_cli.commands._output import (
+    RunView,
+    alias,
+    compute_from,
+    input_from,
+    output_from,
+    places,
+    run_request,
+)
 from niresample_cli.commands.spacing import intensity_request, with_transforms
 from niresample_cli.options import (
     AnchorChoice,
@@ -17,14 +25,17 @@ from niresample_cli.options import (
     FillOpt,
     ForceOpt,
     JobsOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OrientationOpt,
     OutputDirAliasOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PlacesArg,
     PyramidOpt,
@@ -35,8 +46,12 @@ from niresample_cli.options import (
     SchedulerOpt,
     ShapeOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     ThreadsOpt,
     TransformOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
+    ZarrFormatOpt,
 )
 
 __all__ = ["run"]
@@ -73,6 +88,13 @@ def run(
     json_out: RunJsonOpt = False,
     dry_run: DryRunOpt = False,
     output_dir_alias: OutputDirAliasOpt = None,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample to a new shape; the field of view is kept exactly (cubic B-spline by default).
 
@@ -99,7 +121,9 @@ def run(
         compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                           scheduler=scheduler),
+                           scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input=input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit),
     )
     run_request(places(paths), request, RunView(
         command="size", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from niresample_cli.batch import DEFAULT_NAME
-from niresample_cli.commands._output import RunView, alias, compute_from, output_from, places, run_request
+from niresample_cli.commands._output import (
+    RunView,
+    alias,
+    compute_from,
+    input_from,
+    output_from,
+    places,
+    run_request,
+)
 from niresample_cli.options import (
     AnchorChoice,
     AnchorOpt,
@@ -20,14 +28,17 @@ from niresample_cli.options import (
     ForceOpt,
     IsoOpt,
     JobsOpt,
+    LevelOpt,
     LikeOpt,
     MaxMemoryOpt,
     MaxOutputOpt,
     NameOpt,
     NoAntialiasOpt,
     OrderOpt,
+    OrientationOpt,
     OutputDirAliasOpt,
     OutputDirOpt,
+    OutputFormatOpt,
     OverwriteOpt,
     PlacesArg,
     PyramidOpt,
@@ -38,20 +49,24 @@ from niresample_cli.options import (
     RunJsonOpt,
     SchedulerOpt,
     SkipExistingOpt,
+    SpaceUnitOpt,
     SpacingOpt,
     ThreadsOpt,
     TransformOpt,
+    VoxelSizeOpt,
+    VoxelUnitOpt,
     XOpt,
     XSpacingOpt,
     XyzSpacingOpt,
     YOpt,
     YSpacingOpt,
+    ZarrFormatOpt,
     ZOpt,
     ZSpacingOpt,
 )
 
 if TYPE_CHECKING:
-    from niresample_cli.core.requests import Compute, OutputOptions, ResampleRequest, Target
+    from niresample_cli.core.requests import Compute, InputOptions, OutputOptions, ResampleRequest, Target
 
 __all__ = ["run", "spacing_target"]
 
@@ -84,13 +99,14 @@ def with_transforms(target: Target, transform: list[str] | None) -> Target:
 
 
 def intensity_request(target: Target, *, order: int, no_antialias: bool, dtype: str | None,
-                      compute: Compute, output: OutputOptions, fill: float = 0.0) -> ResampleRequest:
+                      compute: Compute, output: OutputOptions, fill: float = 0.0,
+                      input: InputOptions | None = None) -> ResampleRequest:
     """The request of ``spacing`` and ``size``, validated and with its device resolved."""
-    from niresample_cli.core.requests import Interpolation, ResampleRequest
+    from niresample_cli.core.requests import InputOptions, Interpolation, ResampleRequest
 
     method = Interpolation(order=order, anti_aliasing=False if no_antialias else None, dtype=dtype,
                            fill=fill)
-    return ResampleRequest(target, method, compute, output).resolved()
+    return ResampleRequest(target, method, compute, output, input or InputOptions()).resolved()
 
 
 def run(
@@ -133,6 +149,13 @@ def run(
     z_spacing: ZSpacingOpt = None,
     xyz_spacing: XyzSpacingOpt = None,
     output_dir_alias: OutputDirAliasOpt = None,
+    orientation: OrientationOpt = None,
+    voxel_size: VoxelSizeOpt = None,
+    voxel_unit: VoxelUnitOpt = None,
+    level: LevelOpt = None,
+    space_unit: SpaceUnitOpt = None,
+    output_format: OutputFormatOpt = None,
+    zarr_format: ZarrFormatOpt = 2,
 ) -> None:
     """Resample to a new voxel spacing (mm), keeping the field of view.
 
@@ -166,7 +189,9 @@ def run(
         compute=compute_from(device, max_memory, threads),
         output=output_from(overwrite=overwrite, compress_level=compress_level, force=force,
                            max_output=max_output, chunks=chunks, pyramid=pyramid, resume=resume,
-                           scheduler=scheduler),
+                           scheduler=scheduler, format=output_format, zarr_format=zarr_format),
+        input=input_from(orientation=orientation, voxel_size=voxel_size, voxel_unit=voxel_unit,
+                         level=level, space_unit=space_unit),
     )
     run_request(places(paths), request, RunView(
         command="spacing", quiet=quiet, compare=compare, json_out=json_out, dry_run=dry_run,

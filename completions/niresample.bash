@@ -27,13 +27,23 @@ _niresample() {
                 --report) COMPREPLY=($(compgen -f -- "$cur")); return;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return;;
                 --fill) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
             esac
-            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --report --png --fill --help -h"
+            opts="--json --fail-on --fov-tolerance --labels --no-labels --all-labels --max-memory --quiet -q --report --png --fill --orientation --voxel-size --voxel-unit --level --space-unit --help -h"
             ;;
         info)
             case "$prev" in
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
             esac
-            opts="--json --jsonl --stats --help -h"
+            opts="--json --jsonl --stats --orientation --voxel-size --voxel-unit --level --space-unit --help -h"
             ;;
         labels)
             case "$prev" in
@@ -62,8 +72,15 @@ _niresample() {
                 --pyramid) return;;
                 --scheduler) return;;
                 --fill) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--resolution -r --spacing --x --y --z --shape --like --transform -t --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --fill --help -h"
+            opts="--resolution -r --spacing --x --y --z --shape --like --transform -t --anchor --method --sigma --sigma-voxels --device --max-memory --compare --report --quiet -q --json --overwrite --compress-level --force-float-labels --output-dir -o --name --skip-existing --jobs -j --max-output --threads --chunks --pyramid --resume --scheduler --force --dry-run --fill --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
         size)
             case "$prev" in
@@ -86,8 +103,15 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--shape --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--shape --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
         spacing)
             case "$prev" in
@@ -114,8 +138,15 @@ _niresample() {
                 --chunks) return;;
                 --pyramid) return;;
                 --scheduler) return;;
+                --orientation) return;;
+                --voxel-size) return;;
+                --voxel-unit) return;;
+                --level) return;;
+                --space-unit) return;;
+                --format) COMPREPLY=($(compgen -W "tiff-slices" -- "$cur")); return;;
+                --zarr-format) return;;
             esac
-            opts="--x --y --z --spacing --iso --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --help -h"
+            opts="--x --y --z --spacing --iso --like --transform -t --fill --order --anchor --dtype --no-antialias --compare --report --output-dir -o --name --skip-existing --jobs -j --device --max-memory --max-output --compress-level --threads --chunks --pyramid --resume --scheduler --force --overwrite --quiet -q --json --dry-run --orientation --voxel-size --voxel-unit --level --space-unit --format --zarr-format --help -h"
             ;;
     esac
     if [[ "$cur" == -* ]]; then

@@ -17,7 +17,7 @@ import numpy as np
 from ._label_slabs import LabelSlabs
 from ._label_values import check_label_values
 from .errors import OptionError
-from .io import SourceImage, open_image
+from .io import SourceImage
 from .requests import LabelMethod, ResampleRequest
 from .result import OutputSpec, RunResult, source_notes
 
@@ -128,21 +128,25 @@ def label_file(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
     ------
     InputError, OptionError, GridError, LabelError, DeviceError, OutputError
     """
+    from ._open_input import open_input
+    from .sniff import run_warnings
     from .stream import write_output
 
-    source = open_image(in_path)
+    source, request = open_input(in_path, request)
     try:
+        warned = run_warnings(source, request)
         fn = _prepare(source, request)
         slabs = _plan(fn, source.dtype, request.compute.max_memory, jobs=request.compute.threads)
         spec = OutputSpec(grid=fn.grid, extra_shape=tuple(source.shape[3:]), dtype=source.dtype,
                           template=source.header, slope=source.slope, inter=source.inter)
         written = write_output(
             Path(out_path), spec, fn, slabs, options=request.output, compute=request.compute,
-            inputs=(Path(in_path), *request.reads), progress=progress,
+            inputs=(Path(in_path), *request.reads), progress=progress, labels=True,
         )
     finally:
         source.close()
     result = _result(source, fn, len(slabs), Path(written))
-    result.warnings = (*source_notes(source), *result.warnings)  # the opener's notes (issue 15)
+    # the opener's notes (a header not taken as written), then what the data suggests
+    result.warnings = (*source_notes(source), *warned, *result.warnings)
     result.input = Path(in_path)
     return result

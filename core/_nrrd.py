@@ -32,17 +32,15 @@ voxels.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ._nrrd_data import _NrrdArray, _open_data, _why
-from .errors import DependencyError, HeaderError, InputError, OptionError
-
-if TYPE_CHECKING:
-    from .io import SourceImage
+from ._inputs import UNIT_TO_MM, as_orientation, orient_affine, unit_to_mm
+from ._nrrd_data import _NrrdArray, _open_data
+from .errors import DependencyError, HeaderError, InputError
+from .source import SourceImage, check_dtype, check_shape, make_grid, reason, template_header
 
 __all__ = ["open_nrrd"]
 
@@ -56,14 +54,6 @@ _SPACE_TO_RAS: dict[str, np.ndarray] = {
 }
 #: Spaces without anatomical meaning: read as LPS like ITK, and said so.
 _UNANCHORED_SPACES = ("3d-right-handed", "3d-left-handed")
-_UNIT_TO_MM = {
-    "mm": 1.0, "millimeter": 1.0, "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0,
-    "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "micron": 1e-3, "microns": 1e-3, "micrometer": 1e-3,
-    "micrometers": 1e-3, "micrometre": 1e-3, "nm": 1e-6, "nanometer": 1e-6, "cm": 10.0,
-    "m": 1e3, "meter": 1e3, "metre": 1e3,
-}
-_AXIS_CODES = {"R": (0, 1.0), "L": (0, -1.0), "A": (1, 1.0), "P": (1, -1.0), "S": (2, 1.0),
-               "I": (2, -1.0)}
 
 
 def open_nrrd(
@@ -116,10 +106,8 @@ def open_nrrd(
     >>> src.read_slab(0, 8).shape  # doctest: +SKIP
     (1320, 800, 8)
     """
-    from .io import SourceImage, _check_dtype, _check_shape, _make_grid, _template_header
-
-    codes = _as_orientation(orientation)
-    unit_scale = _as_space_unit(space_unit)
+    codes = as_orientation(orientation)
+    unit_scale = unit_to_mm(space_unit)
     p = Path(path)
     header, header_end = _read_header(p)
     if unit_scale is not None:
@@ -128,49 +116,23 @@ def open_nrrd(
     dtype = _file_dtype(p, header)
     spatial, extra, affine, notes = _geometry(p, header, len(sizes))
     if codes is not None:
-        affine = _override(affine, codes)
+        affine = orient_affine(affine, codes)
         notes.append(f"orientation {''.join(codes)} given: it replaces the header's directions "
                      f"(space {header.get('space', 'unknown')!r}); spacing and origin kept")
     if unit_scale is not None:
         notes.append(f"space unit {space_unit!r} given: the header's lengths are read in it")
     perm = spatial + extra
     shape = tuple(sizes[a] for a in perm)
-    _check_shape(p, shape)
-    native = _check_dtype(p, dtype)
+    check_shape(p, shape)
+    native = check_dtype(p, dtype)
     data = _open_data(p, header, header_end, sizes, dtype)
     proxy = _NrrdArray(data, tuple(sizes), dtype, perm)
     src = SourceImage(
-        path=p, grid=_make_grid(p, shape, affine), shape=shape, dtype=native, slope=1.0,
-        inter=0.0, header=_template_header(affine, shape, native), fmt="nrrd",
-        _dataobj=proxy, _close=data.close,
+        path=p, grid=make_grid(p, shape, affine), shape=shape, dtype=native, slope=1.0,
+        inter=0.0, header=template_header(affine, shape, native), fmt="nrrd",
+        _dataobj=proxy, _close=data.close, notes=tuple(notes),
     )
-    # SourceImage gains a ``notes`` field at integration; until then an attribute.
-    setattr(src, "notes", tuple(notes))  # noqa: B010
     return src
-
-
-# -- the door ---------------------------------------------------------------
-def _as_orientation(orientation: str | None) -> tuple[str, str, str] | None:
-    if orientation is None:
-        return None
-    text = str(orientation).strip().upper()
-    pairs = [_AXIS_CODES[c][0] for c in text if c in _AXIS_CODES]
-    if len(text) != 3 or len(pairs) != 3 or sorted(pairs) != [0, 1, 2]:
-        raise OptionError(
-            f"orientation: expected three axis codes, one of each pair L/R, A/P, S/I "
-            f"(e.g. 'PIR'), got {orientation!r}", param="orientation",
-        )
-    return (text[0], text[1], text[2])
-
-
-def _as_space_unit(space_unit: str | None) -> float | None:
-    if space_unit is None:
-        return None
-    key = str(space_unit).strip().lower()
-    if key not in _UNIT_TO_MM:
-        raise OptionError(f"space_unit: expected a length unit such as 'mm' or 'um', got "
-                          f"{space_unit!r}", param="space_unit")
-    return _UNIT_TO_MM[key]
 
 
 def _read_header(p: Path) -> tuple[dict[str, Any], int]:
@@ -191,7 +153,7 @@ def _read_header(p: Path) -> tuple[dict[str, Any], int]:
     except OSError as err:
         raise InputError(f"{p}: cannot be read ({err.strerror or err})") from err
     except (nrrd.NRRDError, ValueError, KeyError, IndexError, StopIteration) as err:
-        raise HeaderError(f"{p}: not a readable NRRD header ({_why(err)})") from err
+        raise HeaderError(f"{p}: not a readable NRRD header ({reason(err)})") from err
     for key in ("type", "sizes", "encoding"):
         if key not in header:
             raise HeaderError(f"{p}: NRRD header has no {key!r} field")
@@ -204,7 +166,7 @@ def _file_dtype(p: Path, header: dict[str, Any]) -> np.dtype:
     try:
         return np.dtype(_determine_datatype(header))
     except Exception as err:
-        raise HeaderError(f"{p}: unsupported NRRD type {header.get('type')!r} ({_why(err)})") from err
+        raise HeaderError(f"{p}: unsupported NRRD type {header.get('type')!r} ({reason(err)})") from err
 
 
 # -- geometry ---------------------------------------------------------------
@@ -270,16 +232,6 @@ def _unit_scale(p: Path, header: dict[str, Any]) -> float:
     if not units:
         return 1.0
     found = {str(u).strip().strip('"').lower() for u in units}
-    if len(found) != 1 or next(iter(found)) not in _UNIT_TO_MM:
+    if len(found) != 1 or next(iter(found)) not in UNIT_TO_MM:
         raise HeaderError(f"{p}: unsupported 'space units' {list(units)} (expected one length unit)")
-    return _UNIT_TO_MM[next(iter(found))]
-
-
-def _override(affine: np.ndarray, codes: Sequence[str]) -> np.ndarray:
-    spacing = np.sqrt(np.sum(affine[:3, :3] ** 2, axis=0))
-    out = affine.copy()
-    out[:3, :3] = 0.0
-    for axis, code in enumerate(codes):
-        row, sign = _AXIS_CODES[code]
-        out[row, axis] = sign * spacing[axis]
-    return out
+    return UNIT_TO_MM[next(iter(found))]

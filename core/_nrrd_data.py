@@ -20,13 +20,26 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import HeaderError, InputError
+from .source import reason
 
 _SKIP_CHUNK = 1 << 20
 
 
-def _why(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:160] if text else type(err).__name__
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    """What a decompressor raises on corrupt data: isal's IsalError is no OSError."""
+    import zlib
+
+    found: list[type[BaseException]] = [OSError, EOFError, ValueError, zlib.error]
+    try:
+        from isal import igzip_lib
+
+        found.append(igzip_lib.IsalError)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - isal is a dependency
+        pass
+    return tuple(found)
+
+
+_STREAM_ERRORS = _stream_errors()
 
 
 def _open_data(
@@ -218,10 +231,10 @@ class _StreamBytes:
             except InputError:
                 self._close()
                 raise
-            except (OSError, EOFError, ValueError) as err:
+            except _STREAM_ERRORS as err:
                 self._close()
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
-                                 f"({_why(err)})") from err
+                                 f"({reason(err)})") from err
         return out
 
     def length(self) -> int:
@@ -233,9 +246,9 @@ class _StreamBytes:
                 total = 0
                 while n := stream.readinto(scratch):  # type: ignore[attr-defined]
                     total += n
-            except (OSError, EOFError, ValueError) as err:
+            except _STREAM_ERRORS as err:
                 raise InputError(f"{self.path}: truncated or corrupt compressed NRRD data "
-                                 f"({_why(err)})") from err
+                                 f"({reason(err)})") from err
             finally:
                 self._close()
         return total - self.skip

@@ -31,17 +31,16 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ._tiff_pages import _memmap, _SliceFolder, _tifffile, _TiffStack, _why
+from ._inputs import as_orientation, orient_affine
+from ._tiff_pages import _memmap, _SliceFolder, _tifffile, _TiffStack
 from ._tiff_write import write_tiff
 from .errors import InputError, OptionError
 from .grid import as_triple
-
-if TYPE_CHECKING:
-    from .io import SourceImage
+from .source import SourceImage, check_dtype, check_shape, make_grid, reason, template_header
 
 __all__ = ["open_tiff", "open_tiff_folder", "write_tiff", "TIFF_SUFFIXES"]
 
@@ -59,7 +58,8 @@ _VoxelSize = tuple[float | None, float | None, float | None]
 
 
 # -- reading ------------------------------------------------------------------
-def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | None = None) -> SourceImage:
+def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | None = None,
+              orientation: str | None = None) -> SourceImage:
     """Open a multi-page TIFF, BigTIFF or OME-TIFF lazily.
 
     Parameters
@@ -70,6 +70,10 @@ def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | Non
     voxel_size : (3,) sequence of float, optional
         ``(x, y, z)`` in mm; replaces the metadata's.  Required when the file
         has no OME or ImageJ voxel size.
+    orientation : str, optional
+        Three axis codes (``'PIR'``) naming where the columns, rows and pages
+        point, instead of the assumed R, A, S (the first voxel stays at the
+        origin).
 
     Returns
     -------
@@ -90,16 +94,15 @@ def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | Non
     -----
     ``dtype`` is the stored type (native byte order after reading).
     """
-    from .io import _check_shape
-
     tifffile = _tifffile()
     given = _as_voxel_size(voxel_size)
+    codes = as_orientation(orientation)
     p = Path(path)
     _check_file(p)
     try:
         tif = tifffile.TiffFile(p)
     except Exception as err:
-        raise InputError(f"{p}: not a readable TIFF file ({_why(err)})") from err
+        raise InputError(f"{p}: not a readable TIFF file ({reason(err)})") from err
     try:
         series = tif.series[0]
         axes, shape = series.axes, tuple(int(v) for v in series.shape)
@@ -108,7 +111,7 @@ def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | Non
         extra = [i for i, a in enumerate(lead) if a not in _PAGE_AXES]
         nz = shape[zaxis] if zaxis is not None else 1
         full = (shape[-1], shape[-2], nz, *(shape[i] for i in extra))
-        _check_shape(p, full)
+        check_shape(p, full)
         found, origin = _metadata_voxel_size(tif)
         spacing, notes = _resolve_voxel_size(p, given, found, origin)
         mm = _memmap(tif, series)
@@ -116,11 +119,12 @@ def open_tiff(path: str | os.PathLike[str], *, voxel_size: Sequence[float] | Non
     except BaseException:
         tif.close()
         raise
-    return _source(p, full, series.dtype, spacing, "tiff", proxy, tif.close, notes)
+    return _source(p, full, series.dtype, spacing, "tiff", proxy, tif.close, notes, codes)
 
 
 def open_tiff_folder(
-    folder: str | os.PathLike[str], *, voxel_size: Sequence[float] | None = None
+    folder: str | os.PathLike[str], *, voxel_size: Sequence[float] | None = None,
+    orientation: str | None = None,
 ) -> SourceImage:
     """Open a folder of 2D TIFF slices as one volume, in natural order.
 
@@ -132,6 +136,10 @@ def open_tiff_folder(
     voxel_size : (3,) sequence of float, optional
         ``(x, y, z)`` in mm; replaces what the first slice's OME/ImageJ
         metadata says.  Required when that metadata lacks any of the three.
+    orientation : str, optional
+        Three axis codes (``'PIR'``) naming where the columns, rows and pages
+        point, instead of the assumed R, A, S (the first voxel stays at the
+        origin).
 
     Returns
     -------
@@ -146,10 +154,9 @@ def open_tiff_folder(
     OptionError
         No voxel size known (``param='voxel_size'``).
     """
-    from .io import _check_shape
-
     tifffile = _tifffile()
     given = _as_voxel_size(voxel_size)
+    codes = as_orientation(orientation)
     d = Path(folder)
     if not d.is_dir():
         raise InputError(f"{d}: not a directory of TIFF slices")
@@ -169,7 +176,7 @@ def open_tiff_folder(
                 if first is None:
                     found, origin = _metadata_voxel_size(tif)
         except Exception as err:
-            raise InputError(f"{d}: slice {f.name} is not a readable TIFF ({_why(err)})") from err
+            raise InputError(f"{d}: slice {f.name} is not a readable TIFF ({reason(err)})") from err
         if len(shape) != 2 or series.axes != "YX":
             raise InputError(f"{d}: slice {f.name} is not a 2D grey image (axes {series.axes}, "
                              f"shape {shape})")
@@ -183,10 +190,10 @@ def open_tiff_folder(
     assert first is not None
     (ny, nx), dtype = first
     full = (nx, ny, len(files))
-    _check_shape(d, full)
+    check_shape(d, full)
     spacing, notes = _resolve_voxel_size(d, given, found, f"{origin} of {files[0].name}")
     proxy = _SliceFolder(files, (ny, nx), dtype)
-    return _source(d, full, dtype, spacing, "tiff-slices", proxy, None, notes)
+    return _source(d, full, dtype, spacing, "tiff-slices", proxy, None, notes, codes)
 
 
 def natural_key(path: Path) -> list[Any]:
@@ -231,17 +238,20 @@ def _lead_axes(p: Path, axes: str) -> str:
 
 
 def _source(p: Path, shape: tuple[int, ...], dtype: Any, spacing: tuple[float, float, float],
-            fmt: str, proxy: Any, close: Callable[[], None] | None, notes: list[str]) -> SourceImage:
-    from .io import SourceImage, _check_dtype, _make_grid, _template_header
-
-    native = _check_dtype(p, np.dtype(dtype))
+            fmt: str, proxy: Any, close: Callable[[], None] | None, notes: list[str],
+            codes: tuple[str, str, str] | None) -> SourceImage:
+    native = check_dtype(p, np.dtype(dtype))
     affine = np.diag([*spacing, 1.0])
+    first = ORIENTATION_NOTE
+    if codes is not None:
+        affine = orient_affine(affine, codes)
+        first = (f"orientation {''.join(codes)} given: columns, rows and pages point "
+                 f"{', '.join(codes)}, the first voxel at the origin")
     src = SourceImage(
-        path=p, grid=_make_grid(p, shape, affine), shape=shape, dtype=native, slope=1.0, inter=0.0,
-        header=_template_header(affine, shape, native), fmt=fmt, _dataobj=proxy, _close=close,
+        path=p, grid=make_grid(p, shape, affine), shape=shape, dtype=native, slope=1.0, inter=0.0,
+        header=template_header(affine, shape, native), fmt=fmt, _dataobj=proxy, _close=close,
+        notes=(first, *notes),
     )
-    # SourceImage gains a ``notes`` field at integration; until then an attribute.
-    setattr(src, "notes", (ORIENTATION_NOTE, *notes))  # noqa: B010
     return src
 
 
@@ -307,6 +317,7 @@ def _resolve_voxel_size(
     missing = ", ".join(a for a, v in zip("xyz", found, strict=True) if v is None)
     raise OptionError(
         f"voxel_size: {p} has no voxel size for {missing} in its OME/ImageJ metadata"
-        f"{f' (it gives {known})' if known else ''}; give voxel_size=(x, y, z) in mm",
+        f"{f' (it gives {known})' if known else ''}; give voxel_size (x y z with a unit, "
+        "e.g. 10 10 50um)",
         param="voxel_size",
     )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DependencyError, InputError
+from .source import reason
 
 
 def _tifffile() -> Any:
@@ -22,11 +23,6 @@ def _tifffile() -> Any:
     except ImportError as err:
         raise DependencyError("TIFF input and output need tifffile: pip install 'niresample[formats]'") from err
     return tifffile
-
-
-def _why(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:160] if text else type(err).__name__
 
 
 def _memmap(tif: Any, series: Any) -> np.ndarray | None:
@@ -133,7 +129,7 @@ class _SliceFolder:
             try:
                 page = tifffile.imread(self.files[z], maxworkers=1)
             except Exception as err:
-                raise InputError(f"{self.files[z]}: not a readable TIFF slice ({_why(err)})") from err
+                raise InputError(f"{self.files[z]}: not a readable TIFF slice ({reason(err)})") from err
             if page.shape != (self.shape[1], self.shape[0]):
                 raise InputError(f"{self.files[z]}: slice changed shape to {page.shape} since opened")
             out[n] = page[_as_slice(yr, True), _as_slice(xr, True)]

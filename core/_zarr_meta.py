@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ from .errors import DependencyError, InputError
 from .grid import Grid
 
 __all__ = [
-    "STATE_DIR", "MANIFEST", "NGFF_VERSION", "UNITS_MM", "EXTRA_AXES", "require_zarr",
-    "read_json", "write_json", "multiscales", "not_replaceable", "zarr_levels", "ngff_transforms", "affine_from_ngff",
+    "NgffLayout", "STATE_DIR", "MANIFEST", "NGFF_VERSION", "UNITS_MM", "EXTRA_AXES", "require_zarr",
+    "read_json", "write_json", "multiscales", "not_replaceable", "zarr_levels", "ngff_transforms",
+    "affine_from_ngff",
 ]
 
 #: Run state inside a temporary store (manifest, finished-row markers).
@@ -120,7 +122,7 @@ def multiscales(attrs: dict[str, Any]) -> dict[str, Any] | None:
 
 def zarr_levels(path: Path) -> list[str]:
     """Paths of the multiscale levels of an OME-Zarr store, finest first."""
-    attrs = read_json(Path(path) / ".zattrs")
+    attrs = read_json(Path(path) / ".zattrs") or read_json(Path(path) / "zarr.json").get("attributes", {})
     ms = multiscales(attrs)
     return [str(d["path"]) for d in ms["datasets"]] if ms else []
 
@@ -139,6 +141,14 @@ def ngff_transforms(grid: Grid, level: int, n_extra: int) -> list[dict[str, Any]
         {"type": "scale", "scale": lead + [float(v) for v in scale[::-1]]},
         {"type": "translation", "translation": [0.0] * n_extra + [float(v) for v in trans[::-1]]},
     ]
+
+
+def _unit_mm(unit: Any) -> float:
+    """mm per NGFF axis unit: UDUNITS names, and the common abbreviations ('um')."""
+    from ._inputs import UNIT_TO_MM
+
+    text = str(unit)
+    return UNITS_MM.get(text, UNIT_TO_MM.get(text.strip().lower(), 1.0))
 
 
 def affine_from_ngff(
@@ -161,9 +171,50 @@ def affine_from_ngff(
                 scale, trans = scale * v, trans * v
             else:
                 trans = trans + v
-    unit = np.array([UNITS_MM.get(str(a.get("unit", "millimeter")), 1.0) for a in names])
+    unit = np.array([_unit_mm(a.get("unit", "millimeter")) for a in names])
     sp, tr = (scale * unit)[-3:][::-1], (trans * unit)[-3:][::-1]
     affine = np.eye(4)
     affine[:3, :3] = np.diag(sp)
     affine[:3, 3] = tr
     return affine
+
+
+@dataclass(frozen=True)
+class NgffLayout:
+    """The on-disk flavour of an OME-Zarr output: Zarr v2 + NGFF 0.4, or v3 + 0.5; image or labels.
+
+    A label map carries the NGFF labels convention's ``image-label`` entry
+    (colours are optional and left out), which viewers (napari-ome-zarr,
+    ome-zarr-py) use to open it as labels.
+    """
+
+    zarr_format: int = 2
+    labels: bool = False
+
+    def array_kwargs(self, codec: Any, names: list[str]) -> dict[str, Any]:
+        """``zarr.create_array`` arguments: format, chunk keys, the Blosc codec (and the
+        axis ``names`` as dimension names, which NGFF 0.5 requires)."""
+        if self.zarr_format == 2:
+            return {"zarr_format": 2, "compressors": codec,
+                    "chunk_key_encoding": {"name": "v2", "separator": "/"}}
+        from zarr.codecs import BloscCodec
+
+        cfg = codec.get_config()
+        blosc = BloscCodec(cname=cfg["cname"], clevel=int(cfg["clevel"]),
+                           shuffle="shuffle" if cfg.get("shuffle") else "noshuffle")
+        return {"zarr_format": 3, "compressors": blosc, "dimension_names": list(names)}
+
+    def write_group(self, root: Path, multiscales: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+        """The root group's metadata: ``.zgroup``/``.zattrs`` (v2) or ``zarr.json`` (v3)."""
+        if self.zarr_format == 2:
+            attrs: dict[str, Any] = {"multiscales": multiscales}
+            if self.labels:
+                attrs["image-label"] = {"version": NGFF_VERSION}
+            write_json(root / ".zgroup", {"zarr_format": 2})
+            write_json(root / ".zattrs", {**attrs, "niresample": extra})
+            return
+        ome: dict[str, Any] = {"version": "0.5", "multiscales": multiscales}
+        if self.labels:
+            ome["image-label"] = {}
+        write_json(root / "zarr.json", {"zarr_format": 3, "node_type": "group",
+                                        "attributes": {"ome": ome, "niresample": extra}})

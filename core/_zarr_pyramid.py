@@ -135,6 +135,15 @@ def level_shapes(shape: Sequence[int], pyramid: int) -> list[tuple[int, int, int
     return levels  # type: ignore[return-value]
 
 
+def _write_row_v3(array_dir: str, vidx: tuple[int, ...], row: int, data: np.ndarray) -> None:
+    """Zarr v3 (NGFF 0.5, issue 13): zarr-python writes the row; its z range is whole chunks."""
+    import zarr
+
+    arr: Any = zarr.open_array(store=array_dir, mode="r+", zarr_format=3)
+    z0 = row * int(arr.chunks[-3])
+    arr[(*vidx, slice(z0, z0 + data.shape[0]))] = data
+
+
 def _write_row(array_dir: str, vidx: tuple[int, ...], row: int, data: np.ndarray) -> None:
     """Encode and write every chunk of one z row, each file atomically.
 
@@ -148,6 +157,9 @@ def _write_row(array_dir: str, vidx: tuple[int, ...], row: int, data: np.ndarray
     """
     import numcodecs
 
+    if not os.path.exists(os.path.join(array_dir, ".zarray")):
+        _write_row_v3(array_dir, vidx, row, data)
+        return
     meta = json.loads(Path(array_dir, ".zarray").read_text())
     codec = numcodecs.get_codec(meta["compressor"]) if meta.get("compressor") else None
     cz, cy, cx = meta["chunks"][-3:]
@@ -180,7 +192,7 @@ def _open_level(root: str, level: int, run: str) -> Any:
     with _LEVEL_LOCK:
         arr = _LEVEL_CACHE.get(key)
         if arr is None:
-            arr = zarr.open_array(store=os.path.join(root, str(level)), mode="r+", zarr_format=2)
+            arr = zarr.open_array(store=os.path.join(root, str(level)), mode="r+")  # v2 or v3
             if len(_LEVEL_CACHE) > 64:
                 _LEVEL_CACHE.clear()
             _LEVEL_CACHE[key] = arr

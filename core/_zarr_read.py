@@ -1,6 +1,11 @@
 """Zarr input: an OME-NGFF (or plain) Zarr store opened lazily as a :class:`~.source.SourceImage`.
 
-The finest level is read; a slab read touches only the chunks that hold it.
+OME-NGFF 0.4 (Zarr v2) and 0.5 (Zarr v3, metadata under ``'ome'``) are read;
+axis units are converted to mm; axes beyond z, y, x (time, channels) are kept
+as extra axes.  One level of the pyramid is read (the finest unless asked);
+a slab read touches only the chunks that hold it.  :func:`level_grids` gives
+the grid of every level from the metadata alone, :func:`choose_level` the
+coarsest one still fine enough for a target.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from ._zarr_meta import affine_from_ngff, multiscales, require_zarr
-from .errors import HeaderError, InputError, NiresampleError
-from .source import SourceImage, check_dtype, check_shape, make_grid, template_header
+from .errors import HeaderError, InputError, NiresampleError, OptionError
+from .grid import Grid
+from .source import SourceImage, check_dtype, check_shape, make_grid, reason, template_header
 
-__all__ = ["open_zarr"]
+__all__ = ["open_zarr", "level_grids", "choose_level"]
 
 
 class _ZarrSlabs:
@@ -37,13 +43,20 @@ class _ZarrSlabs:
         return data.T  # (dz, ny, nx) C == (nx, ny, dz) Fortran
 
 
-def open_zarr(path: str | os.PathLike[str]) -> SourceImage:
+def open_zarr(path: str | os.PathLike[str], *, level: int | None = None) -> SourceImage:
     """Open a Zarr store (OME-NGFF multiscales, or a plain array) lazily.
 
-    The finest level is read.  The grid comes from niresample's stored affine
-    when present (exact round trip), else from the OME-NGFF scale and
-    translation (axis aligned, units converted to mm).  Reading a slab reads
-    only the chunks that hold it.
+    The grid comes from niresample's stored affine when present (exact round
+    trip; coarser levels derive theirs from it), else from the OME-NGFF scale
+    and translation (axis aligned, units converted to mm).  Reading a slab
+    reads only the chunks that hold it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    level : int, optional
+        Pyramid level to read (0, the default, is the finest); ``notes``
+        says which level of how many was read.
 
     Returns
     -------
@@ -52,21 +65,15 @@ def open_zarr(path: str | os.PathLike[str]) -> SourceImage:
     Raises
     ------
     InputError
-        Not a readable Zarr store.
+        Not a readable Zarr store, a group without OME-NGFF multiscales metadata.
+    OptionError
+        ``level`` beyond the pyramid (``param='level'``).
     HeaderError
         Fewer than three spatial axes, more than five axes, unsupported dtype.
     """
-    require_zarr()
-
-    p = Path(path)
+    p, node = _open_node(path)
     try:
-        import zarr
-
-        node = zarr.open(store=str(p), mode="r")
-    except Exception as err:
-        raise InputError(f"{p}: not a readable Zarr store ({str(err).splitlines()[0][:160]})") from err
-    try:
-        return _source_from_node(p, node)
+        return _source_from_node(p, node, level)
     except (NiresampleError, KeyboardInterrupt):
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
@@ -75,23 +82,86 @@ def open_zarr(path: str | os.PathLike[str]) -> SourceImage:
         ) from err
 
 
-def _source_from_node(p: Path, node: Any) -> SourceImage:
+def _open_node(path: str | os.PathLike[str]) -> tuple[Path, Any]:
+    require_zarr()
+
+    p = Path(path)
+    try:
+        import zarr
+
+        return p, zarr.open(store=str(p), mode="r")
+    except Exception as err:
+        raise InputError(f"{p}: not a readable Zarr store ({reason(err)})") from err
+
+
+def level_grids(path: str | os.PathLike[str]) -> list[Grid]:
+    """The grid of every pyramid level of a Zarr store, finest first (metadata only).
+
+    Raises
+    ------
+    InputError, HeaderError
+        As :func:`open_zarr`.
+    """
+    p, node = _open_node(path)
+    ms = multiscales(dict(node.attrs))
+    count = 1 if hasattr(node, "shape") or ms is None else len(ms["datasets"])
+    grids = []
+    for level in range(count):
+        try:
+            grids.append(_source_from_node(p, node, level).grid)
+        except (NiresampleError, KeyboardInterrupt):
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+            raise HeaderError(f"{p}: malformed Zarr/OME-NGFF metadata ({reason(err)})") from err
+    return grids
+
+
+def choose_level(grids: list[Grid], target: Grid) -> int:
+    """The coarsest level whose spacing is still at least as fine as ``target``'s.
+
+    Per axis when the level's axes and the target's are the same (the usual
+    case: a new spacing, a new shape); otherwise every spacing of the level
+    must be at most the finest spacing of the target.
+    """
+    want = np.asarray(target.spacing, dtype=np.float64) * (1 + 1e-6)
+    best = 0
+    for level, grid in enumerate(grids):
+        have = np.asarray(grid.spacing, dtype=np.float64)
+        aligned = np.allclose(np.abs(grid.direction), np.abs(target.direction), atol=1e-6)
+        if np.all(have <= want) if aligned else np.max(have) <= np.min(want):
+            best = level
+    return best
+
+
+def _source_from_node(p: Path, node: Any, level: int | None = None) -> SourceImage:
     """A SourceImage from an opened Zarr node (metadata parsed here, any failure
     becomes a HeaderError in :func:`open_zarr`)."""
     attrs: dict[str, Any] = dict(node.attrs)
     ms = multiscales(attrs)
     arr: Any
+    index = 0 if level is None else int(level)
+    count = 1
     if hasattr(node, "shape"):
         arr, axes = node, None
+        if index:
+            raise OptionError(f"level: {p} is a single Zarr array (level 0 only), got {level}",
+                              param="level")
     elif ms is not None:
-        dataset = ms["datasets"][0]
+        count = len(ms["datasets"])
+        if not count:
+            raise HeaderError(f"{p}: malformed OME-NGFF metadata (multiscales lists no datasets)")
+        if index >= count:
+            raise OptionError(f"level: {p} has {count} pyramid level{'s' if count > 1 else ''} "
+                              f"(0..{count - 1}), got {level}", param="level")
+        dataset = ms["datasets"][index]
         try:
             arr = node[str(dataset["path"])]
         except Exception as err:
             raise InputError(f"{p}: multiscales level {dataset['path']!r} is missing") from err
         axes = ms.get("axes")
     else:
-        raise InputError(f"{p}: a Zarr group without OME-NGFF multiscales metadata")
+        raise InputError(f"{p}: a Zarr group without OME-NGFF multiscales metadata "
+                         "('multiscales' attribute); not an OME-Zarr image")
     ndim = len(arr.shape)
     if ndim < 3 or ndim > 5:
         raise HeaderError(f"{p}: Zarr array of {ndim} axes; expected 3 spatial axes (+ t, c)")
@@ -108,21 +178,41 @@ def _source_from_node(p: Path, node: Any) -> SourceImage:
     dtype = check_dtype(p, np.dtype(arr.dtype))
     if "affine" in meta:
         affine = np.asarray(meta["affine"], dtype=np.float64)
+        if affine.shape != (4, 4):
+            raise HeaderError(f"{p}: stored affine is not 4x4")
+        if index and ms is not None and names:
+            affine = _level_affine(affine, ms, index, names)
     elif ms is not None and names:
-        affine = affine_from_ngff(ms, ms["datasets"][0], names)
+        affine = affine_from_ngff(ms, ms["datasets"][index], names)
     else:
         affine = np.eye(4)
-    if affine.shape != (4, 4):
-        raise HeaderError(f"{p}: stored affine is not 4x4")
-    header = _stored_header(meta, shape, dtype) or template_header(affine, shape, dtype)
+    notes = (f"pyramid level {index} of {count} (0 is the finest)",) if count > 1 else ()
+    # The stored NIfTI header describes level 0: coarser levels get a fresh one.
+    stored = _stored_header(meta, shape, dtype) if index == 0 else None
+    header = stored or template_header(affine, shape, dtype)
     slope = float(meta.get("slope", 1.0))
     inter = float(meta.get("inter", 0.0))
     return SourceImage(
         path=p, grid=make_grid(p, shape, affine), shape=shape, dtype=dtype,
         slope=slope if np.isfinite(slope) and slope != 0 else 1.0,
         inter=inter if np.isfinite(inter) else 0.0,
-        header=header, fmt="zarr", _dataobj=_ZarrSlabs(arr, n_extra),
+        header=header, fmt="zarr", _dataobj=_ZarrSlabs(arr, n_extra), notes=notes,
     )
+
+
+def _level_affine(affine0: np.ndarray, ms: dict[str, Any], level: int,
+                  names: list[dict[str, Any]]) -> np.ndarray:
+    """Level ``level``'s affine from level 0's: voxel i of the level covers voxels
+    ``i * r .. i * r + r - 1`` of level 0, with ``r`` the ratio of their NGFF scales."""
+    a0 = affine_from_ngff(ms, ms["datasets"][0], names)
+    ak = affine_from_ngff(ms, ms["datasets"][level], names)
+    r = np.diag(ak)[:3] / np.diag(a0)[:3]
+    if not np.all(np.isfinite(r)) or np.any(r <= 0):
+        raise HeaderError(f"multiscales level {level} has a scale that is not positive")
+    step = np.eye(4)
+    step[:3, :3] = np.diag(r)
+    step[:3, 3] = (r - 1) / 2
+    return affine0 @ step
 
 
 def _stored_header(meta: dict[str, Any], shape: tuple[int, ...], dtype: np.dtype) -> Any:

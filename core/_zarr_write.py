@@ -27,10 +27,10 @@ from ._zarr_meta import (
     EXTRA_AXES,
     NGFF_VERSION,
     STATE_DIR,
+    NgffLayout,
     ngff_transforms,
     not_replaceable,
     require_zarr,
-    write_json,
 )
 from ._zarr_plan import (
     as_jobs,
@@ -65,6 +65,7 @@ def write_zarr(
     progress: Callable[[int, int], None] | None = None,
     pyramid_method: str = "auto",
     compression: str = "zstd",
+    labels: bool = False,
 ) -> Path:
     """Stream an output into a chunked OME-Zarr store, atomically and resumably.
 
@@ -105,6 +106,12 @@ def write_zarr(
         for integer dtypes, mean for floats.
     compression : {'zstd', 'lz4', 'none'}
         Blosc codec (its default level).
+    labels : bool
+        A label map: the store follows the OME-NGFF labels convention (an
+        ``image-label`` entry) so viewers open it as labels.
+
+    ``options.zarr_format`` 3 writes Zarr v3 with OME-NGFF 0.5 metadata
+    (``zarr.json``, everything under ``'ome'``); 2 (default) Zarr v2 with 0.4.
 
     Returns
     -------
@@ -170,14 +177,18 @@ def write_zarr(
         # What the task reads, by content: a changed input must not be resumed into.
         "inputs": [{"path": str(p), "identity": content_identity(p)} for p in inputs],
     }
+    zarr_format = int(options.zarr_format)
+    if zarr_format != 2:
+        manifest["zarr_format"] = zarr_format
     tmp = prepare_temporary(path, manifest, resume=resume)
     run_id = uuid.uuid4().hex
     done_dir = tmp / STATE_DIR / "done"
     try:
-        if not (tmp / ".zattrs").exists() or not resume:
+        if not (tmp / (".zattrs" if zarr_format == 2 else "zarr.json")).exists() or not resume:
             _create_store(tmp, grid=grid, extra=extra, dtype=dtype, levels=levels,
                           chunks=(cx, cy, cz), codec=codec, method=method,
-                          template=template, slope=slope, inter=inter, name=path.name)
+                          template=template, slope=slope, inter=inter, name=path.name,
+                          ngff=NgffLayout(zarr_format, labels))
         total = sum(math.prod(s) for s in levels) * n_volumes * dtype.itemsize
         state = {"done": 0}
         lock = threading.Lock()
@@ -219,24 +230,25 @@ def write_zarr(
 def _create_store(
     root: Path, *, grid: Grid, extra: tuple[int, ...], dtype: np.dtype,
     levels: list[tuple[int, int, int]], chunks: tuple[int, int, int], codec: Any, method: str,
-    template: Any, slope: float, inter: float, name: str,
+    template: Any, slope: float, inter: float, name: str, ngff: NgffLayout | None = None,
 ) -> None:
     import zarr
 
+    ngff = ngff or NgffLayout()
     cx, cy, cz = chunks
     n_extra = len(extra)
     for level, (nx, ny, nz) in enumerate(levels):
         zarr.create_array(
             store=str(root / str(level)), shape=(*extra, nz, ny, nx),
             chunks=(*([1] * n_extra), min(cz, nz), min(cy, ny), min(cx, nx)),
-            dtype=dtype, zarr_format=2, compressors=codec, fill_value=0,
-            chunk_key_encoding={"name": "v2", "separator": "/"}, overwrite=True,
+            dtype=dtype, fill_value=0, overwrite=True,
+            **ngff.array_kwargs(codec, [a["name"] for a in EXTRA_AXES[:n_extra]] + ["z", "y", "x"]),
         )
     axes = [dict(a) for a in EXTRA_AXES[:n_extra]] + [
         {"name": n, "type": "space", "unit": "millimeter"} for n in ("z", "y", "x")
     ]
     multiscales = [{
-        "version": NGFF_VERSION,
+        **({"version": NGFF_VERSION} if ngff.zarr_format == 2 else {}),
         "name": name,
         "axes": axes,
         "datasets": [
@@ -255,8 +267,7 @@ def _create_store(
     header = _header_bytes(template, grid, extra, dtype, slope, inter)
     if header is not None:
         extra_meta["nifti_header"] = header
-    write_json(root / ".zgroup", {"zarr_format": 2})
-    write_json(root / ".zattrs", {"multiscales": multiscales, "niresample": extra_meta})
+    ngff.write_group(root, multiscales, extra_meta)
 
 
 def _header_bytes(

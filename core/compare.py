@@ -37,6 +37,7 @@ from ._compare_stats import (
     _ValueStats,
     validate_fill,
 )
+from ._inputs import InputOptions
 from .errors import LabelError, OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .info import fov_shift, slab_height
@@ -181,6 +182,7 @@ def compare_images(
     max_memory: str | int | None = None,
     progress: ProgressFn | None = None,
     fill: float | None = None,
+    options: InputOptions | None = None,
 ) -> dict[str, Any]:
     """Compare image ``b`` with image ``a`` (typically: a resampled output with its input).
 
@@ -200,6 +202,11 @@ def compare_images(
         The value ``b`` was given outside ``a``'s field of view (``labels --fill``).
         When ``a`` does not hold it, it is ``b``'s background, like 0: not a label of
         ``b``, never "new" (``fill_b_voxels`` counts it).
+    options : InputOptions, optional
+        How ``a`` (the reference, typically the input) is read when its
+        format needs it: orientation and space unit of a NRRD, voxel size of a
+        TIFF, OME-Zarr level.  ``b`` (typically niresample's output, which
+        records its geometry) is read as it is.
 
     Returns
     -------
@@ -253,7 +260,7 @@ def compare_images(
     """
     budget = min(_validate(labels, max_memory), _SLAB_CAP)
     fill = validate_fill(fill)
-    with open_image(a) as img_a, open_image(b) as img_b:
+    with open_image(a, options=options) as img_a, open_image(b) as img_b:
         limit = MAX_LABELS
         if labels is None:
             labels = img_a.is_integer and img_b.is_integer

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ._inputs import InputOptions
 from .grid import Grid
 from .io import SourceImage, _quiet_nibabel, open_image
 
@@ -143,7 +144,7 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
 
 def describe_image(
     path: str | os.PathLike[str], *, stats: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, options: InputOptions | None = None,
 ) -> dict[str, Any]:
     """Facts about one image, as a JSON-ready dict.
 
@@ -153,12 +154,17 @@ def describe_image(
     stats : bool
         Also stream every voxel: value range, mean, non-finite count, and the
         label count of integer images.  Without it only the header is read.
+    options : InputOptions, optional
+        How to read formats other than NIfTI (orientation, voxel size,
+        pyramid level, NRRD space unit).
 
     Returns
     -------
     dict
         ``path, format, shape, dtype, spacing, axcodes, obliquity_deg, origin,
-        fov_mm, fov_center, tr, disk_bytes, memory_bytes, warnings`` and the
+        fov_mm, fov_center, tr, disk_bytes, memory_bytes, warnings``, ``notes`` (only
+        when the reader assumed or was told something: TIFF orientation, NRRD
+        overrides, the pyramid level) and the
         header facts (``pixdim``, ``qform_code``, ``sform_code``,
         ``qform_sform_shift_mm``, ``units``...).
 
@@ -167,7 +173,7 @@ def describe_image(
     InputError, HeaderError
         When the file cannot be opened as an image.
     """
-    with open_image(path) as img:
+    with open_image(path, options=options) as img:
         g = img.grid
         facts: dict[str, Any] = {
             "path": str(path),
@@ -186,6 +192,8 @@ def describe_image(
             "disk_bytes": _disk_size(Path(path)),
             "memory_bytes": img.nbytes,
         }
+        if img.notes:  # what the reader assumed or was told (orientation, voxel size, level)
+            facts["notes"] = list(img.notes)
         header_facts, warnings = _header_facts(img)
         warnings = [*img.warnings, *warnings]  # what the opener did not take as written
         facts.update(header_facts)

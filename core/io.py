@@ -1,4 +1,5 @@
-"""Opening images lazily: NIfTI (and NRRD/MHA/MGZ, Zarr through :mod:`._zarr_read`).
+"""Opening images lazily: NIfTI, NRRD (:mod:`._nrrd`), TIFF stacks and slice folders
+(:mod:`._tiff`), OME-Zarr (:mod:`._zarr_read`); MHA and MGZ are read whole.
 
 :func:`open_image` reads only the header; voxels are read on demand by
 :meth:`SourceImage.read_slab`, one slab of the last spatial axis at a time,
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._inputs import InputOptions
 from ._nifti_raw import nibabel_image, read_raw_header
 from .errors import HeaderError, InputError, NiresampleError
 from .source import (
@@ -46,7 +48,9 @@ _check_shape, _check_dtype, _make_grid, _template_header = (
 )
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_SITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
+_SITK_SUFFIXES = (".mha", ".mhd")
+_NRRD_SUFFIXES = (".nrrd", ".nhdr")
+_TIFF_SUFFIXES = (".tif", ".tiff")
 _MGH_SUFFIXES = (".mgz", ".mgh")
 _ZARR_SUFFIXES = (".zarr",)
 
@@ -54,14 +58,19 @@ _ZARR_SUFFIXES = (".zarr",)
 _DEFLATE_MAX_RATIO = 1032
 
 
-def open_image(path: str | os.PathLike[str]) -> SourceImage:
+def open_image(path: str | os.PathLike[str], *, options: InputOptions | None = None) -> SourceImage:
     """Open an image lazily (header only).
 
     Parameters
     ----------
     path : str or PathLike
-        A ``.nii``/``.nii.gz`` (NIfTI-1 or NIfTI-2), ``.nrrd``/``.nhdr``/``.mha``/
-        ``.mhd`` (through SimpleITK), ``.mgz``/``.mgh`` or ``.zarr`` image.
+        A ``.nii``/``.nii.gz`` (NIfTI-1 or NIfTI-2), ``.nrrd``/``.nhdr`` (streamed),
+        ``.tif``/``.tiff`` (multi-page, BigTIFF, OME-TIFF), a folder of 2D TIFF
+        slices, ``.zarr``/``.ome.zarr`` (OME-NGFF 0.4 or 0.5), ``.mha``/``.mhd``
+        (through SimpleITK) or ``.mgz``/``.mgh`` image.
+    options : InputOptions, optional
+        ``orientation`` and ``space_unit`` (NRRD), ``voxel_size`` and
+        ``orientation`` (TIFF), ``level`` (OME-Zarr); ignored by other formats.
 
     Returns
     -------
@@ -77,16 +86,29 @@ def open_image(path: str | os.PathLike[str]) -> SourceImage:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
+    opts = options if options is not None else InputOptions()
     _, ext = split_ext(p)
     ext = ext.lower()
+    source: SourceImage
     if ext in (".zarr", ".ome.zarr"):
         from ._zarr_read import open_zarr
 
-        source = open_zarr(p)
-        source.reopen = functools.partial(open_image, p)
-        return source
+        source = open_zarr(p, level=opts.level)
+    elif p.is_dir() and any(f.suffix.lower() in _TIFF_SUFFIXES for f in p.iterdir()):
+        from ._tiff import open_tiff_folder
+
+        source = open_tiff_folder(p, voxel_size=opts.voxel_size, orientation=opts.orientation)
+    else:
+        source = _open_file(p, ext, opts)
+    if source.reopen is None and not isinstance(source._dataobj, np.ndarray):
+        # Worker processes reopen the file with the same options (SourceHandle).
+        source.reopen = functools.partial(open_image, p, options=options)
+    return source
+
+
+def _open_file(p: Path, ext: str, opts: InputOptions) -> SourceImage:
     if p.is_dir():
-        raise InputError(f"{p}: is a directory, not an image file")
+        raise InputError(f"{p}: is a directory, not an image file (nor a folder of TIFF slices)")
     if not p.is_file():  # a FIFO would block the first read forever
         raise InputError(f"{p}: not a regular file (a pipe or device?)")
     try:
@@ -97,6 +119,14 @@ def open_image(path: str | os.PathLike[str]) -> SourceImage:
         raise InputError(f"{p}: cannot be read ({err.strerror or err})") from err
     if size == 0:
         raise InputError(f"{p}: empty file")
+    if ext in _NRRD_SUFFIXES:
+        from ._nrrd import open_nrrd
+
+        return open_nrrd(p, orientation=opts.orientation, space_unit=opts.space_unit)
+    if ext in _TIFF_SUFFIXES:
+        from ._tiff import open_tiff
+
+        return open_tiff(p, voxel_size=opts.voxel_size, orientation=opts.orientation)
     if ext in _SITK_SUFFIXES:
         return _open_with_sitk(p)
     if ext in _MGH_SUFFIXES:
@@ -175,7 +205,6 @@ def _open_nifti(p: Path, size: int) -> SourceImage:
         header=hdr, fmt=fmt, _dataobj=img.dataobj, warnings=tuple(notes),
         # nibabel opens the file on the first read: look the opener up at close time.
         _close=lambda: _close_proxy(img.dataobj),
-        reopen=functools.partial(open_image, p),
     )
 
 

@@ -15,6 +15,8 @@ Python parameter (``OptionError.param``), never a CLI flag.
 * :class:`OutputOptions`: how the output is written (``overwrite``,
   ``compress_level``, Zarr ``chunks``/``pyramid``/``resume``/``scheduler``,
   ``force``, ``max_output``).
+* :class:`InputOptions` (from :mod:`._inputs`): how the input is read
+  (``orientation``, ``voxel_size``, ``level``, ``space_unit``).
 
 Examples
 --------
@@ -35,8 +37,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from ._inputs import InputOptions
+from ._output_options import OutputOptions
 from ._validate import choice, fill_value, set_field, sigma_triple
-from .budget import parse_memory, parse_size
+from .budget import parse_memory
 from .errors import OptionError
 from .grid import ANCHORS, Anchor
 
@@ -52,6 +56,7 @@ __all__ = [
     "LabelMethod",
     "Compute",
     "OutputOptions",
+    "InputOptions",
     "ResampleRequest",
 ]
 
@@ -336,68 +341,9 @@ class Compute:
 
 
 @dataclass(frozen=True)
-class OutputOptions:
-    """How an output is written.
-
-    Parameters
-    ----------
-    overwrite : bool
-        Replace an existing output (never an input).
-    compress_level : int, optional
-        gzip level 0..9 for ``.nii.gz`` (default: fastest).
-    force : bool
-        Skip the free-disk-space check.
-    max_output : int or str, optional
-        Refuse, before any work, an output larger than this (uncompressed); stored in bytes.
-    chunks : int, str or 3 ints, optional
-        Zarr chunk shape in voxels (Zarr outputs only).
-    pyramid : int
-        Downsampled Zarr levels to add (Zarr outputs only).
-    resume : bool
-        Finish an interrupted Zarr output (Zarr outputs only).
-    scheduler : str, optional
-        dask.distributed scheduler address for Zarr chunk tasks (Zarr outputs only).
-    """
-
-    overwrite: bool = False
-    compress_level: int | None = None
-    force: bool = False
-    max_output: int | None = None
-    chunks: int | str | tuple[int, ...] | None = None
-    pyramid: int = 0
-    resume: bool = False
-    scheduler: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.compress_level is not None and (
-                isinstance(self.compress_level, bool) or not isinstance(self.compress_level, (int, np.integer))
-                or not 0 <= self.compress_level <= 9):
-            raise OptionError(f"compress_level: expected 0..9, got {self.compress_level!r}",
-                              param="compress_level")
-        if self.max_output is not None:
-            n = parse_size(self.max_output, "max_output")
-            if n <= 0:
-                raise OptionError(f"max_output: expected a positive size, got {self.max_output!r}",
-                                  param="max_output")
-            set_field(self, "max_output", n)
-        if isinstance(self.pyramid, bool) or not isinstance(self.pyramid, (int, np.integer)) \
-                or not 0 <= self.pyramid <= 16:
-            raise OptionError(f"pyramid: expected 0..16 levels, got {self.pyramid!r}", param="pyramid")
-        if self.scheduler is not None:
-            from ._dask import validate_scheduler
-
-            set_field(self, "scheduler", validate_scheduler(self.scheduler))
-
-    @property
-    def zarr_only(self) -> list[str]:
-        """Names of the Zarr-only options that are set (an error on a NIfTI output)."""
-        return [n for n, on in (("chunks", self.chunks is not None), ("pyramid", bool(self.pyramid)),
-                                ("resume", self.resume), ("scheduler", self.scheduler is not None)) if on]
-
-
-@dataclass(frozen=True)
 class ResampleRequest:
-    """One resampling: the target grid, the method, the compute resources, the output options.
+    """One resampling: the target grid, the method, the compute resources, the output
+    options, and how the input is read (``input``, an :class:`InputOptions`).
 
     ``method`` is an :class:`Interpolation` for intensity images or a
     :class:`LabelMethod` for label maps; that choice decides the engine.
@@ -407,9 +353,10 @@ class ResampleRequest:
     method: Interpolation | LabelMethod = field(default_factory=Interpolation)
     compute: Compute = field(default_factory=Compute)
     output: OutputOptions = field(default_factory=OutputOptions)
+    input: InputOptions = field(default_factory=InputOptions)
 
     def __post_init__(self) -> None:
-        for name, value, kind in (("target", self.target, Target),
+        for name, value, kind in (("input", self.input, InputOptions), ("target", self.target, Target),
                                   ("method", self.method, (Interpolation, LabelMethod)),
                                   ("compute", self.compute, Compute),
                                   ("output", self.output, OutputOptions)):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ._nibabel import ImageLike, as_source, nibabel_image
-from .io import SourceImage, open_image
+from .io import SourceImage
 from .requests import Interpolation, ResampleRequest
 from .result import RunResult, source_notes
 
@@ -73,12 +73,12 @@ def resample_file(
         from ._label_engine import label_file
 
         result = label_file(in_path, out_path, request, progress=progress)
-        with open_image(in_path) as source:
-            result.warnings += run_warnings(source, request)
     else:
+        from ._open_input import open_input
         from .engine import resample_to_file
 
-        with open_image(in_path) as source:
+        source, request = open_input(in_path, request)
+        with source:
             warned = run_warnings(source, request)
             plan = _plan(source, request)
             result = resample_to_file(plan, Path(out_path), options=request.output,

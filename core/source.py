@@ -97,6 +97,10 @@ class SourceImage:
         One-line notes of the opener about what it did not take as written (a
         data offset inside the header, skipped header extensions).  Core never
         prints: the CLI shows them.
+    notes : tuple of str
+        What the opener assumed or was told to override (an assumed
+        orientation, a voxel size given by the caller, the pyramid level
+        read); ``info`` prints them.
     """
 
     path: Path
@@ -111,6 +115,7 @@ class SourceImage:
     _close: Callable[[], None] | None = field(default=None, repr=False)
     reopen: Callable[[], SourceImage] | None = field(default=None, repr=False, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    notes: tuple[str, ...] = ()
 
     # -- facts ------------------------------------------------------------
     @property

@@ -156,13 +156,15 @@ def write_output(
     compute: Compute | None = None,
     inputs: Sequence[Path] = (),
     progress: ProgressFn | None = None,
+    labels: bool = False,
 ) -> Path:
     """Check, then stream every slab of every volume to ``path`` atomically.
 
     Parameters
     ----------
     path : Path
-        ``.nii``, ``.nii.gz`` (or ``.zarr``/``.ome.zarr``).
+        ``.nii``, ``.nii.gz``, ``.zarr``/``.ome.zarr``, ``.tif``/``.tiff``, or a
+        folder of TIFF slices with ``options.format='tiff-slices'``.
     spec : OutputSpec
         The output's grid, extra axes, dtype (what ``slab_fn`` returns),
         template header and scaling.
@@ -180,6 +182,9 @@ def write_output(
         Inputs, never overwritten.
     progress : callable, optional
         ``progress(done_bytes, total_bytes)``.
+    labels : bool
+        The output is a label map (OME-Zarr outputs then follow the NGFF
+        labels convention).
 
     Returns
     -------
@@ -213,7 +218,7 @@ def write_output(
         if not force:
             check_compressed_space(path, spec, slab_fn, nbytes, zarr=True, pyramid=options.pyramid)
         return write_zarr(path, spec, slab_fn, slabs, options=options, compute=compute,
-                          inputs=inputs, progress=progress)
+                          inputs=inputs, progress=progress, labels=labels)
     zarr_only = options.zarr_only
     if zarr_only:
         raise OptionError(
@@ -222,10 +227,15 @@ def write_output(
             param=zarr_only[0],
         )
     ext = split_ext(path)[1].lower()
+    if options.format == "tiff-slices" or ext in (".tif", ".tiff"):
+        from ._tiff_output import write_tiff_output  # issue 13
+
+        return write_tiff_output(path, spec, slab_fn, slabs, options=options, inputs=inputs,
+                                 progress=progress)
     if ext not in (".nii", ".nii.gz"):
         # A NIfTI stream under another name (out.nrrd, out.txt) would be a trap.
         raise OutputError(
-            f"{path}: outputs are written as .nii, .nii.gz, .zarr or .ome.zarr; got "
+            f"{path}: outputs are written as .nii, .nii.gz, .zarr, .ome.zarr, .tif or .tiff; got "
             f"{repr(ext) if ext else 'no extension'}"
         )
     check_output_path(path, inputs=tuple(Path(p) for p in inputs), overwrite=overwrite)

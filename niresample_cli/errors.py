@@ -46,14 +46,25 @@ _COMMON: dict[str, str] = {
     "fill": "--fill",
 }
 
+#: How inputs are read (issue 13): every command that opens images.
+_INPUT = {
+    "orientation": "--orientation",
+    "voxel_size": "--voxel-size",
+    "voxel_unit": "--voxel-unit",
+    "level": "--level",
+    "space_unit": "--space-unit",
+}
+_COMMON.update(_INPUT, format="--format", zarr_format="--zarr-format")
+
 #: Per command: Python parameter -> the flag(s) a user types for it.
 FLAGS: dict[str, dict[str, str]] = {
     "spacing": {**_COMMON, "spacing": "--spacing/--iso/--x/--y/--z"},
     "size": {**_COMMON},
     "labels": {**_COMMON, "spacing": "--resolution/--spacing/--x/--y/--z", "fill": "--fill"},
     "compare": {"max_memory": "--max-memory", "labels": "--labels", "fail_on": "--fail-on",
-                "fov_tolerance": "--fov-tolerance", "report": "--report", "png": "--png", "fill": "--fill"},
-    "info": {},
+                "fov_tolerance": "--fov-tolerance", "report": "--report", "png": "--png", "fill": "--fill",
+                **_INPUT},
+    "info": {**_INPUT},
 }
 
 

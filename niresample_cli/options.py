@@ -141,3 +141,22 @@ LabelFillOpt = Annotated[float, typer.Option("--fill", metavar="VALUE", help="La
 __all__ += ["TransformOpt"]
 
 TransformOpt = Annotated[Optional[list[str]], typer.Option("--transform", "-t", metavar="FILE", help="Registration transform from output (reference) space into the input, repeatable, as antsApplyTransforms -t: the last one listed is applied to the points first. ITK/ANTs .mat/.txt/.tfm, *Warp.nii.gz, FSL .mat, FreeSurfer .lta, AFNI .aff12.1D or a 4x4 RAS text matrix; invert an affine with [FILE,1] (quote it in the shell).", show_default=False)]
+
+# -- light-sheet and atlas formats (issue 13) ---------------------------------------------
+# Built into the request's InputOptions (how inputs are read) and OutputOptions (format,
+# zarr_format) by commands/_output.py.
+__all__ += ["OrientationOpt", "VoxelSizeOpt", "VoxelUnitOpt", "LevelOpt", "SpaceUnitOpt",
+            "OutputFormatChoice", "OutputFormatOpt", "ZarrFormatOpt"]
+
+
+class OutputFormatChoice(str, Enum):
+    tiff_slices = "tiff-slices"
+
+
+OrientationOpt = Annotated[Optional[str], typer.Option("--orientation", metavar="CODES", help="Where each voxel axis of a NRRD or TIFF input points, e.g. PIR (Allen CCF); replaces the header's directions (spacing and origin kept).", show_default=False)]
+VoxelSizeOpt = Annotated[Optional[tuple[str, str, str]], typer.Option("--voxel-size", metavar="X Y Z", help="Voxel size of a TIFF input with a unit, e.g. 10 10 50um or 0.01 0.01 0.05mm (replaces its metadata).", show_default=False)]
+VoxelUnitOpt = Annotated[Optional[str], typer.Option("--voxel-unit", metavar="UNIT", help="Unit of --voxel-size values given without one: um or mm.", show_default=False)]
+LevelOpt = Annotated[Optional[int], typer.Option("--level", min=0, metavar="N", help="OME-Zarr pyramid level to read (0 finest; default: the coarsest level still as fine as the target, the finest for labels).", show_default=False)]
+SpaceUnitOpt = Annotated[Optional[str], typer.Option("--space-unit", metavar="UNIT", help="Length unit of a NRRD header's directions and origin when it states none or a wrong one (Allen CCF: um).", show_default=False)]
+OutputFormatOpt = Annotated[Optional[OutputFormatChoice], typer.Option("--format", help="tiff-slices: write OUT as a folder of 2D TIFF slices (default: the format follows OUT's extension: .nii.gz, .ome.zarr, .tif).", case_sensitive=False, show_default=False)]
+ZarrFormatOpt = Annotated[int, typer.Option("--zarr-format", min=2, max=3, metavar="2|3", help="OME-Zarr outputs: Zarr v2 with NGFF 0.4, or Zarr v3 with NGFF 0.5.")]

@@ -45,8 +45,15 @@ def image_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if _is_image(p)), key=lambda p: p.name)
 
 
+def _tiff_slices(folder: Path) -> bool:
+    return any(f.suffix.lower() in (".tif", ".tiff") and f.is_file() and not f.name.startswith(".")
+               for f in folder.iterdir())
+
+
 def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Input paths with every folder (not a Zarr store) replaced by the images inside.
+
+    A folder holding TIFF files and no other images is one image: a stack of 2D slices.
 
     Raises
     ------
@@ -61,6 +68,9 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         # A folder named like an image (x.nii/) is not a folder of images: its reader reports it.
         if p.is_dir() and not p.name.lower().endswith(IMAGE_SUFFIXES):
             found = image_files(p)
+            if not found and _tiff_slices(p):
+                out.append(p)  # a folder of TIFF slices is one image (core/_tiff.py)
+                continue
             if not found:
                 raise OptionError(f"{p}: a directory without images (looked for "
                                   f"{', '.join(IMAGE_SUFFIXES)})")

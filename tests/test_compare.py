@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from niresample_cli.app import app
 from niresample_cli.core import compare as compare_mod
 from niresample_cli.core.compare import PERCENTILES, compare_images, failed_checks
-from niresample_cli.core.errors import InputError, OptionError
+from niresample_cli.core.errors import InputError, LabelError, OptionError
 from niresample_cli.core.grid import Grid
 
 from conftest import data_path, random_rotation, write_nifti
@@ -132,7 +132,7 @@ def test_scaled_values_use_the_scaling(tmp_path: Path) -> None:
     r = compare_images(p, p)
     check_stats(r["stats"]["a"], raw * 0.5 + 10)
     assert r["labels"] is None
-    with pytest.raises(OptionError, match="not whole"):
+    with pytest.raises(LabelError, match="not whole"):
         compare_images(p, p, labels=True)
 
 

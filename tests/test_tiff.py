@@ -106,7 +106,7 @@ def test_uncompressed_slab_is_memory_mapped(tmp_path: Path) -> None:
 def test_missing_voxel_size_says_how_to_give_it(tmp_path: Path) -> None:
     path = tmp_path / "plain.tif"
     tifffile.imwrite(path, _stack(), photometric="minisblack")
-    with pytest.raises(OptionError, match=r"voxel_size: .*plain\.tif.*x, y, z.*voxel_size=\(x, y, z\) in mm") \
+    with pytest.raises(OptionError, match=r"voxel_size: .*plain\.tif.*x, y, z.*give voxel_size \(x y z with a unit") \
             as info:
         open_tiff(path)
     assert info.value.param == "voxel_size"
