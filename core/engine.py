@@ -155,7 +155,7 @@ def plan_resample(
         used_aa = False
     per_slice, fixed = slab_fn.memory()
     if max_memory is None:
-        budget = _default_budget(budget, source, target, out)
+        budget = _default_budget(budget, source, target, out, fixed=fixed)
     # The stream computes `jobs` slabs ahead on threads, cutting each planned slab
     # in jobs + 1: those pieces share the budget, but each pays the fixed rows.
     from .budget import stream_pieces
@@ -173,19 +173,28 @@ def plan_resample(
 #: Outputs above this size get a default budget scaled to the data (see below).
 _LARGE_OUTPUT = 10**9
 _MIN_BUDGET = 256 << 20
+#: Default working memory of ordinary outputs: slab pieces of a few MiB stay in the
+#: CPU caches and their buffers are reused, where one 1 GiB slab page-faults a
+#: fresh output-sized array per pass (docs/benchmarks.md, "slab size").
+_FAST_BUDGET = 32 << 20
 
 
-def _default_budget(budget: int, source: SourceImage, target: Grid, out: OutputType) -> int:
-    """Without ``--max-memory``, large outputs stream in slabs of about 1/8 of the data.
+def _default_budget(budget: int, source: SourceImage, target: Grid, out: OutputType, *,
+                    fixed: float = 0.0) -> int:
+    """The working memory to plan with when ``max_memory`` is not given.
 
-    For outputs over 1 GB the working memory is ``max(256 MiB, (input + output
-    volume bytes) / 8)``, never above the default budget, which keeps the peak
-    below a quarter of input + output (measured in docs/benchmarks.md) at a
-    small cost in speed; smaller outputs use the default budget.
+    The budget is a ceiling, not a goal: ordinary outputs use ``_FAST_BUDGET``
+    (plus the fixed rows of each slab piece, so that pieces keep a useful height),
+    the size that ran fastest.  For outputs over 1 GB the working memory is
+    ``max(256 MiB, (input + output volume bytes) / 8)``, which keeps the peak below
+    a quarter of input + output at little cost in speed (measured in
+    docs/benchmarks.md).  Never above ``budget``.
     """
+    from .budget import stream_pieces
+
     out_bytes = target.n_voxels * out.dtype.itemsize
     if out_bytes <= _LARGE_OUTPUT:
-        return budget
+        return int(min(budget, _FAST_BUDGET + 2 * stream_pieces() * fixed))
     in_bytes = source.grid.n_voxels * source.dtype.itemsize
     return int(min(budget, max(_MIN_BUDGET, (in_bytes + out_bytes) // 8)))
 

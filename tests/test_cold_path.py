@@ -49,3 +49,27 @@ def test_linear_rows_on_every_axis_equal_simpleitk() -> None:
     f.SetInterpolator(sitk.sitkLinear)
     ref = from_sitk(f.Execute(to_sitk(data, affine)))[0]
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+
+
+def test_default_slabs_are_cache_sized_and_give_the_same_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without max_memory an ordinary output streams in small slabs (the 1 GiB budget is a
+    ceiling, not a goal), and the output equals the one-slab run."""
+    import nibabel as nib
+
+    from niresample_cli.core.api import resample_to_spacing
+    from niresample_cli.core.engine import plan_resample
+    from niresample_cli.core.io import open_image
+
+    path = tmp_path / "in.nii"
+    rng = np.random.default_rng(0)
+    nib.save(nib.Nifti1Image((rng.random((97, 113, 89)) * 255).astype(np.uint8), np.eye(4)), str(path))
+    with open_image(path) as src:
+        target = src.grid.with_spacing(0.5)
+        plan = plan_resample(src, target, order=1)
+        per_slice, _ = plan.slab_fn.memory()
+        heights = [z1 - z0 for z0, z1 in plan.slabs]
+    assert len(heights) > 1
+    assert max(heights) * per_slice <= 64 << 20
+    small = np.asarray(resample_to_spacing(str(path), 0.5, order=1).dataobj)
+    whole = np.asarray(resample_to_spacing(str(path), 0.5, order=1, max_memory="4G").dataobj)
+    np.testing.assert_array_equal(small, whole)
