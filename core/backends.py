@@ -116,11 +116,11 @@ def _taps_rows(rows: np.ndarray, index: np.ndarray, weight: np.ndarray,
     for c0 in range(0, n_out, step):
         c1 = min(n_out, c0 + step)
         o = out[c0:c1]
-        np.take(rows, index[c0:c1, 0], axis=0, out=o)
+        np.take(rows, index[c0:c1, 0], axis=0, out=o, mode="clip")  # unbuffered; in range
         o *= w[c0:c1, 0, None]
         t_ = tmp[:c1 - c0]
         for t in range(1, taps):
-            np.take(rows, index[c0:c1, t], axis=0, out=t_)
+            np.take(rows, index[c0:c1, t], axis=0, out=t_, mode="clip")
             t_ *= w[c0:c1, t, None]
             o += t_
     return out
