@@ -7,7 +7,7 @@ The Allen CCF crop is recorded when ``/work/shared/data`` (or ``$NIRESAMPLE_ALLE
 
 Usage::
 
-    python scripts/record_gaussian_labels.py --force    # (re)writes tests/data/gaussian_labels_recorded.json
+    python scripts/record_gaussian_labels.py --force    # (re)writes tests/data/recorded/gaussian_labels.json
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "tests" / "data" / "gaussian_labels_recorded.json"
+OUT = ROOT / "tests" / "data" / "recorded" / "gaussian_labels.json"
 #: as tests/conftest.py looks it up: $NIRESAMPLE_ALLEN, else ../shared/data next to the checkout
 _ALLEN_NAME = "allen_ccf2017_annotation_25um.nii.gz"
 ALLEN = Path(os.environ.get("NIRESAMPLE_ALLEN", "")) if os.environ.get("NIRESAMPLE_ALLEN") else (

@@ -22,7 +22,7 @@ _spec.loader.exec_module(record)
 
 pytestmark = pytest.mark.slow
 
-RECORDED = json.loads((REPO / "tests" / "data" / "gaussian_labels_recorded.json").read_text())
+RECORDED = json.loads((REPO / "tests" / "data" / "recorded" / "gaussian_labels.json").read_text())
 
 
 @pytest.mark.parametrize("name", sorted(record.CASES))
