@@ -34,6 +34,9 @@ _EXPORTS = {
     "LabelMethod": "requests",
     "Compute": "requests",
     "OutputOptions": "requests",
+    "InputOptions": "requests",
+    "TransformChain": "transforms",
+    "read_transform": "transforms",
     "plan_resample": "engine",
     "ResamplePlan": "engine",
     "ResampleResult": "engine",
@@ -45,6 +48,9 @@ _EXPORTS = {
     "resample_nifti_spacing": "api",
     "resampling": "api",
     "resample_label_image": "labels",
+    # visual report
+    "write_report": "report",
+    "write_png": "report",
     # errors
     "NiresampleError": "errors",
 }
