@@ -172,9 +172,9 @@ def run(
 
       niresample spacing moving.nii.gz out.nii.gz --like fixed.nii.gz
 
-      niresample spacing moving.nii.gz out.nii.gz --like fixed.nii.gz -t 1Warp.nii.gz -t 0GenericAffine.mat
+      niresample spacing mov.nii.gz o.nii.gz --like fix.nii.gz -t 1Warp.nii.gz
 
-      niresample spacing fixed.nii.gz back.nii.gz --like moving.nii.gz -t '[0GenericAffine.mat,1]'
+      niresample spacing fix.nii.gz o.nii.gz --like mov.nii.gz -t '[affine.mat,1]'
 
       niresample spacing big.nii.gz big_10um.ome.zarr --iso 0.01 --pyramid 3
     """
