@@ -90,13 +90,13 @@ def run(
 
       niresample compare atlas.nii.gz atlas_0.5mm.nii.gz
 
-      niresample compare in.nii.gz out.nii.gz --fail-on lost-labels --fail-on fov-shift
+      niresample compare in.nii.gz out.nii.gz --fail-on lost-labels
 
       niresample compare in.nii.gz out.nii.gz --json | jq .labels.dice_mean
 
       niresample compare atlas.nii.gz atlas_2mm.nii.gz --fail-on 'dice<0.9'
 
-      niresample compare in.nii.gz out.nii.gz --report report.html --png slices.png
+      niresample compare in.nii.gz out.nii.gz --report r.html --png s.png
     """
     from niresample_cli.commands._output import input_from
     from niresample_cli.console import err, make_progress, progress_callback
