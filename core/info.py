@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from ._inputs import InputOptions
+from ._quiet import quiet_nibabel as _quiet_nibabel
 from .grid import Grid
-from .io import SourceImage, _quiet_nibabel, open_image
+from .io import SourceImage, open_image
 
 __all__ = ["describe_image", "iter_slabs", "slab_height", "fov_shift"]
 
