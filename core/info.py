@@ -119,7 +119,8 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
             # .item(): Python ints for integer data (exact, 614454277 not 6.14454e+08)
             lo = min(lo, vals.min().item())
             hi = max(hi, vals.max().item())
-            total += float(vals.sum(dtype=np.float64))
+            with np.errstate(over="ignore", invalid="ignore"):  # +-1e308 data: the sum is inf
+                total += float(vals.sum(dtype=np.float64))
             count += vals.size
         if labels is not None:
             labels.update(np.unique(slab).tolist())
