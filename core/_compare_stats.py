@@ -153,7 +153,8 @@ class _ValueStats:
         self.n = total
         nz = x != 0
         self.nonzero += int(np.count_nonzero(nz))
-        self.nonzero_sum += float(x[nz].sum())
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.nonzero_sum += float(x[nz].sum())
         self.hist.add(vals, lo, hi)
 
     def result(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ._quiet import quiet_nibabel
 from .errors import InputError
 from .grid import Grid
 from .io import SourceImage, open_image
@@ -62,7 +63,8 @@ def source_from_nibabel(img: Any, path: str | os.PathLike[str] | None = None) ->
     slope = 1.0 if slope is None or not np.isfinite(slope) or slope == 0 else slope
     inter = 0.0 if inter is None or not np.isfinite(inter) else inter
     if isinstance(img.header, (nib.Nifti1Header, nib.Nifti2Header)):
-        header = img.header.copy()
+        with quiet_nibabel():
+            header = img.header.copy()
         # Codes kept as they are (make_header stores the grid with code 2 when
         # both are 0 and the pixdim fallback would not reproduce it).
         header.set_qform(affine, code=int(img.header["qform_code"]))
@@ -137,4 +139,5 @@ def nibabel_image(data: np.ndarray, template: Any, grid: Grid, *, slope: float =
     # nibabel applies scl_slope/inter only through an array proxy: round-trip
     # the bytes so that get_fdata() gives the values and dataobj keeps the raw.
     img.header.set_slope_inter(slope, inter)
-    return cls.from_bytes(img.to_bytes())
+    with quiet_nibabel():
+        return cls.from_bytes(img.to_bytes())

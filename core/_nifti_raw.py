@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ._quiet import quiet_nibabel
 from .errors import HeaderError, InputError
 from .source import reason
 
@@ -164,7 +165,8 @@ def nibabel_image(p: Path, raw: RawHeader, size: int, notes: list[str]) -> Any:
             hdr.extensions = klass.header_class.exts_klass.from_fileobj(
                 io.BytesIO(block), ext_size, raw.endian != nib.volumeutils.native_code)
     hdr.set_data_offset(offset)
-    hdr.check_fix()
+    with quiet_nibabel():  # (io also calls this inside it; the checks log what they fix)
+        hdr.check_fix()
     proxy = klass.ImageArrayProxy(str(p), hdr.copy(), mmap=True, keep_file_open=True)
     holder = nib.fileholders.FileHolder(filename=str(p))
     img = klass(proxy, None, hdr, file_map={"image": holder, "header": holder})

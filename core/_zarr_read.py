@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._quiet import quiet_nibabel
 from ._zarr_meta import affine_from_ngff, multiscales, require_zarr
 from .errors import HeaderError, InputError, NiresampleError, OptionError
 from .grid import Grid
@@ -225,7 +226,8 @@ def _stored_header(meta: dict[str, Any], shape: tuple[int, ...], dtype: np.dtype
         data = base64.b64decode(raw)
         cls = nib.Nifti2Header if len(data) >= 540 and int.from_bytes(data[:4], "little") == 540 \
             else nib.Nifti1Header
-        hdr = cls.from_fileobj(io.BytesIO(data))
+        with quiet_nibabel():  # its checks log what they fix
+            hdr = cls.from_fileobj(io.BytesIO(data))
         hdr.set_data_shape(shape)
         hdr.set_data_dtype(dtype)
         return hdr

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from ._inputs import InputOptions
+from ._quiet import quiet_nibabel as _quiet_nibabel
 from .grid import Grid
-from .io import SourceImage, _quiet_nibabel, open_image
+from .io import SourceImage, open_image
 
 __all__ = ["describe_image", "iter_slabs", "slab_height", "fov_shift"]
 
@@ -118,7 +119,8 @@ def _voxel_stats(img: SourceImage, progress: Callable[[int, int], None] | None) 
             # .item(): Python ints for integer data (exact, 614454277 not 6.14454e+08)
             lo = min(lo, vals.min().item())
             hi = max(hi, vals.max().item())
-            total += float(vals.sum(dtype=np.float64))
+            with np.errstate(over="ignore", invalid="ignore"):  # +-1e308 data: the sum is inf
+                total += float(vals.sum(dtype=np.float64))
             count += vals.size
         if labels is not None:
             labels.update(np.unique(slab).tolist())

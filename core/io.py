@@ -15,12 +15,9 @@ sources it opens, which :class:`.source.SourceHandle` uses in other processes.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import warnings
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ import numpy as np
 
 from ._inputs import InputOptions
 from ._nifti_raw import nibabel_image, read_raw_header
+from ._quiet import quiet_nibabel as _quiet_nibabel
 from .errors import HeaderError, InputError, NiresampleError
 from .source import (
     SUPPORTED_DTYPES,
@@ -134,28 +132,6 @@ def _open_file(p: Path, ext: str, opts: InputOptions) -> SourceImage:
     return _open_nifti(p, size)
 
 
-@contextlib.contextmanager
-def _quiet_nibabel() -> Iterator[None]:
-    """Keep nibabel's header-fixing log lines and numpy warnings off stderr.
-
-    nibabel logs ("magic string ... not valid", "setting 0 dims to 1") to a
-    stderr handler and numpy warns on NaN arithmetic; the CLI promises one
-    error line, and what matters reaches the user through our own errors.
-    """
-    from nibabel.imageglobals import logger
-
-    # (nibabel's own LoggingOutputSuppressor drops its handler for good and
-    # then Python's last-resort handler prints anyway.)
-    was_disabled = logger.disabled
-    logger.disabled = True
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.disabled = was_disabled
-
-
 def _open_nifti(p: Path, size: int) -> SourceImage:
     import nibabel as nib
 
@@ -253,8 +229,9 @@ def _open_mgh(p: Path) -> SourceImage:
 
     img: Any
     try:
-        img = nib.load(str(p))
-        data = np.asarray(img.dataobj)
+        with _quiet_nibabel():
+            img = nib.load(str(p))
+            data = np.asarray(img.dataobj)
     except Exception as err:
         raise InputError(f"{p}: not a readable MGH/MGZ file ({reason(err)})") from err
     return _in_memory(p, data, np.asarray(img.affine, dtype=np.float64), "mgh")

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ._quiet import quiet_nibabel
 from .atomic import clean_stale_temporaries, signals_deferred, temporary_path
 from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
@@ -73,9 +74,10 @@ def make_header(
         hdr.set_xyzt_units("mm", "sec")
         qcode, scode = 1, 1
     else:
-        hdr = cls.from_header(template) if type(template) is not cls else template.copy()
-        if hdr.endianness != "<":  # outputs are always little-endian, data included
-            hdr = hdr.as_byteswapped("<")
+        with quiet_nibabel():  # NIfTI-1 -> 2 logs "sizeof_hdr should be 540"
+            hdr = cls.from_header(template) if type(template) is not cls else template.copy()
+            if hdr.endianness != "<":  # outputs are always little-endian, data included
+                hdr = hdr.as_byteswapped("<")
         qcode = int(template["qform_code"])
         scode = int(template["sform_code"])
         if hasattr(template, "extensions") and len(template.extensions) and not len(hdr.extensions):
