@@ -1,0 +1,91 @@
+"""Issue 15, the rest: anti-aliasing kernels wider than the input axis (item 9) and the
+last "internal error"s of item 10 (long NRRD/Zarr axes, odd `-o` paths, corrupt Zarr chunks).
+
+References are independent of the code under test: the full (unclamped) box kernel summed
+onto edge-clipped indices, numerical integration of np.interp, and nibabel."""
+
+from __future__ import annotations
+
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from niresample_cli.core.kernels import SPLINE_PAD, axis_weights, bspline_integral
+
+
+# -- item 9: anti-aliasing kernels clamped to the axis -----------------------------------
+def _full_dense(n_in: int, x: np.ndarray, order: int, aa: float) -> np.ndarray:
+    """Dense (n_out, line) matrix of the *whole* box kernel, every tap clipped to the line
+    (edge replication), straight from the definition: mean of the spline over the box."""
+    pad = SPLINE_PAD if order >= 2 else 0
+    line = n_in + 2 * pad
+    h = (order + 1) / 2.0
+    m = np.zeros((len(x), line))
+    for r, xr in enumerate(x):
+        u = xr + pad
+        for j in range(math.floor(u - h - aa / 2) - 1, math.ceil(u + h + aa / 2) + 2):
+            t = u - j
+            w = (bspline_integral(np.array(t + aa / 2), order)
+                 - bspline_integral(np.array(t - aa / 2), order)) / aa
+            m[r, min(max(j, 0), line - 1)] += float(w)
+    return m / m.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+@pytest.mark.parametrize("n_in", [1, 2, 5])
+@pytest.mark.parametrize("aa", [7.5, 40.0, 333.3])
+def test_box_wider_than_the_axis_equals_the_full_kernel(order: int, n_in: int, aa: float) -> None:
+    x = np.array([-3.7, -0.5, 0.0, 0.4 * n_in, n_in - 1.0, n_in + 2.2, 0.5 * aa])
+    w = axis_weights(n_in, x, order=order, aa_width=aa)
+    assert w.taps <= w.line_length
+    np.testing.assert_allclose(w.dense(), _full_dense(n_in, x, order, aa), rtol=0, atol=1e-12)
+
+
+def test_linear_box_matches_numerical_integration() -> None:
+    """Order 1: the mean of np.interp (edge-constant outside) over the box."""
+    rng = np.random.default_rng(3)
+    data = rng.random(6)
+    for aa, xr in [(30.0, 2.3), (30.0, -9.0), (100.0, 50.0), (8.0, 4.9)]:
+        w = axis_weights(6, np.array([xr]), order=1, aa_width=aa)
+        got = float(w.dense()[0] @ data)
+        t = np.linspace(xr - aa / 2, xr + aa / 2, 2_000_001)
+        want = float(np.trapezoid(np.interp(t, np.arange(6), data), t) / aa)
+        assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_a_billionfold_downsampling_is_quick_and_small(tmp_path: Path) -> None:
+    """A 64^3 image of 1e-9 mm voxels to --iso 1 planned a 1e9-tap kernel (7.45 GiB)."""
+    rng = np.random.default_rng(0)
+    data = rng.random((64, 64, 64)).astype(np.float32)
+    src = tmp_path / "tiny.nii"
+    nib.save(nib.Nifti1Image(data, np.diag([1e-9, 1e-9, 1e-9, 1.0])), str(src))
+    out = tmp_path / "o.nii"
+
+    def limit() -> None:  # 2 GiB of address space: the old plan could never fit
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "niresample_cli", "spacing", str(src), str(out), "--iso", "1"],
+        capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 30
+    img = nib.load(str(out))
+    # The box (1e9 input voxels wide) covers the whole axis; outside it the image is its edge
+    # value, so each axis weighs its first and last voxel by the box's share on each side.
+    u = (np.linalg.inv(nib.load(str(src)).affine) @ img.affine @ [0, 0, 0, 1])[:3]
+    got = np.asarray(img.dataobj, dtype=np.float64).ravel()[0]
+    lo = 0.5 - u / 1e9  # share of the box left of the axis (to O(64 / 1e9))
+    want = 0.0
+    for c in np.ndindex(2, 2, 2):
+        wgt = np.prod([lo[a] if c[a] == 0 else 1 - lo[a] for a in range(3)])
+        want += wgt * data[tuple(63 * np.array(c))]
+    assert img.shape[:3] == (1, 1, 1)
+    assert got == pytest.approx(want, abs=1e-4)
