@@ -26,7 +26,7 @@ from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
 from .grid import Grid
 from .paths import check_not_an_input
-from .source import split_ext
+from .source import NIFTI1_MAX_DIM, split_ext
 
 __all__ = [
     "NiftiWriter",
@@ -36,7 +36,7 @@ __all__ = [
     "estimate_output_bytes",
 ]
 
-_NIFTI1_MAX_DIM = 32767
+_NIFTI1_MAX_DIM = NIFTI1_MAX_DIM
 #: Conservative lower bound of the gzip ratio used for the free-space check of
 #: ``.nii.gz`` outputs (a disk-full error during the write is still handled).
 _GZIP_MIN_RATIO = 0.1

@@ -89,3 +89,30 @@ def test_a_billionfold_downsampling_is_quick_and_small(tmp_path: Path) -> None:
         want += wgt * data[tuple(63 * np.array(c))]
     assert img.shape[:3] == (1, 1, 1)
     assert got == pytest.approx(want, abs=1e-4)
+
+
+# -- item 10 (a): an axis over NIfTI-1's 32767 voxels from a header-less input ------------
+def _long_nrrd(path: Path) -> np.ndarray:
+    """A 40000x2x2 raw NRRD (x fastest); returns the array in (x, y, z) order."""
+    data = np.arange(40000 * 4, dtype=np.float32).reshape(2, 2, 40000)
+    head = (b"NRRD0004\ntype: float\ndimension: 3\nsizes: 40000 2 2\n"
+            b"space: left-posterior-superior\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n"
+            b"space origin: (0,0,0)\nendian: little\nencoding: raw\n\n")
+    path.write_bytes(head + data.tobytes())
+    return data.transpose(2, 1, 0)
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_long_axis_from_nrrd_writes_nifti2(tmp_path: Path, suffix: str) -> None:
+    from typer.testing import CliRunner
+
+    from niresample_cli.app import app
+
+    want = _long_nrrd(tmp_path / "long.nrrd")
+    out = tmp_path / f"o{suffix}"
+    res = CliRunner().invoke(app, ["spacing", str(tmp_path / "long.nrrd"), str(out), "--iso", "1"])
+    assert res.exit_code == 0, res.output
+    img = nib.load(str(out))
+    assert isinstance(img, nib.Nifti2Image)
+    assert img.shape == (40000, 2, 2)
+    np.testing.assert_array_equal(np.asarray(img.dataobj), want)
