@@ -116,3 +116,56 @@ def test_long_axis_from_nrrd_writes_nifti2(tmp_path: Path, suffix: str) -> None:
     assert isinstance(img, nib.Nifti2Image)
     assert img.shape == (40000, 2, 2)
     np.testing.assert_array_equal(np.asarray(img.dataobj), want)
+
+
+# -- item 10 (b): odd output paths ----------------------------------------------------------
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "niresample_cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _one_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert "internal error" not in lines[0] and "appeared while writing" not in lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def odd_places(tmp_path: Path) -> Path:
+    for name in ("in.nii", "in2.nii"):
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.float32), np.eye(4)), str(tmp_path / name))
+    (tmp_path / "afile.nii").write_bytes(b"not a folder")
+    (tmp_path / "dang.nii").symlink_to("nowhere/x.nii")
+    (tmp_path / "loop.nii").symlink_to("loop.nii")
+    return tmp_path
+
+
+def test_output_onto_a_dangling_symlink(odd_places: Path) -> None:
+    line = _one_line(_cli("spacing", "in.nii", "dang.nii", "--iso", "2", cwd=odd_places),
+                     "dang.nii", "symbolic link", "nowhere/x.nii")
+    assert "does not exist" in line
+    assert (odd_places / "dang.nii").is_symlink() and not (odd_places / "nowhere").exists()
+
+
+def test_output_onto_a_symlink_loop(odd_places: Path) -> None:
+    _one_line(_cli("spacing", "in.nii", "loop.nii", "--iso", "2", cwd=odd_places),
+              "loop.nii", "symbolic link loop")
+
+
+@pytest.mark.parametrize("out", ["afile.nii/x.nii", "afile.nii/x.nii.gz", "afile.nii/d/x.ome.zarr"])
+def test_output_under_a_regular_file(odd_places: Path, out: str) -> None:
+    line = _one_line(_cli("spacing", "in.nii", out, "--iso", "2", cwd=odd_places),
+                     out, "afile.nii is a file, not a directory")
+    assert "does not exist" not in line
+    assert (odd_places / "afile.nii").read_bytes() == b"not a folder"
+
+
+@pytest.mark.parametrize("folder, words", [("afile.nii/sub", ("afile.nii is a file, not a directory",)),
+                                            ("loop.nii/sub", ("loop.nii", "symbolic link loop"))])
+def test_batch_folder_under_a_file_or_loop(odd_places: Path, folder: str, words: tuple[str, ...]) -> None:
+    _one_line(_cli("spacing", "in.nii", "in2.nii", "-o", folder, "--iso", "2", cwd=odd_places),
+              folder, *words)
