@@ -169,3 +169,27 @@ def test_output_under_a_regular_file(odd_places: Path, out: str) -> None:
 def test_batch_folder_under_a_file_or_loop(odd_places: Path, folder: str, words: tuple[str, ...]) -> None:
     _one_line(_cli("spacing", "in.nii", "in2.nii", "-o", folder, "--iso", "2", cwd=odd_places),
               folder, *words)
+
+
+# -- item 10 (c): corrupt Zarr chunks -------------------------------------------------------
+@pytest.fixture
+def corrupt_store(tmp_path: Path) -> Path:
+    data = np.random.default_rng(1).random((40, 40, 40)).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(tmp_path / "z.nii"))
+    proc = _cli("spacing", "z.nii", "m.ome.zarr", "--iso", "1", "-q", "--chunks", "8", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    chunks = sorted(p for p in (tmp_path / "m.ome.zarr" / "0").rglob("*")
+                    if p.is_file() and not p.name.startswith("."))
+    assert len(chunks) == 125
+    rng = np.random.default_rng(2)
+    for p in chunks[:60]:  # garbage where blosc frames were
+        p.write_bytes(rng.integers(0, 256, 100, dtype=np.uint8).tobytes())
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [("info", "m.ome.zarr", "--stats"),
+                                  ("spacing", "m.ome.zarr", "o.nii", "--iso", "2"),
+                                  ("spacing", "m.ome.zarr", "o.nii", "--iso", "2", "-j", "2")])
+def test_corrupt_zarr_chunks_are_one_line(corrupt_store: Path, args: tuple[str, ...]) -> None:
+    _one_line(_cli(*args, cwd=corrupt_store), "m.ome.zarr", "unreadable Zarr chunk")
+    assert not (corrupt_store / "o.nii").exists()
