@@ -186,11 +186,9 @@ def _check_folder_target(target: Path, *, inputs: tuple[Path, ...], overwrite: b
         raise OutputError(f"{target}: exists and is not a folder (slices are written into a folder)")
     if absolute.exists() and not overwrite:
         raise OutputExistsError(f"{target}: already exists (use --overwrite to replace it)")
-    parent = absolute.parent
-    if not parent.is_dir():
-        raise OutputError(f"{target}: output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{target}: output directory {parent} is not writable")
+    from ._path_errors import check_output_parent
+
+    check_output_parent(target)
 
 
 def _commit(tmp: Path, target: Path, *, overwrite: bool) -> None:

@@ -39,9 +39,36 @@ class _ZarrSlabs:
         try:
             data = np.asarray(self.arr[(*vol, z, y, x)])
         except Exception as err:  # codecs raise RuntimeError/ValueError on corrupt chunks
+            _settle_chunk_reads()
             first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
             raise InputError(f"{self.arr.store}: unreadable Zarr chunk ({first})") from err
         return data.T  # (dz, ny, nx) C == (nx, ny, dz) Fortran
+
+
+def _settle_chunk_reads(timeout: float = 5.0) -> None:
+    """Let the chunk reads a failed read left running on zarr's event loop finish.
+
+    zarr gathers a selection's chunk reads: the first codec error propagates while the
+    other reads are still pending.  Left alone, they are destroyed pending at exit and
+    asyncio prints a traceback for each (hundreds of lines on stderr).  Waiting for them
+    (bounded) lets the gather retrieve their errors; the asyncio logger is then quiet.
+    """
+    import asyncio
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+    async def _wait_others() -> None:
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        if others:
+            await asyncio.wait(others, timeout=timeout)
+
+    try:
+        from zarr.core.sync import sync
+
+        sync(_wait_others())
+    except Exception:  # noqa: BLE001 - best effort: the read error itself is what matters
+        pass
 
 
 def open_zarr(path: str | os.PathLike[str], *, level: int | None = None) -> SourceImage:

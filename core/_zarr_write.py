@@ -297,7 +297,6 @@ def check_zarr_target(path: Path, *, inputs: Sequence[Path] = (), overwrite: boo
         why = not_replaceable(target)
         if why:
             raise OutputError(f"{path}: {why}; refusing to replace it")
-    if not target.parent.is_dir():
-        raise OutputError(f"{path}: output directory {target.parent} does not exist")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: output directory {target.parent} is not writable")
+    from ._path_errors import check_output_parent
+
+    check_output_parent(path)

@@ -268,6 +268,11 @@ def axis_weights(
     pad = SPLINE_PAD if prefilter else 0
     u = x + pad
     radius = (k + 1) / 2.0 + (aa / 2.0 if aa > 1.0 else 0.0)
+    line = n_in + 2 * pad
+    if 2.0 * radius > line + 1:
+        # a box wider than the line: every tap beyond it reads an edge sample
+        index, w = _box_over_short_line(u, line, k, aa)
+        return AxisWeights(index, w, k, n_in, pad, prefilter, False)
     taps = int(math.ceil(2.0 * radius - 1e-9))
     first = np.floor(u - radius).astype(np.int64) + 1
     j = first[:, None] + np.arange(taps)[None, :]
@@ -284,3 +289,39 @@ def axis_weights(
     main = index[np.arange(len(index)), np.argmax(w, axis=1)][:, None]
     index = np.where(w == 0, main, index)
     return AxisWeights(index, w, k, n_in, pad, prefilter, False)
+
+
+def _box_over_short_line(u: np.ndarray, line: int, k: int, aa: float) -> tuple[np.ndarray, np.ndarray]:
+    """Box-kernel rows with one tap per line sample (``line`` taps, never ``aa``).
+
+    Under edge replication a tap ``j`` outside ``[0, line)`` reads the edge sample, so the
+    weight of edge tap 0 is the whole mass of taps ``j <= 0`` (and of ``line - 1`` that of
+    ``j >= line - 1``), computed in closed form: the same matrix as the full kernel with its
+    indices clipped, in ``O(line)`` memory whatever the width.
+    """
+    j = np.arange(line, dtype=np.int64)
+    t = u[:, None] - j[None, :]
+    w = (bspline_integral(t + aa / 2.0, k) - bspline_integral(t - aa / 2.0, k)) / aa
+    w[:, 0] = _mass_at_or_below(u, 0, k, aa)
+    if line > 1:
+        w[:, -1] = _mass_at_or_below(-u, -(line - 1), k, aa)  # mirrored: taps >= line - 1
+    total = w.sum(axis=1, keepdims=True)
+    w = w / np.where(total == 0, 1.0, total)
+    return np.broadcast_to(j, w.shape).copy(), w
+
+
+def _mass_at_or_below(u: np.ndarray, edge: int, k: int, aa: float) -> np.ndarray:
+    """Total box weight of all taps ``j <= edge`` for rows centred at ``u``.
+
+    That is ``1/aa`` times the integral over ``[u - aa/2, u + aa/2]`` of
+    ``S(t) = sum_{j <= edge} bspline(t - j)``, which is 1 for ``t <= edge + 1 - h``, 0 for
+    ``t >= edge + h`` (``h = (k + 1) / 2``), and a finite sum of B-splines between.
+    """
+    h = (k + 1) / 2.0
+    lo, hi = u - aa / 2.0, u + aa / 2.0
+    flat = np.maximum(0.0, np.minimum(hi, edge + 1 - h) - lo)
+    p, q = np.maximum(lo, edge + 1 - h), np.minimum(hi, edge + h)
+    ramp = np.zeros_like(u)
+    for jj in range(edge - k - 2, edge + 1):
+        ramp += bspline_integral(q - jj, k) - bspline_integral(p - jj, k)
+    return (flat + np.where(q > p, ramp, 0.0)) / aa

@@ -272,11 +272,16 @@ def make_grid(p: Path, shape: tuple[int, ...], affine: np.ndarray) -> Grid:
         raise HeaderError(f"{p}: {err}") from err
 
 
+#: The longest axis a NIfTI-1 header holds (dim is int16); longer ones need NIfTI-2.
+NIFTI1_MAX_DIM = 32767
+
+
 def template_header(affine: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    """A NIfTI-1 header for an image that has none (codes 1, mm and seconds)."""
+    """A NIfTI header for an image that has none (codes 1, mm and seconds): NIfTI-1, or
+    NIfTI-2 when an axis is longer than :data:`NIFTI1_MAX_DIM`."""
     import nibabel as nib
 
-    hdr = nib.Nifti1Header()
+    hdr = nib.Nifti2Header() if any(v > NIFTI1_MAX_DIM for v in shape) else nib.Nifti1Header()
     hdr.set_data_shape(shape)
     hdr.set_data_dtype(dtype)
     hdr.set_xyzt_units("mm", "sec")

@@ -21,13 +21,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from ._path_errors import check_output_parent, why_not_writable
 from ._quiet import quiet_nibabel
 from .atomic import clean_stale_temporaries, signals_deferred, temporary_path
 from .budget import default_jobs
 from .errors import DiskSpaceError, HeaderError, OutputError, OutputExistsError
 from .grid import Grid
 from .paths import check_not_an_input
-from .source import split_ext
+from .source import NIFTI1_MAX_DIM, split_ext
 
 __all__ = [
     "NiftiWriter",
@@ -37,7 +38,7 @@ __all__ = [
     "estimate_output_bytes",
 ]
 
-_NIFTI1_MAX_DIM = 32767
+_NIFTI1_MAX_DIM = NIFTI1_MAX_DIM
 #: Conservative lower bound of the gzip ratio used for the free-space check of
 #: ``.nii.gz`` outputs (a disk-full error during the write is still handled).
 _GZIP_MIN_RATIO = 0.1
@@ -117,16 +118,20 @@ def check_output_path(
     over an existing file (unless ``overwrite``), into a missing or read-only directory."""
     target = Path(os.path.abspath(path))
     check_not_an_input(path, inputs)
+    try:
+        os.stat(target)
+    except OSError as err:  # a missing target is fine; a dangling link, a loop or a file on the way not
+        if os.path.lexists(target) and not overwrite:
+            raise OutputExistsError(f"{why_not_writable(path, err)} (overwrite=True replaces the link)",
+                                    param="overwrite") from None
+        if err.errno not in (errno.ENOENT, errno.ELOOP):
+            raise OutputError(why_not_writable(path, err)) from None
     if target.is_dir():
         raise OutputError(f"{path}: is a directory")
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (overwrite=True replaces it)",
                                 param="overwrite")
-    parent = target.parent
-    if not parent.is_dir():
-        raise OutputError(f"{path}: output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{path}: output directory {parent} is not writable")
+    check_output_parent(path)
 
 
 def check_free_space(path: Path, nbytes: int, *, compressed: bool = False) -> None:

@@ -87,7 +87,13 @@ def make_dirs(folder: Path) -> list[Path]:
     while not p.exists() and p.parent != p:
         missing.append(p)
         p = p.parent
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file or a symbolic link loop on the way (ENOTDIR, ELOOP)
+        from niresample_cli.core._path_errors import why_not_writable
+        from niresample_cli.core.errors import OutputError
+
+        raise OutputError(why_not_writable(folder, err)) from None
     return list(reversed(missing))
 
 
