@@ -44,6 +44,15 @@ def _temporaries(d: Path) -> list[str]:
     return [n for n in files_in(d) if TEMP_PATTERN.match(n)]
 
 
+def _writing(out_dir: Path) -> bool:
+    """A temporary output past 1 MiB exists (a file may be renamed while we look: not yet)."""
+    try:
+        return out_dir.is_dir() and any(
+            (out_dir / n).stat().st_size > 1 << 20 for n in _temporaries(out_dir))
+    except FileNotFoundError:
+        return False
+
+
 def _popen(args: list[object], **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen([*map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=ENV, cwd=REPO, **kw)  # type: ignore[call-overload]
@@ -54,7 +63,7 @@ def _finish(p: subprocess.Popen[str], timeout: float = 60) -> Result:
     return Result(p.returncode, out, err)
 
 
-def _wait_for(cond: Callable[[], bool], p: subprocess.Popen[str], timeout: float = 30) -> bool:
+def _wait_for(cond: Callable[[], bool], p: subprocess.Popen[str], timeout: float = 60) -> bool:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if cond():
@@ -234,8 +243,7 @@ def test_signal_stops_a_parallel_batch(tmp_path: Path, sig: signal.Signals) -> N
                 "-q", "-j", "2"], start_new_session=True)
 
     def writing() -> bool:
-        return out_dir.is_dir() and any(
-            (out_dir / n).stat().st_size > 1 << 20 for n in _temporaries(out_dir))
+        return _writing(out_dir)
 
     started = _wait_for(writing, p)
     os.killpg(p.pid, sig)
@@ -259,8 +267,7 @@ def test_signal_stops_a_parallel_labels_batch_in_worker_processes(tmp_path: Path
                 "--threads", "1", "-q", "-j", "2"], start_new_session=True)
 
     def writing() -> bool:
-        return out_dir.is_dir() and any(
-            (out_dir / n).stat().st_size > 1 << 20 for n in _temporaries(out_dir))
+        return _writing(out_dir)
 
     started = _wait_for(writing, p)
     os.killpg(p.pid, sig)
