@@ -13,17 +13,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "tests" / "data"
-#: where the developer-visible data set lives next to a checkout; only the Allen atlas is
-#: looked up there (NIRESAMPLE_SHARED_DATA overrides it, e.g. to check a fresh clone's skips)
-SHARED_DIR = Path(os.environ.get("NIRESAMPLE_SHARED_DATA", str(REPO.parent / "shared" / "data")))
 ALLEN = "allen_ccf2017_annotation_25um.nii.gz"
 
 
 def allen_path() -> Path | None:
-    """The Allen CCFv3 annotation: $NIRESAMPLE_ALLEN (a file path), else ../shared/data, else None."""
+    """The Allen CCFv3 annotation named by $NIRESAMPLE_ALLEN (a file path), else None: the tests
+    never look outside the repository on their own (.ci/run sets it where the atlas is at hand)."""
     env = os.environ.get("NIRESAMPLE_ALLEN")
-    p = Path(env) if env else SHARED_DIR / ALLEN
-    return p if p.is_file() else None
+    p = Path(env) if env else None
+    return p if p is not None and p.is_file() else None
 
 
 ALLEN_SKIP = (f"Allen atlas not available: set NIRESAMPLE_ALLEN=/path/to/{ALLEN} "
