@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._cancel import CANCEL, request_cancel, reset_cancel
 from ._dask import ordered_map, split_slabs
 from .budget import parse_size, stream_pieces
 from .errors import OptionError, OutputError
@@ -125,21 +125,6 @@ def check_compressed_space(
         "(force=True writes it anyway)",
         param="force",
     )
-
-
-#: Set by the CLI's SIGINT/SIGTERM handlers: writes running on other threads
-#: (``-j N`` batches) stop at their next slab and remove their temporaries,
-#: instead of finishing the file while the process waits for them.
-_CANCEL = threading.Event()
-
-
-def request_cancel() -> None:
-    """Ask every NIfTI write in this process to stop at its next slab."""
-    _CANCEL.set()
-
-
-def reset_cancel() -> None:
-    _CANCEL.clear()
 
 
 def is_zarr_path(path: str | os.PathLike[str]) -> bool:
@@ -254,7 +239,7 @@ def write_output(
     calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
     with NiftiWriter(path, header, compress_level=compress_level, overwrite=overwrite) as w:
         for slab in ordered_map(slab_fn, calls, jobs=jobs):
-            if _CANCEL.is_set():  # Ctrl-C reached another thread (parallel batch)
+            if CANCEL.is_set():  # Ctrl-C reached another thread (parallel batch)
                 raise KeyboardInterrupt
             w.write(slab)
             del slab
