@@ -31,7 +31,7 @@ class DeviceChoice(str, Enum):
 
 InputArg = Annotated[Path, typer.Argument(help="Input image (.nii, .nii.gz; also .nrrd, .mha, .mgz).", show_default=False)]
 OutputArg = Annotated[Path, typer.Argument(help="Output .nii/.nii.gz file, or a directory.", show_default=False)]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or result lines: print only warnings and errors.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
 MaxMemoryOpt = Annotated[Optional[str], typer.Option("--max-memory", metavar="SIZE", help="Memory budget for the slabs, e.g. 512M, 2G (default: 1G or a quarter of RAM, whichever is less).", show_default=False)]
 AnchorOpt = Annotated[AnchorChoice, typer.Option("--anchor", help="What the new grid keeps fixed: the FOV centre, the first voxel centre (ITK habit), or the first outer voxel edge.", case_sensitive=False)]
