@@ -23,7 +23,7 @@ import numpy as np
 from .grid import Grid
 from .kernels import NEAREST_EPS
 
-__all__ = ["CoordMap", "effective_grid", "resolve_chain", "outside_fov", "aa_sigma"]
+__all__ = ["CoordMap", "effective_grid", "resolve_chain", "outside_fov", "outside_axis", "aa_sigma"]
 
 
 def effective_grid(input_grid: Grid, chain: Any) -> Grid:
@@ -67,9 +67,13 @@ def outside_fov(coords: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     out = np.zeros(coords.shape[1:], dtype=bool)
     for a in range(3):
-        c = coords[a]
-        out |= (c < -0.5 - NEAREST_EPS) | (c >= shape[a] - 0.5 + NEAREST_EPS)
+        out |= outside_axis(coords[a], shape[a])
     return out
+
+
+def outside_axis(c: np.ndarray, n: int) -> np.ndarray:
+    """Bool of the same shape: coordinates ``c`` beyond ``-0.5 .. n - 0.5`` on an axis of ``n`` voxels."""
+    return (c < -0.5 - NEAREST_EPS) | (c >= n - 0.5 + NEAREST_EPS)
 
 
 def aa_sigma(jacobian: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._coord_map import outside_axis
 from .backends import make_backend, prefilter
 from .cast import OutputType, cast_values, work_dtype
 from .errors import OptionError
@@ -65,6 +66,7 @@ class SeparableSlabs(_ClipCount):
     def __init__(
         self, source: SourceImage, target: Grid, *, order: int, anti_aliasing: bool,
         out: OutputType, device: str = "numpy", source_grid: Grid | None = None,
+        fill: float = 0.0,
     ) -> None:
         # source_grid: the input grid seen through an affine chain (core._coord_map.effective_grid)
         aligned = axis_aligned_map(source_grid or source.grid, target)
@@ -87,6 +89,12 @@ class SeparableSlabs(_ClipCount):
             for a in range(3)
         ]
         self.margin = prefilter_margin(order) if self.weights[2].prefilter else 0
+        # Output voxels whose centre lies beyond the input's field of view (voxel
+        # coordinates -0.5 .. n - 0.5, the rule of core._coord_map.outside_fov) get
+        # ``fill``, never the extended edge: per axis, since the map is axis-aligned.
+        self.fill = float(fill)
+        self.outside = [outside_axis(scale[a] * np.arange(target.shape[a]) + offset[a], self.n_in[a])
+                        for a in range(3)]
         self.raw = (
             all(w.gather for w in self.weights)
             and out.dtype == source.dtype
@@ -102,7 +110,7 @@ class SeparableSlabs(_ClipCount):
     def for_grid(self, target: Grid) -> SeparableSlabs:
         """The same resampling onto another grid (a sample of the output: core._size_sample)."""
         return SeparableSlabs(self.source, target, order=self.order, anti_aliasing=self.anti_aliasing,
-                              out=self.out, device=self.device)
+                              out=self.out, device=self.device, fill=self.fill)
 
     # -- memory -----------------------------------------------------------
     def memory(self) -> tuple[float, float]:
@@ -173,7 +181,14 @@ class SeparableSlabs(_ClipCount):
             touched = self._apply(bad, rows, owned=True, support=True)
             result[touched > 0] = np.nan
         values = result.T  # (nx', ny', dz), Fortran-ordered
-        if self.raw:
+        ox, oy, oz = self.outside[0], self.outside[1], self.outside[2][z0:z1]
+        if ox.any() or oy.any() or oz.any():
+            if self.raw:  # the fill may not be a stored value: cast like any other value
+                values = values.astype(self.work)
+            values[ox] = self.fill
+            values[:, oy] = self.fill
+            values[:, :, oz] = self.fill
+        elif self.raw:
             return values
         raw, clipped = cast_values(values, self.out)
         if clipped:

@@ -159,7 +159,7 @@ def plan_resample(
     slab_fn: SlabFunction
     if aligned is not None:
         slab_fn = SeparableSlabs(source, target, order=order, anti_aliasing=aa, out=out, device=dev,
-                                 source_grid=in_grid)
+                                 source_grid=in_grid, fill=fill)
         used_aa = aa and bool(np.any(np.abs(aligned[0]) > 1.0 + 1e-9))
     else:
         slab_fn = MappedSlabs(source, target, order=order, out=out, source_grid=in_grid,
