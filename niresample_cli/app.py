@@ -156,6 +156,9 @@ def _silence_stdout() -> None:
 
 def _register() -> None:
     from niresample_cli._help import quiet_types
+    from niresample_cli._typer_fast import install
+
+    install()  # plain option values without importing pydantic (issue 12 item 1)
     from niresample_cli.commands import compare, info, labels, size, spacing
 
     quiet_types()  # --help without <bool>/<list[Path]> noise (issue 16 item 10)
