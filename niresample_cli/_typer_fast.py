@@ -132,9 +132,10 @@ def install() -> bool:
         from typer._coercion import RuntimeParam
     except ImportError:  # another typer: leave it alone
         return False
-    original = getattr(typer_core, "build_runtime_param", None)
-    if original is None or getattr(original, "_niresample_fast", False):
-        return original is not None
+    found = getattr(typer_core, "build_runtime_param", None)
+    if found is None or getattr(found, "_niresample_fast", False):
+        return found is not None
+    original: Callable[[Any], Any] = found
 
     @dataclass(frozen=True)
     class FastRuntimeParam(RuntimeParam):  # type: ignore[misc]
