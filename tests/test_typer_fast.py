@@ -77,3 +77,39 @@ def test_direct_conversion_equals_typers(name: str, sub: Any, param: Any) -> Non
         want = _outcome(typer_build(param.type_descriptor), value, param, ctx)
         got = _outcome(fast(param.type_descriptor), value, param, ctx)
         assert got == want, (param.name, value)
+
+
+_ARGV = [
+    ["spacing"], ["spacing", "--help"], ["spacing", "-h"], ["spacing", "in.nii"],
+    ["spacing", "in.nii", "out.nii", "--iso", "abc"], ["spacing", "in.nii", "out.nii", "--bogus"],
+    ["spacing", str(EXAMPLES / "anatomical.nii"), "OUT", "--iso", "1", "--order", "9"],
+    ["spacing", str(EXAMPLES / "anatomical.nii"), "OUT", "--iso", "1", "--anchor", "nowhere"],
+    ["spacing", str(EXAMPLES / "anatomical.nii"), "OUT", "--iso", "2", "--dry-run"],
+    ["size", "--help"], ["size", "x.nii", "y.nii", "--shape", "1", "2"], ["labels", "--help"],
+    ["compare", "--help"], ["compare", "a.nii"], ["info", "--help"], ["info", str(EXAMPLES / "anatomical.nii")],
+    ["info", "missing.nii"],
+]
+
+
+@pytest.mark.parametrize("argv", _ARGV, ids=lambda a: " ".join(a)[:40])
+def test_one_command_app_behaves_as_the_whole_app(argv: list[str], tmp_path: Path) -> None:
+    """main() runs an app of the named command alone (typer then builds one command's
+    parameters); its output and exit code are the whole app's."""
+    from typer.testing import CliRunner
+
+    from niresample_cli.app import _app_for
+
+    args = [str(tmp_path / "o.nii") if a == "OUT" else a for a in argv]
+    one = _app_for(args)
+    assert one is not app and [c.name for c in one.registered_commands] == [argv[0]]
+    env = {"COLUMNS": "100", "NO_COLOR": "1"}
+    want = CliRunner().invoke(app, args, prog_name="niresample", env=env)
+    got = CliRunner().invoke(one, args, prog_name="niresample", env=env)
+    assert (got.exit_code, got.output) == (want.exit_code, want.output)
+
+
+def test_root_options_and_unknown_commands_run_the_whole_app() -> None:
+    from niresample_cli.app import _app_for
+
+    for args in ([], ["--help"], ["--version"], ["--debug", "spacing"], ["spacingg"], ["-h"]):
+        assert _app_for(args) is app
