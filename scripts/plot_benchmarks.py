@@ -45,13 +45,14 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     for i, m in enumerate(m for m in methods if m not in colours):
         colours[m] = PEER_COLOURS[i % len(PEER_COLOURS)]
 
-    bar = 0.8 / max(1, len(methods))
-    fig, ax = plt.subplots(figsize=(10, 1.1 + 0.55 * len(methods) * len(cases) / 1.6 + 0.6 * len(cases)))
+    n_bars = sum(len(times) for times in cases.values())
+    fig, ax = plt.subplots(figsize=(10, 1.4 + 0.28 * n_bars + 0.25 * len(cases)))
     longest = max(t for times in cases.values() for t in times.values())
     labelled: set[str] = set()
     for ci, times in enumerate(cases.values()):
         ours = times.get("niresample")
         present = [m for m in methods if m in times]
+        bar = 0.8 / len(present)
         for mi, method in enumerate(present):
             y = ci - 0.4 + bar * (mi + 0.5)
             t = times[method]
