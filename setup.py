@@ -13,5 +13,9 @@ setup(
         # per-label Gaussian argmax (core/_labels_numpy.py)
         Extension("niresample_cli.core._clabels", ["core/_clabels.c"], optional=True,
                   extra_compile_args=_FLAGS),
+        # separable rows and the integer cast (core/_native_passes.py); no FMA contraction,
+        # so that each product is rounded as in the numpy path (same bits)
+        Extension("niresample_cli.core._cseparable", ["core/_cseparable.c"], optional=True,
+                  extra_compile_args=[*_FLAGS, "-ffp-contract=off"]),
     ],
 )

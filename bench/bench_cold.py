@@ -110,6 +110,9 @@ def cli_rows(repeats: int) -> list[str]:
             "niresample spacing small.nii.gz (64^3 -> 0.7 mm)":
                 [exe, "spacing", str(small), str(Path(tmp) / "out.nii.gz"), "--iso", "0.7",
                  "--overwrite", "--quiet"],
+            "niresample spacing examples/anatomical.nii (--iso 1, .nii.gz)":
+                [exe, "spacing", str(Path(__file__).resolve().parents[1] / "examples" / "anatomical.nii"),
+                 str(Path(tmp) / "anat.nii.gz"), "--iso", "1", "--overwrite"],
         }
         times: dict[str, list[float]] = {k: [] for k in cmds}
         for _ in range(repeats):

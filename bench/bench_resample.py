@@ -14,6 +14,14 @@ Usage::
 
     python bench/bench_resample.py                 # cases a and b, orders 1 and 3
     python bench/bench_resample.py --cases c       # streaming memory, output > 1 GB
+    python bench/bench_resample.py --cases mni --repeats 5 --json docs/benchmarks.json
+
+Case ``mni`` is whole processes, file to file (the issue-12 row): the shipped MNI
+1 mm T1 (197x233x189 uint8) -> ``--iso 0.5``, order 1, as ``niresample spacing``,
+a SimpleITK script (read, ``ResampleImageFilter`` linear, write) and MRtrix3
+``mrgrid regrid`` when installed, to ``.nii`` and ``.nii.gz``; repeats run
+round-robin, each a fresh process whose own peak RSS comes from ``wait4``.
+``--json`` writes every row (seconds, peak, ratio) for ``scripts/plot_benchmarks.py``.
 """
 
 from __future__ import annotations
@@ -41,6 +49,24 @@ CASES: dict[str, dict[str, Any]] = {
           "shape": (512, 512, 300), "spacing": 0.1, "target": (0.065, 0.065, 0.065)},
 }
 METHODS = ("niresample", "SimpleITK", "scipy zoom", "nibabel")
+MNI = Path(__file__).resolve().parents[1] / "tests/data/nilearn_mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+#: (run, label) of each result row, for --json
+RECORDS: list[dict[str, Any]] = []
+
+_SITK_SCRIPT = """
+import sys
+import SimpleITK as sitk
+img = sitk.ReadImage(sys.argv[1])
+spacing = float(sys.argv[3])
+size = [int(round(n * s / spacing)) for n, s in zip(img.GetSize(), img.GetSpacing())]
+f = sitk.ResampleImageFilter()
+f.SetOutputSpacing([spacing] * 3)
+f.SetSize(size)
+f.SetOutputDirection(img.GetDirection())
+f.SetOutputOrigin(img.GetOrigin())
+f.SetInterpolator(sitk.sitkLinear)
+sitk.WriteImage(f.Execute(img), sys.argv[2], useCompression=sys.argv[2].endswith(".gz"))
+"""
 
 
 def _vmhwm() -> int:
@@ -181,6 +207,61 @@ def _interior(src_shape: tuple[int, ...], grid: Any, path: Path) -> np.ndarray:
     return masks[0][:, None, None] & masks[1][None, :, None] & masks[2][None, None, :]
 
 
+def _timed_process(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and the peak RSS (bytes) of one fresh process.
+
+    The peak is ``/usr/bin/time``'s ``%M``: a child forked from this (large) process
+    would report this process' pages in its own high-water mark.
+    """
+    with tempfile.NamedTemporaryFile("r") as rss:
+        t0 = time.perf_counter()
+        res = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        seconds = time.perf_counter() - t0
+        if res.returncode:
+            raise RuntimeError(f"{cmd}: exit {res.returncode}: {res.stderr}")
+        return seconds, int(rss.read().split()[-1]) * 1024
+
+
+def run_cli_case(repeats: int, workdir: Path) -> list[str]:
+    """The MNI row of issue 12: whole processes, file to file, niresample vs peers."""
+    import shutil
+
+    exe = shutil.which("niresample") or "niresample"
+    out_bytes = 394 * 466 * 378  # uint8
+    lines = [f"\n### MNI 1 mm 197x233x189 uint8 -> --iso 0.5, order 1, file to file "
+             f"(output {_mb(out_bytes)} uncompressed; whole processes, medians of {repeats})\n",
+             "| output | method | median wall s | runs | peak RSS | peak / output | peer time / niresample |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for ext in (".nii", ".nii.gz"):
+        out = str(workdir / f"mni_out{ext}")
+        cmds = {
+            "niresample": [exe, "spacing", str(MNI), out, "--iso", "0.5", "--overwrite", "--quiet"],
+            "SimpleITK script": [sys.executable, "-c", _SITK_SCRIPT, str(MNI), out, "0.5"],
+        }
+        if shutil.which("mrgrid"):
+            cmds["MRtrix3 mrgrid"] = ["mrgrid", str(MNI), "regrid", out, "-voxel", "0.5", "-interp",
+                                      "linear", "-force", "-quiet"]
+        results: dict[str, list[tuple[float, int]]] = {name: [] for name in cmds}
+        for cmd in cmds.values():  # one warm-up each (page cache, first import)
+            _timed_process(cmd)
+        for _ in range(repeats):  # round-robin: load on the machine hits all alike
+            for name, cmd in cmds.items():
+                results[name].append(_timed_process(cmd))
+        ours = statistics.median(t for t, _ in results["niresample"])
+        for name, runs in results.items():
+            wall = statistics.median(t for t, _ in runs)
+            peak = statistics.median(m for _, m in runs)
+            ratio = "" if name == "niresample" else f"{wall / ours:.2f}x"
+            lines.append(f"| {ext} | {name} | {wall:.3f} | {len(runs)} | {_mb(peak)} |"
+                         f" {peak / out_bytes:.2f}x | {ratio} |")
+            RECORDS.append({"case": f"MNI 1 mm -> 0.5 mm, linear, file to file ({ext})", "method": name,
+                            "seconds": wall, "peak_mb": peak / 1e6, "runs": len(runs),
+                            "output_mb": out_bytes / 1e6})
+            print(lines[-1], flush=True)
+    return lines
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB"
 
@@ -237,6 +318,9 @@ def run_case(case: str, orders: list[int], repeats: int, workdir: Path) -> list[
             note = diff if name == "niresample" else ("" if name == "SimpleITK" else "own grid")
             lines.append(f"| {order} | {name} | {med:.3f} | {len(times[name])} | {ref / med:.1f}x |"
                          f" {_mb(r['vmhwm'])} | {note} |")
+            RECORDS.append({"case": f"{spec['label']}, {'linear' if order == 1 else 'cubic'}, in memory",
+                            "method": name, "seconds": med, "peak_mb": r["vmhwm"] / 1e6,
+                            "runs": len(times[name]), "output_mb": out_bytes / 1e6})
             print(lines[-1], flush=True)
         r = _child_run(workdir, path, case, "niresample-stream", order)
         lines.append(f"| {order} | niresample file to file (.nii, streamed, default anti-aliasing) |"
@@ -251,6 +335,7 @@ def main() -> None:
     p.add_argument("--orders", default="1,3")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workdir", default=None)
+    p.add_argument("--json", default=None, help="also write the rows as JSON (scripts/plot_benchmarks.py)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--method", help=argparse.SUPPRESS)
@@ -273,8 +358,25 @@ def main() -> None:
     orders = [int(o) for o in args.orders.split(",")]
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for case in args.cases.split(","):
-            lines = run_case(case, orders, args.repeats, Path(tmp))
+            if case == "mni":
+                lines = run_cli_case(args.repeats, Path(tmp))
+            else:
+                lines = run_case(case, orders, args.repeats, Path(tmp))
             print("\n".join(lines), flush=True)
+    if args.json:
+        cpu = platform.processor() or platform.machine()
+        try:
+            cpu = next(line.split(":", 1)[1].strip()
+                       for line in Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        machine = f"{cpu}, {os.cpu_count()} CPUs, {platform.system()}"
+        doc = {"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "command": " ".join(["python", "bench/bench_resample.py", *sys.argv[1:]]),
+               "rows": RECORDS}
+        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+        print(f"wrote {args.json}", flush=True)
 
 
 if __name__ == "__main__":

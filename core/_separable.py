@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ._coord_map import outside_axis
+from ._native_passes import apply_rows, cast_to_integers
 from .backends import make_backend, prefilter
-from .cast import OutputType, cast_values, work_dtype
+from .cast import OutputType, _float_bounds, cast_values, work_dtype
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map
 from .kernels import AxisWeights, axis_weights, prefilter_margin
@@ -46,6 +47,19 @@ def _fill_nonfinite(values: np.ndarray, finite: np.ndarray, *, slab_axis: int) -
     nearest = distance_transform_edt(~finite, sampling=sampling, return_distances=False,
                                      return_indices=True)
     return values[tuple(nearest)]
+
+
+def _cast(values: np.ndarray, out: OutputType) -> tuple[np.ndarray, int]:
+    """:func:`core.cast.cast_values`, in one compiled pass for integer outputs when built."""
+    if out.dtype.kind in "iu":
+        v = values
+        if out.is_scaled:
+            v = (v - v.dtype.type(out.inter)) / v.dtype.type(out.slope)
+        lo, hi = _float_bounds(out.dtype)
+        done = cast_to_integers(v, out.dtype, lo, hi)
+        if done is not None:
+            return done
+    return cast_values(values, out)
 
 
 class _ClipCount:
@@ -190,7 +204,7 @@ class SeparableSlabs(_ClipCount):
             values[:, :, oz] = self.fill
         elif self.raw:
             return values
-        raw, clipped = cast_values(values, self.out)
+        raw, clipped = _cast(values, self.out)
         if clipped:
             self._clipped.append(clipped)
         return raw
@@ -258,6 +272,7 @@ class SeparableSlabs(_ClipCount):
                 index[:, 0], np.arange(index.shape[0])
             ):
                 continue  # an untouched axis: no copy at all
-            data = backend.apply(data, ax, index, weight, gather)
+            fast = None if gather or backend.name != "numpy" else apply_rows(data, ax, index, weight)
+            data = backend.apply(data, ax, index, weight, gather) if fast is None else fast
             owned = True
         return backend.to_numpy(data)

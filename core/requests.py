@@ -134,9 +134,12 @@ class Target:
                                   param="like")
             set_field(self, "like", Path(self.like))
         set_field(self, "anchor", choice(self.anchor, "anchor", ANCHORS))
-        from .transforms import transform_specs
+        if self.transforms is None or (isinstance(self.transforms, (tuple, list)) and not self.transforms):
+            set_field(self, "transforms", ())  # no transform: core.transforms stays unimported
+        else:
+            from .transforms import transform_specs
 
-        set_field(self, "transforms", transform_specs(self.transforms))
+            set_field(self, "transforms", transform_specs(self.transforms))
 
     @property
     def reference(self) -> Path | None:
