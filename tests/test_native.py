@@ -10,7 +10,7 @@ import pytest
 
 from niresample_cli.core._native import load
 
-NAMES = ("_cinterp", "_clabels")
+NAMES = ("_cinterp", "_clabels", "_cseparable")
 
 
 @pytest.mark.parametrize("name", NAMES)
