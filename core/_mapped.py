@@ -18,10 +18,12 @@ matrix, for a displacement field it is taken at each tile's centre.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ._coord_map import CoordMap, aa_sigma, outside_fov
+from ._native_interp import affine_bounds, all_outside, box_bounds, interp_tile, kernels
 from ._separable import _ClipCount, _fill_nonfinite
 from .cast import OutputType, cast_values, work_dtype
 from .grid import Grid, voxel_map
@@ -137,6 +139,11 @@ class MappedSlabs(_ClipCount):
         return np.asfortranarray(raw)
 
     def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        ck = kernels()
+        if ck is not None:
+            done = self._tile_native(ck, volume, x0, x1, y0, y1, z0, z1)
+            if done is not None:
+                return done
         coords = self._coords(x0, x1, y0, y1, z0, z1)
         outside = outside_fov(coords, self.n_in)
         if outside.all():
@@ -202,6 +209,58 @@ class MappedSlabs(_ClipCount):
         if any_out:
             values[outside] = self.fill
         raw, clipped = cast_values(np.asfortranarray(values), self.out)
+        if clipped:
+            self._clipped.append(clipped)
+        return raw
+
+    def _tile_native(self, ck: object, volume: int, x0: int, x1: int, y0: int, y1: int,
+                     z0: int, z1: int) -> np.ndarray | None:
+        """:meth:`_tile` through the compiled kernel (core/_cinterp.c): the same values.
+
+        Affine maps need no coordinate arrays (the box comes from the tile's 8
+        corners); a field's coordinates come from :meth:`CoordMap.box`.  None
+        when the numpy code must run (order >= 2 on a box with NaN or inf, a
+        fill the output type clips at order 0).
+        """
+        shape = (x1 - x0, y1 - y0, z1 - z0)
+        coords = None
+        if self.coord_map is None:
+            cmin, cmax = affine_bounds(self.matrix, (x0, x1, y0, y1, z0, z1))
+        else:
+            coords = self._coords(x0, x1, y0, y1, z0, z1)
+            cmin, cmax = coords.min(axis=(1, 2, 3)), coords.max(axis=(1, 2, 3))
+        if all_outside(cmin, cmax, self.n_in):
+            return self._filled(shape)
+        sigma = self.sigma
+        if self.anti_aliasing and self.coord_map is not None:
+            sigma = aa_sigma(self.coord_map.jacobian(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2,
+                                                      (z0 + z1 - 1) / 2)))
+        reach = (self.order + 1) / 2.0 + self.margin + np.ceil(4.0 * np.asarray(sigma))
+        lo, hi = box_bounds(cmin, cmax, self.n_in, reach)
+        if coords is not None and float(np.prod(hi - lo)) > 4 * self.box_voxels \
+                and shape[0] * shape[1] * shape[2] > 512:
+            return self._split(volume, x0, x1, y0, y1, z0, z1)  # a field stretched this tile
+        if self.order == 0 and self.raw:
+            fill_raw, clipped = cast_values(np.full(1, self.fill, dtype=self.work), self.out)
+            if clipped:
+                return None
+        block = self.source.read_slab(
+            int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
+            x=slice(int(lo[0]), int(hi[0])), y=slice(int(lo[1]), int(hi[1])),
+        )
+        kw: dict[str, Any] = {"lo": lo, "in_shape": self.n_in, "coords": coords, "origin": (x0, y0, z0),
+              "matrix": self.matrix if coords is None else None}
+        if self.order == 0 and self.raw:
+            return interp_tile(ck, block, shape, 0, fill=fill_raw[0], dtype=block.dtype, **kw)
+        work = block.astype(self.work, copy=False)
+        if self.order >= 1 and np.any(sigma > 0):
+            from scipy.ndimage import gaussian_filter
+
+            work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
+        values = interp_tile(ck, work, shape, self.order, fill=self.fill, dtype=self.work, **kw)
+        if values is None:
+            return None
+        raw, clipped = cast_values(values, self.out)
         if clipped:
             self._clipped.append(clipped)
         return raw

@@ -136,6 +136,36 @@ class DisplacementField:
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         return p + self.displacement(p)
 
+    def map_box(self, pre: np.ndarray, post: np.ndarray,
+                box: tuple[int, int, int, int, int, int]) -> np.ndarray | None:
+        """``post @ (p + d(p))`` for ``p = pre @ ijk`` over an output box, compiled.
+
+        ``(3, nx, ny, nz)`` float64, the values of :meth:`map_points` (same rule,
+        within float64 rounding), computed by ``core/_cinterp.c`` without
+        coordinate arrays in between; only the field box the output box needs is
+        read (bounded by its 8 corners).  None without the compiled kernels.
+        """
+        from ._native_interp import affine_bounds, all_outside, kernels
+
+        ck = kernels()
+        if ck is None:
+            return None
+        x0, x1, y0, y1, z0, z1 = box
+        finv = np.linalg.inv(self.grid.affine)
+        n = tuple(int(v) for v in self.grid.shape)
+        vmin, vmax = affine_bounds(finv @ pre, box)
+        if all_outside(vmin, vmax, n):
+            lo = np.zeros(3, dtype=np.int64)
+            vectors = np.zeros((1, 1, 1, 3))
+        else:
+            lo = np.clip(np.floor(vmin).astype(np.int64) - 1, 0, np.asarray(n) - 1)
+            hi = np.clip(np.floor(vmax).astype(np.int64) + 3, lo + 1, np.asarray(n))
+            vectors = self.read_box(lo, hi)
+        out = np.empty((3, x1 - x0, y1 - y0, z1 - z0))
+        rows = [[float(v) for v in np.asarray(m)[:3].ravel()] for m in (finv, pre, post)]
+        ck.field_coords(vectors, tuple(int(v) for v in lo), n, *rows, (x0, y0, z0), out)
+        return out
+
     def close(self) -> None:
         """Close the field's file, if it was read from one."""
         close = getattr(self.vectors, "close", None)
