@@ -173,15 +173,20 @@ typedef struct {
     double *ti, *tj, *tk;       /* 3 * dn[a] products m[r][a] * index */
 } Job;
 
-static inline double load(const char *p, char code) {
-    return code == 'd' ? *(const double *)p : (double)*(const float *)p;
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE double load(const char *p, int dbl) {
+    return dbl ? *(const double *)p : (double)*(const float *)p;
 }
 
-static inline Py_ssize_t clampi(Py_ssize_t v, Py_ssize_t hi) {
+INLINE Py_ssize_t clampi(Py_ssize_t v, Py_ssize_t hi) {
     return v < 0 ? 0 : (v > hi ? hi : v);
 }
 
-static inline double interp_point(const Job *J, const double *x, int order) {
+/* Interpolation at box coordinates x.  Order 1 sums the taps in scipy's order,
+ * ((v*wx)*wy)*wz, so it equals map_coordinates bit for bit; higher orders sum the z taps
+ * first (fewer products; equal within rounding). */
+INLINE double interp_point(const Job *J, const double *x, const int order, const int dbl) {
     Py_ssize_t off[3][MAX_TAPS];
     double w[3][MAX_TAPS];
     for (int a = 0; a < 3; a++) {
@@ -190,25 +195,42 @@ static inline double interp_point(const Job *J, const double *x, int order) {
         Py_ssize_t start = (Py_ssize_t)fl - order / 2;
         spline_weights(order, cc - fl, w[a]);
         Py_ssize_t hi = J->sn[a] - 1;
-        for (int l = 0; l <= order; l++) off[a][l] = clampi(start + l, hi) * J->ss[a];
+        if (start >= 0 && start + order <= hi) {
+            for (int l = 0; l <= order; l++) off[a][l] = (start + l) * J->ss[a];
+        } else {
+            for (int l = 0; l <= order; l++) off[a][l] = clampi(start + l, hi) * J->ss[a];
+        }
     }
     double t = 0.0;
-    for (int l0 = 0; l0 <= order; l0++) {
-        for (int l1 = 0; l1 <= order; l1++) {
-            const char *p01 = J->src + off[0][l0] + off[1][l1];
-            for (int l2 = 0; l2 <= order; l2++) {
-                double coeff = load(p01 + off[2][l2], J->scode);
-                coeff *= w[0][l0];
-                coeff *= w[1][l1];
-                coeff *= w[2][l2];
-                t += coeff;
+    if (order == 1) {
+        for (int l0 = 0; l0 <= 1; l0++) {
+            for (int l1 = 0; l1 <= 1; l1++) {
+                const char *p01 = J->src + off[0][l0] + off[1][l1];
+                for (int l2 = 0; l2 <= 1; l2++) {
+                    double coeff = load(p01 + off[2][l2], dbl);
+                    coeff *= w[0][l0];
+                    coeff *= w[1][l1];
+                    coeff *= w[2][l2];
+                    t += coeff;
+                }
             }
         }
+        return t;
+    }
+    for (int l0 = 0; l0 <= order; l0++) {
+        double s0 = 0.0;
+        for (int l1 = 0; l1 <= order; l1++) {
+            const char *p01 = J->src + off[0][l0] + off[1][l1];
+            double s1 = 0.0;
+            for (int l2 = 0; l2 <= order; l2++) s1 += load(p01 + off[2][l2], dbl) * w[2][l2];
+            s0 += s1 * w[1][l1];
+        }
+        t += s0 * w[0][l0];
     }
     return t;
 }
 
-static inline void copy_item(char *d, const char *s, Py_ssize_t isz) {
+INLINE void copy_item(char *d, const char *s, Py_ssize_t isz) {
     switch (isz) {
     case 1: *d = *s; break;
     case 2: memcpy(d, s, 2); break;
@@ -218,22 +240,30 @@ static inline void copy_item(char *d, const char *s, Py_ssize_t isz) {
     }
 }
 
-/* One output tile; `order` is a constant in each call of run_order. */
-static void run_job(const Job *J, int order) {
+INLINE void coords_at(const Job *J, const int affine, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k,
+                      double *c) {
+    for (int a = 0; a < 3; a++) {
+        if (affine) {
+            c[a] = ((J->ti[a * J->dn[0] + i] + J->tj[a * J->dn[1] + j]) + J->tk[a * J->dn[2] + k])
+                   + J->m[a * 4 + 3];
+        } else {
+            c[a] = *(const double *)(J->crd + a * J->cs[0] + i * J->cs[1] + j * J->cs[2]
+                                     + k * J->cs[3]);
+        }
+    }
+}
+
+/* One output tile; order, the source type and the coordinate source are constants in
+ * each call of run_order, so every combination compiles to its own loop. */
+INLINE void run_job(const Job *J, const int order, const int dbl, const int affine) {
     for (Py_ssize_t k = 0; k < J->dn[2]; k++) {
         for (Py_ssize_t j = 0; j < J->dn[1]; j++) {
             char *drow = J->dst + k * J->ds[2] + j * J->ds[1];
             for (Py_ssize_t i = 0; i < J->dn[0]; i++) {
                 double c[3];
+                coords_at(J, affine, i, j, k, c);
                 int inside = 1;
                 for (int a = 0; a < 3; a++) {
-                    if (J->m) {
-                        c[a] = ((J->ti[a * J->dn[0] + i] + J->tj[a * J->dn[1] + j])
-                                + J->tk[a * J->dn[2] + k]) + J->m[a * 4 + 3];
-                    } else {
-                        c[a] = *(const double *)(J->crd + a * J->cs[0] + i * J->cs[1]
-                                                 + j * J->cs[2] + k * J->cs[3]);
-                    }
                     inside &= (c[a] >= J->fov_lo[a]) & (c[a] < J->fov_hi[a]);
                     c[a] -= J->lo[a];
                 }
@@ -253,7 +283,7 @@ static void run_job(const Job *J, int order) {
                     copy_item(d, s, J->isz);
                     continue;
                 }
-                double t = inside ? interp_point(J, c, order) : J->fillv;
+                double t = inside ? interp_point(J, c, order, dbl) : J->fillv;
                 if (J->dcode == 'd') {
                     *(double *)d = t;
                 } else {
@@ -264,14 +294,26 @@ static void run_job(const Job *J, int order) {
     }
 }
 
+#define RUN_TYPES(ORDER)                                           \
+    do {                                                           \
+        if (affine && dbl) run_job(J, ORDER, 1, 1);                \
+        else if (affine) run_job(J, ORDER, 0, 1);                  \
+        else if (dbl) run_job(J, ORDER, 1, 0);                     \
+        else run_job(J, ORDER, 0, 0);                              \
+    } while (0)
+
 static void run_order(const Job *J) {
-    switch (J->order) {  /* constant orders: the tap loops unroll */
-    case 0: run_job(J, 0); break;
-    case 1: run_job(J, 1); break;
-    case 2: run_job(J, 2); break;
-    case 3: run_job(J, 3); break;
-    case 4: run_job(J, 4); break;
-    default: run_job(J, 5); break;
+    const int affine = J->m != NULL, dbl = J->scode == 'd';
+    switch (J->order) {
+    case 0:
+        if (affine) run_job(J, 0, 0, 1);
+        else run_job(J, 0, 0, 0);
+        break;
+    case 1: RUN_TYPES(1); break;
+    case 2: RUN_TYPES(2); break;
+    case 3: RUN_TYPES(3); break;
+    case 4: RUN_TYPES(4); break;
+    default: RUN_TYPES(5); break;
     }
 }
 

@@ -18,6 +18,7 @@ matrix, for a displacement field it is taken at each tile's centre.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,17 @@ class MappedSlabs(_ClipCount):
         )
         self.work = work_dtype(source, out)
         self._clipped: list[int] = []  # list.append is atomic: slabs run on threads
+        self._whole: tuple[int, np.ndarray | None] | None = None  # (volume, array): _whole_input
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_whole"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @property
     def source(self) -> SourceImage:
@@ -235,6 +247,14 @@ class MappedSlabs(_ClipCount):
         if self.anti_aliasing and self.coord_map is not None:
             sigma = aa_sigma(self.coord_map.jacobian(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2,
                                                       (z0 + z1 - 1) / 2)))
+        kw: dict[str, Any] = {"in_shape": self.n_in, "coords": coords, "origin": (x0, y0, z0),
+                              "matrix": self.matrix if coords is None else None}
+        whole = self._whole_input(volume, sigma)
+        if whole is not None:
+            values = interp_tile(ck, whole, shape, self.order, fill=self.fill, dtype=self.work,
+                                 lo=np.zeros(3), prefiltered=True, **kw)
+            assert values is not None  # pre-filtered: finite
+            return self._cast(values)
         reach = (self.order + 1) / 2.0 + self.margin + np.ceil(4.0 * np.asarray(sigma))
         lo, hi = box_bounds(cmin, cmax, self.n_in, reach)
         if coords is not None and float(np.prod(hi - lo)) > 4 * self.box_voxels \
@@ -248,8 +268,7 @@ class MappedSlabs(_ClipCount):
             int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
             x=slice(int(lo[0]), int(hi[0])), y=slice(int(lo[1]), int(hi[1])),
         )
-        kw: dict[str, Any] = {"lo": lo, "in_shape": self.n_in, "coords": coords, "origin": (x0, y0, z0),
-              "matrix": self.matrix if coords is None else None}
+        kw["lo"] = lo
         if self.order == 0 and self.raw:
             return interp_tile(ck, block, shape, 0, fill=fill_raw[0], dtype=block.dtype, **kw)
         work = block.astype(self.work, copy=False)
@@ -258,12 +277,48 @@ class MappedSlabs(_ClipCount):
 
             work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
         values = interp_tile(ck, work, shape, self.order, fill=self.fill, dtype=self.work, **kw)
-        if values is None:
-            return None
+        return None if values is None else self._cast(values)
+
+    def _cast(self, values: np.ndarray) -> np.ndarray:
         raw, clipped = cast_values(values, self.out)
         if clipped:
             self._clipped.append(clipped)
         return raw
+
+    def _whole_input(self, volume: int, sigma: np.ndarray) -> np.ndarray | None:
+        """The whole input as the compiled kernel reads it (orders >= 1).
+
+        Smoothed by ``sigma`` (anti-aliasing) and, for orders >= 2, padded and
+        pre-filtered once per volume and shared by every tile and slab thread,
+        instead of once per tile on overlapping boxes: only when it fits one
+        tile's box (:attr:`box_voxels`), so memory stays within the plan, and,
+        through a field, for tiles without anti-aliasing.  None otherwise, or
+        when the input holds NaN or inf (orders >= 2: the tiles keep the numpy rule).
+        """
+        if self.order == 0 or (self.coord_map is not None and np.any(sigma > 0)):
+            return None
+        pad = 2 * SPLINE_PAD if self.order >= 2 else 0
+        if math.prod(n + pad for n in self.n_in) > self.box_voxels:
+            return None
+        with self._lock:
+            if self._whole is None or self._whole[0] != volume:
+                self._whole = (volume, self._prepare_whole(volume, sigma))
+            return self._whole[1]
+
+    def _prepare_whole(self, volume: int, sigma: np.ndarray) -> np.ndarray | None:
+        work = self.source.read_slab(0, self.n_in[2], volume=volume).astype(self.work, copy=False)
+        if np.any(sigma > 0):
+            from scipy.ndimage import gaussian_filter
+
+            work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
+        if self.order == 1:
+            return work
+        if not np.isfinite(work).all():
+            return None
+        from scipy.ndimage import spline_filter
+
+        return spline_filter(np.pad(work, SPLINE_PAD, mode="edge"), self.order,
+                             output=np.float64, mode="nearest")
 
     def _split(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
         """The tile in two halves along its longest axis (each reads a smaller box)."""

@@ -69,7 +69,7 @@ def interp_tile(
     ck: Any, block: np.ndarray, shape: tuple[int, int, int], order: int, *,
     lo: np.ndarray, in_shape: tuple[int, ...], fill: Any, dtype: np.dtype,
     matrix: np.ndarray | None = None, origin: tuple[int, int, int] = (0, 0, 0),
-    coords: np.ndarray | None = None,
+    coords: np.ndarray | None = None, prefiltered: bool = False,
 ) -> np.ndarray | None:
     """One output tile of ``shape`` from the input box ``block`` (its first voxel at ``lo``).
 
@@ -91,6 +91,8 @@ def interp_tile(
     matrix, origin : optional
         The (3, 4) output-to-input voxel map and the output index of the tile's first
         voxel; or ``coords``, ``(3, *shape)`` float64 input coordinates.
+    prefiltered : bool
+        Orders >= 2: ``block`` is already padded by ``SPLINE_PAD`` and pre-filtered.
 
     Returns
     -------
@@ -105,7 +107,9 @@ def interp_tile(
         fill_arg: Any = np.asarray(fill).astype(dtype).tobytes()
     else:
         fill_arg = float(fill)
-        if order >= 2:
+        if order >= 2 and prefiltered:
+            pad = float(SPLINE_PAD)
+        elif order >= 2:
             if not np.isfinite(block).all():
                 return None
             from scipy.ndimage import spline_filter

@@ -72,11 +72,21 @@ def _assert_same(fast: np.ndarray, slow: np.ndarray, order: int) -> None:
     np.testing.assert_allclose(fast[both], slow[both], rtol=0, atol=4e-7 * scale)
 
 
+@pytest.fixture(params=["whole", "boxes"])
+def boxes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of the compiled path: the whole input shared, or one input box per tile."""
+    if request.param == "boxes":
+        from niresample_cli.core._mapped import MappedSlabs
+
+        monkeypatch.setattr(MappedSlabs, "_whole_input", lambda self, volume, sigma: None)
+    return str(request.param)
+
+
 # -- affine maps: all orders, dtypes, fill, tiles --------------------------------------
 @pytest.mark.parametrize("order", [0, 1, 2, 3, 4, 5])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint8"])
 def test_affine_all_orders_match_the_numpy_path(monkeypatch: pytest.MonkeyPatch, order: int,
-                                                dtype: str) -> None:
+                                                dtype: str, boxes: str) -> None:
     from niresample_cli.core.api import resample_to_grid
 
     src, out = _grids(order * 7 + len(dtype), (21, 17, 13), (19, 23, 16))
@@ -89,7 +99,7 @@ def test_affine_all_orders_match_the_numpy_path(monkeypatch: pytest.MonkeyPatch,
 
 @pytest.mark.parametrize("order", [1, 3])
 def test_affine_many_tiles_nan_fill_and_anti_aliasing(monkeypatch: pytest.MonkeyPatch,
-                                                      order: int) -> None:
+                                                      order: int, boxes: str) -> None:
     from niresample_cli.core.api import resample_to_grid
 
     src, out = _grids(5, (40, 36, 30), (30, 26, 22), spread=2.2)  # shrinks: anti-aliasing
@@ -102,8 +112,8 @@ def test_affine_many_tiles_nan_fill_and_anti_aliasing(monkeypatch: pytest.Monkey
         _assert_same(fast, slow, order)
 
 
-def test_nan_and_inf_inputs_at_spline_orders_keep_the_numpy_rule(monkeypatch: pytest.MonkeyPatch
-                                                                 ) -> None:
+def test_nan_and_inf_inputs_at_spline_orders_keep_the_numpy_rule(
+        monkeypatch: pytest.MonkeyPatch, boxes: str) -> None:
     from niresample_cli.core.api import resample_to_grid
 
     src, out = _grids(8, (20, 18, 16), (18, 18, 18))
@@ -173,7 +183,7 @@ def test_field_coordinates_match_the_numpy_map(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize("order", [0, 1, 3])
 def test_field_resampling_and_labels_match_the_numpy_path(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warp: tuple[Path, Grid, Grid],
-        order: int) -> None:
+        order: int, boxes: str) -> None:
     from niresample_cli.core.api import resample_to_grid
     from niresample_cli.core.labels import resample_labels
 
