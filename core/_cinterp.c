@@ -247,51 +247,55 @@ INLINE void copy_item(char *d, const char *s, Py_ssize_t isz) {
     }
 }
 
-INLINE void coords_at(const Job *J, const int affine, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k,
-                      double *c) {
-    for (int a = 0; a < 3; a++) {
-        if (affine) {
-            c[a] = ((J->ti[a * J->dn[0] + i] + J->tj[a * J->dn[1] + j]) + J->tk[a * J->dn[2] + k])
-                   + J->m[a * 4 + 3];
-        } else {
-            c[a] = *(const double *)(J->crd + a * J->cs[0] + i * J->cs[1] + j * J->cs[2]
-                                     + k * J->cs[3]);
-        }
-    }
-}
-
 /* One output tile; order, the source type and the coordinate source are constants in
- * each call of run_order, so every combination compiles to its own loop. */
-INLINE void run_job(const Job *J, const int order, const int dbl, const int affine) {
-    for (Py_ssize_t k = 0; k < J->dn[2]; k++) {
-        for (Py_ssize_t j = 0; j < J->dn[1]; j++) {
-            char *drow = J->dst + k * J->ds[2] + j * J->ds[1];
-            for (Py_ssize_t i = 0; i < J->dn[0]; i++) {
+ * each call of run_order, so every combination compiles to its own loop.  The job is
+ * copied to a local first: the output stores (char pointers, -fno-strict-aliasing) would
+ * otherwise make the compiler reload every field of *J for every voxel. */
+INLINE void run_job(const Job *JP, const int order, const int dbl, const int affine) {
+    const Job L = *JP;
+    const Job *J = &L;
+    for (Py_ssize_t k = 0; k < L.dn[2]; k++) {
+        for (Py_ssize_t j = 0; j < L.dn[1]; j++) {
+            char *drow = L.dst + k * L.ds[2] + j * L.ds[1];
+            double rj[3] = {0.0, 0.0, 0.0}, rk[3] = {0.0, 0.0, 0.0}, r3[3] = {0.0, 0.0, 0.0};
+            if (affine) {
+                for (int a = 0; a < 3; a++) {
+                    rj[a] = L.tj[a * L.dn[1] + j];
+                    rk[a] = L.tk[a * L.dn[2] + k];
+                    r3[a] = L.m[a * 4 + 3];
+                }
+            }
+            const char *crow = affine ? NULL : L.crd + j * L.cs[2] + k * L.cs[3];
+            for (Py_ssize_t i = 0; i < L.dn[0]; i++) {
                 double c[3];
-                coords_at(J, affine, i, j, k, c);
                 int inside = 1;
                 for (int a = 0; a < 3; a++) {
-                    inside &= (c[a] >= J->fov_lo[a]) & (c[a] < J->fov_hi[a]);
-                    c[a] -= J->lo[a];
+                    if (affine) {  /* numpy's order: ((m0*i + m1*j) + m2*k) + m3 */
+                        c[a] = ((L.ti[a * L.dn[0] + i] + rj[a]) + rk[a]) + r3[a];
+                    } else {
+                        c[a] = *(const double *)(crow + a * L.cs[0] + i * L.cs[1]);
+                    }
+                    inside &= (c[a] >= L.fov_lo[a]) & (c[a] < L.fov_hi[a]);
+                    c[a] -= L.lo[a];
                 }
-                char *d = drow + i * J->ds[0];
+                char *d = drow + i * L.ds[0];
                 if (order == 0) {
                     if (!inside) {
-                        copy_item(d, J->fill, J->isz);
+                        copy_item(d, L.fill, L.isz);
                         continue;
                     }
-                    const char *s = J->src;
+                    const char *s = L.src;
                     for (int a = 0; a < 3; a++) {
                         double f = ffloor(c[a] + 0.5 + NEAREST_EPS);
-                        double hi = (double)(J->sn[a] - 1);
+                        double hi = (double)(L.sn[a] - 1);
                         f = f < 0.0 ? 0.0 : (f > hi ? hi : f);
-                        s += (Py_ssize_t)f * J->ss[a];
+                        s += (Py_ssize_t)f * L.ss[a];
                     }
-                    copy_item(d, s, J->isz);
+                    copy_item(d, s, L.isz);
                     continue;
                 }
-                double t = inside ? interp_point(J, c, order, dbl) : J->fillv;
-                if (J->dcode == 'd') {
+                double t = inside ? interp_point(J, c, order, dbl) : L.fillv;
+                if (L.dcode == 'd') {
                     *(double *)d = t;
                 } else {
                     *(float *)d = (float)t;
