@@ -580,10 +580,107 @@ done:
     return result;
 }
 
+/* B-spline pre-filter (Unser's recursive filter, with the boundary rule scipy's
+ * spline_filter(mode='nearest') applies to its edge-padded input), in place along one
+ * axis of a strided float64 array.  The recursions run with the line index outermost and the
+ * lines (the axis of smallest stride among the others) innermost, so memory streams. */
+static int prefilter_axis(char *buf, const Py_ssize_t *n, const Py_ssize_t *st, int axis,
+                          const double *poles, int npoles) {
+    const Py_ssize_t len = n[axis], sa = st[axis];
+    if (len <= 1) return 0;
+    int b = -1, c = -1;
+    for (int a = 0; a < 3; a++) {
+        if (a == axis) continue;
+        if (b < 0) b = a; else c = a;
+    }
+    if (llabs((long long)st[c]) < llabs((long long)st[b])) { int t = b; b = c; c = t; }
+    const Py_ssize_t nb = n[b], nc = n[c], sb = st[b], sc = st[c];
+    double *acc = (double *)malloc(sizeof(double) * (size_t)(nb > 0 ? nb : 1));
+    if (!acc) return -1;
+    double gain = 1.0;
+    for (int p = 0; p < npoles; p++) gain *= (1.0 - poles[p]) * (1.0 - 1.0 / poles[p]);
+#define V(i, jb) (*(double *)(base + (i) * sa + (jb) * sb))
+    for (Py_ssize_t kc = 0; kc < nc; kc++) {
+        char *base = buf + kc * sc;
+        for (Py_ssize_t i = 0; i < len; i++)
+            for (Py_ssize_t jb = 0; jb < nb; jb++) V(i, jb) *= gain;
+        for (int p = 0; p < npoles; p++) {
+            /* causal start: the line continued by its reflection (scipy's 'reflect' rule,
+             * which its spline_filter uses for mode='nearest'); the last term reads the
+             * running sum, as scipy's own recursion does */
+            const double z = poles[p], zn = pow(z, (double)len);
+            for (Py_ssize_t jb = 0; jb < nb; jb++) acc[jb] = V(0, jb) + zn * V(len - 1, jb);
+            double zi = z;
+            for (Py_ssize_t i = 1; i < len && fabs(zi) > 1e-300; i++) {
+                if (i == len - 1) {
+                    for (Py_ssize_t jb = 0; jb < nb; jb++)
+                        acc[jb] += zi * (V(i, jb) + zn * acc[jb]);
+                } else {
+                    for (Py_ssize_t jb = 0; jb < nb; jb++)
+                        acc[jb] += zi * (V(i, jb) + zn * V(len - 1 - i, jb));
+                }
+                zi *= z;
+            }
+            for (Py_ssize_t jb = 0; jb < nb; jb++)
+                V(0, jb) = acc[jb] * z / (1.0 - zn * zn) + V(0, jb);
+            for (Py_ssize_t i = 1; i < len; i++)
+                for (Py_ssize_t jb = 0; jb < nb; jb++) V(i, jb) += z * V(i - 1, jb);
+            for (Py_ssize_t jb = 0; jb < nb; jb++) V(len - 1, jb) *= z / (z - 1.0);
+            for (Py_ssize_t i = len - 2; i >= 0; i--)
+                for (Py_ssize_t jb = 0; jb < nb; jb++) V(i, jb) = z * (V(i + 1, jb) - V(i, jb));
+        }
+    }
+#undef V
+    free(acc);
+    return 0;
+}
+
+static const char prefilter_doc[] =
+    "prefilter(buf, poles)\n\n"
+    "B-spline pre-filter, in place, of the 3D float64 writable buffer buf along its three\n"
+    "axes (the poles of core.kernels.spline_poles; the boundary rule of scipy's\n"
+    "spline_filter(mode='nearest')).";
+
+static PyObject *prefilter(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *buf_o, *poles_o;
+    if (!PyArg_ParseTuple(args, "OO", &buf_o, &poles_o)) return NULL;
+    double poles[4];
+    Py_ssize_t npoles = PySequence_Size(poles_o);
+    if (npoles < 0) PyErr_Clear();
+    if (npoles < 1 || npoles > 4) {
+        PyErr_SetString(PyExc_ValueError, "poles: expected 1 to 4 numbers");
+        return NULL;
+    }
+    if (get_doubles(poles_o, poles, npoles, "poles") < 0) return NULL;
+    for (Py_ssize_t p = 0; p < npoles; p++) {
+        if (!(fabs(poles[p]) < 1.0) || poles[p] == 0.0) {
+            PyErr_SetString(PyExc_ValueError, "poles: expected numbers in (-1, 0) or (0, 1)");
+            return NULL;
+        }
+    }
+    Py_buffer buf;
+    if (get_buffer(buf_o, &buf, 3, 1, "buf") < 0) return NULL;
+    if (float_code(&buf) != 'd') {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "buf: expected float64");
+        return NULL;
+    }
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int a = 0; a < 3 && !err; a++)
+        err = prefilter_axis((char *)buf.buf, buf.shape, buf.strides, a, poles, (int)npoles);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buf);
+    if (err) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"abi", abi, METH_NOARGS, "Version of this module's calling conventions."},
     {"interp", interp, METH_VARARGS, interp_doc},
     {"field_coords", field_coords, METH_VARARGS, field_coords_doc},
+    {"prefilter", prefilter, METH_VARARGS, prefilter_doc},
     {NULL, NULL, 0, NULL},
 };
 

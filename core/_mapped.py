@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from ._coord_map import CoordMap, aa_sigma, outside_fov
-from ._native_interp import affine_bounds, all_outside, box_bounds, interp_tile, kernels
+from ._native_interp import (
+    affine_bounds,
+    all_outside,
+    box_bounds,
+    interp_tile,
+    kernels,
+    spline_coefficients,
+)
 from ._separable import _ClipCount, _fill_nonfinite
 from .cast import OutputType, cast_values, work_dtype
 from .grid import Grid, voxel_map
@@ -315,10 +322,9 @@ class MappedSlabs(_ClipCount):
             return work
         if not np.isfinite(work).all():
             return None
-        from scipy.ndimage import spline_filter
-
-        return spline_filter(np.pad(work, SPLINE_PAD, mode="edge"), self.order,
-                             output=np.float64, mode="nearest")
+        ck = kernels()
+        assert ck is not None  # only the compiled path asks for the whole input
+        return spline_coefficients(ck, work, self.order)
 
     def _split(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
         """The tile in two halves along its longest axis (each reads a smaller box)."""

@@ -7,8 +7,8 @@ these; each keeps its numpy/scipy code for when :func:`kernels` returns None
 
 The kernels compute an affine tile's input coordinates on the fly (no
 coordinate arrays) and interpolate straight from the tile's input box with
-scipy's ``map_coordinates(mode='nearest')`` rule (orders 1-5, pre-filter of
-orders >= 2 done here by scipy on the box padded as scipy pads it), or pick
+scipy's ``map_coordinates(mode='nearest')`` rule (orders 1-5; for orders >= 2
+the compiled pre-filter of the box padded as scipy pads it), or pick
 the nearest voxel with :func:`core.kernels.nearest_index`'s rule (order 0, a
 byte copy: any dtype is exact).  They release the GIL: the stream's slab
 threads run them in parallel.
@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from ._native import load
-from .kernels import SPLINE_PAD
+from .kernels import SPLINE_PAD, spline_poles
 
-__all__ = ["kernels", "affine_bounds", "all_outside", "box_bounds", "interp_tile", "nearest_box"]
+__all__ = ["kernels", "affine_bounds", "all_outside", "box_bounds", "interp_tile", "nearest_box",
+           "spline_coefficients"]
 
 
 def kernels() -> ModuleType | None:
@@ -63,6 +64,19 @@ def box_bounds(cmin: np.ndarray, cmax: np.ndarray, shape: tuple[int, ...],
         lo[a] = min(max(math.floor(float(cmin[a]) - r[a]), 0), n - 1)
         hi[a] = max(min(math.ceil(float(cmax[a]) + r[a]) + 1, n), lo[a] + 1)
     return lo, hi
+
+
+def spline_coefficients(ck: Any, values: np.ndarray, order: int) -> np.ndarray:
+    """B-spline coefficients of ``values`` as ``map_coordinates(mode='nearest')`` computes them.
+
+    scipy pads its input by ``SPLINE_PAD`` edge copies and pre-filters it with
+    ``spline_filter(mode='nearest')``; the compiled ``prefilter`` does the same
+    filter in place (within float64 rounding, about 3x faster).  Returns the padded
+    float64 array.
+    """
+    padded = np.pad(np.asarray(values, dtype=np.float64), SPLINE_PAD, mode="edge")
+    ck.prefilter(padded, list(spline_poles(order)))
+    return padded
 
 
 def interp_tile(
@@ -112,11 +126,7 @@ def interp_tile(
         elif order >= 2:
             if not np.isfinite(block).all():
                 return None
-            from scipy.ndimage import spline_filter
-
-            # scipy's map_coordinates(mode='nearest') pads its input so, then filters it
-            src = spline_filter(np.pad(block, SPLINE_PAD, mode="edge"), order,
-                                output=np.float64, mode="nearest")
+            src = spline_coefficients(ck, block, order)
             pad = float(SPLINE_PAD)
     mat = None if matrix is None else [float(v) for v in np.asarray(matrix)[:3].ravel()]
     ck.interp(src, dst, int(order), mat, coords, tuple(int(v) for v in origin),

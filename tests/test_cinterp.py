@@ -230,6 +230,28 @@ def test_kernel_equals_map_coordinates_on_odd_strides_and_tiny_boxes(order: int)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("order", [2, 3, 4, 5])
+def test_prefilter_equals_scipy_spline_filter(order: int) -> None:
+    from scipy.ndimage import spline_filter
+
+    from niresample_cli.core.kernels import spline_poles
+
+    rng = np.random.default_rng(order)
+    for shape in ((1, 1, 1), (1, 5, 3), (2, 2, 2), (7, 9, 11), (40, 3, 1)):
+        for layout in ("F", "C"):
+            a = np.asarray(rng.normal(size=shape), order=layout)
+            want = spline_filter(a, order, output=np.float64, mode="nearest")
+            got = a.copy(order=layout)
+            ck.prefilter(got, list(spline_poles(order)))
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    with pytest.raises(ValueError):
+        ck.prefilter(np.zeros((3, 3, 3), np.float32), [0.1])
+    with pytest.raises(ValueError):
+        ck.prefilter(np.zeros((3, 3, 3)), [1.5])
+    with pytest.raises(ValueError):
+        ck.prefilter(np.zeros((3, 3)), [-0.2])
+
+
 def test_kernel_writes_the_fill_beyond_the_field_of_view() -> None:
     from niresample_cli.core._native_interp import interp_tile
 
