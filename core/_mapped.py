@@ -7,6 +7,12 @@ their bounding box (plus the spline and anti-aliasing margins) is read, and
 :func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates them;
 order 0 is an exact index gather by :func:`core.kernels.nearest_index`.
 
+With the compiled kernels (:mod:`._native_interp`, ``core/_cinterp.c``) the
+same tiles run without coordinate arrays for affine maps (box bounds from the
+tile's 8 corners), and the input is smoothed and pre-filtered once for all
+tiles when it fits one tile's box; the code above is their fallback (no
+compiler, ``NIRESAMPLE_PURE_PYTHON=1``, NaN or inf in a box at orders >= 2).
+
 Output voxels whose centre maps beyond the input's field of view (voxel
 coordinates -0.5 .. n - 0.5) get ``fill``; inside that half-voxel border the
 edge is replicated.  Anti-aliasing: when the map shrinks an input axis (local
@@ -298,15 +304,17 @@ class MappedSlabs(_ClipCount):
         Smoothed by ``sigma`` (anti-aliasing) and, for orders >= 2, padded and
         pre-filtered once per volume and shared by every tile and slab thread,
         instead of once per tile on overlapping boxes: only when it fits one
-        tile's box (:attr:`box_voxels`), so memory stays within the plan, and,
-        through a field, for tiles without anti-aliasing.  None otherwise, or
+        tile's box (:attr:`box_voxels`), so memory stays within the plan, and the
+        output has at least an eighth of its voxels; through a field, for tiles
+        without anti-aliasing.  None otherwise, or
         when the input holds NaN or inf (orders >= 2: the tiles keep the numpy rule).
         """
         if self.order == 0 or (self.coord_map is not None and np.any(sigma > 0)):
             return None
         pad = 2 * SPLINE_PAD if self.order >= 2 else 0
-        if math.prod(n + pad for n in self.n_in) > self.box_voxels:
-            return None
+        whole = math.prod(n + pad for n in self.n_in)
+        if whole > self.box_voxels or 8 * math.prod(self.target.shape) < whole:
+            return None  # too big for the plan, or an output too small to need most of it
         with self._lock:
             if self._whole is None or self._whole[0] != volume:
                 self._whole = (volume, self._prepare_whole(volume, sigma))
