@@ -12,7 +12,9 @@ uncompressed ``.nii``), the same transform file and the same output grid for eve
   sigma 1 mm) through the field.
 
 antsApplyTransforms (antspyx ``apply_transforms``) is added when antspyx imports.  Also
-printed: max |diff| against SimpleITK in the interior (order 1), label agreement.
+printed: max |diff| against SimpleITK in the interior (order 1), label agreement, and the
+peak memory (largest process RSS) of niresample writing a ~2 GB float32 output through the
+affine (``--iso 0.29`` on the input's grid: 828 x 883 x 690 voxels; ``--memory-iso 0`` skips it).
 
 Usage::
 
@@ -80,6 +82,25 @@ def _run(cmd: list[str]) -> float:
     return dt
 
 
+PEAK_SCRIPT = r"""
+import resource, subprocess, sys
+res = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if res.returncode:
+    sys.exit(res.stdout + res.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+"""
+
+
+def _peak(cmd: list[str]) -> tuple[float, int]:
+    """``(seconds, peak RSS bytes)`` of one fresh process (its largest, from getrusage)."""
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, *cmd], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]}... failed:\n{res.stdout}\n{res.stderr}")
+    return dt, int(res.stdout.split()[-1])
+
+
 def make_inputs(folder: Path, n_out: int) -> dict[str, Path]:
     import nibabel as nib
     import SimpleITK as sitk
@@ -129,6 +150,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=int, default=324, help="output voxels per axis (324: 34 M)")
     ap.add_argument("--skip-ants", action="store_true")
+    ap.add_argument("--memory-iso", type=float, default=0.29,
+                    help="spacing (mm) of the ~2 GB output of the peak-memory row (0: skip)")
     args = ap.parse_args()
     import nibabel as nib
 
@@ -176,6 +199,16 @@ def main() -> None:
             rows.append((chain, kind, t_ours, t_sitk, t_ants, agree))
             print(f"{chain:7s} {kind:9s} niresample {t_ours:6.2f} s  SimpleITK {t_sitk:6.2f} s"
                   f"  ratio {t_sitk / t_ours:5.2f}x  {agree}", flush=True)
+        mem_row = None
+        if args.memory_iso > 0:
+            big = folder / "big.nii"
+            dt, peak = _peak([*cli, "spacing", str(p["image"]), str(big), "--iso", str(args.memory_iso),
+                              "--order", "1", "-t", str(p["affine"]), "--overwrite", "-q"])
+            size = big.stat().st_size
+            big.unlink()
+            mem_row = (size, peak, dt)
+            print(f"peak memory: output {size / 2**30:.2f} GiB, peak RSS {peak / 2**20:.0f} MiB "
+                  f"({100.0 * peak / size:.1f}% of the output), {dt:.1f} s", flush=True)
     n = args.out ** 3
     print(f"\n{n / 1e6:.1f} M output voxels, {os.cpu_count()} cores, end to end (fresh processes)\n")
     head = "| transform | method | niresample s | SimpleITK s | SimpleITK / niresample |"
@@ -185,6 +218,10 @@ def main() -> None:
     for chain, kind, a, b, c, agree in rows:
         extra = f" {c:.2f} |" if have_ants and c is not None else ""
         print(f"| {chain} | {kind} | {a:.2f} | {b:.2f} | {b / a:.2f}x |{extra} {agree} |")
+    if mem_row is not None:
+        size, peak, dt = mem_row
+        print(f"\nPeak memory, affine, order 1, {size / 2**30:.2f} GiB float32 output: "
+              f"{peak / 2**20:.0f} MiB RSS ({100.0 * peak / size:.1f}% of the output), {dt:.1f} s")
 
 
 if __name__ == "__main__":

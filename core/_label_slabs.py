@@ -24,6 +24,7 @@ from ._labels_numpy import (
     majority_codes,
     smooth_labels_blocks,
 )
+from ._native_interp import kernels, nearest_box
 from .errors import OptionError
 from .grid import Grid, axis_aligned_map, voxel_map
 from .io import open_image
@@ -329,8 +330,19 @@ class LabelSlabs:
         step = max(1, (32 << 20) // max(1, nx * ny * 40))
         i, j = np.meshgrid(np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64),
                            indexing="ij")
+        ck = kernels()
         for c0 in range(0, len(zs), step):
             zc = zs[c0:c0 + step]
+            if ck is not None and np.all(np.diff(zc) == 1):
+                zbox = (0, nx, 0, ny, int(zc[0]), int(zc[0]) + len(zc))
+                out[:, :, c0:c0 + len(zc)] = nearest_box(
+                    ck, lambda lo, hi: self._read_rows(volume, int(lo[2]), int(hi[2]),
+                                                       x=slice(int(lo[0]), int(hi[0])),
+                                                       y=slice(int(lo[1]), int(hi[1]))),
+                    zbox, self.in_shape, self.fill_value, src.dtype,
+                    coords=None if self.coord_map is None else self.coord_map.box(*zbox),
+                    matrix=self.map)
+                continue
             inside = np.ones((nx, ny, len(zc)), dtype=bool)
             idx = []
             field = None

@@ -7,6 +7,12 @@ their bounding box (plus the spline and anti-aliasing margins) is read, and
 :func:`scipy.ndimage.map_coordinates` (``mode='nearest'``) interpolates them;
 order 0 is an exact index gather by :func:`core.kernels.nearest_index`.
 
+With the compiled kernels (:mod:`._native_interp`, ``core/_cinterp.c``) the
+same tiles run without coordinate arrays for affine maps (box bounds from the
+tile's 8 corners), and the input is smoothed and pre-filtered once for all
+tiles when it fits one tile's box; the code above is their fallback (no
+compiler, ``NIRESAMPLE_PURE_PYTHON=1``, NaN or inf in a box at orders >= 2).
+
 Output voxels whose centre maps beyond the input's field of view (voxel
 coordinates -0.5 .. n - 0.5) get ``fill``; inside that half-voxel border the
 edge is replicated.  Anti-aliasing: when the map shrinks an input axis (local
@@ -18,10 +24,20 @@ matrix, for a displacement field it is taken at each tile's centre.
 from __future__ import annotations
 
 import math
+import threading
+from typing import Any
 
 import numpy as np
 
 from ._coord_map import CoordMap, aa_sigma, outside_fov
+from ._native_interp import (
+    affine_bounds,
+    all_outside,
+    box_bounds,
+    interp_tile,
+    kernels,
+    spline_coefficients,
+)
 from ._separable import _ClipCount, _fill_nonfinite
 from .cast import OutputType, cast_values, work_dtype
 from .grid import Grid, voxel_map
@@ -63,6 +79,17 @@ class MappedSlabs(_ClipCount):
         )
         self.work = work_dtype(source, out)
         self._clipped: list[int] = []  # list.append is atomic: slabs run on threads
+        self._whole: tuple[int, np.ndarray | None] | None = None  # (volume, array): _whole_input
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_whole"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @property
     def source(self) -> SourceImage:
@@ -137,6 +164,11 @@ class MappedSlabs(_ClipCount):
         return np.asfortranarray(raw)
 
     def _tile(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
+        ck = kernels()
+        if ck is not None:
+            done = self._tile_native(ck, volume, x0, x1, y0, y1, z0, z1)
+            if done is not None:
+                return done
         coords = self._coords(x0, x1, y0, y1, z0, z1)
         outside = outside_fov(coords, self.n_in)
         if outside.all():
@@ -205,6 +237,102 @@ class MappedSlabs(_ClipCount):
         if clipped:
             self._clipped.append(clipped)
         return raw
+
+    def _tile_native(self, ck: object, volume: int, x0: int, x1: int, y0: int, y1: int,
+                     z0: int, z1: int) -> np.ndarray | None:
+        """:meth:`_tile` through the compiled kernel (core/_cinterp.c): the same values.
+
+        Affine maps need no coordinate arrays (the box comes from the tile's 8
+        corners); a field's coordinates come from :meth:`CoordMap.box`.  None
+        when the numpy code must run (order >= 2 on a box with NaN or inf, a
+        fill the output type clips at order 0).
+        """
+        shape = (x1 - x0, y1 - y0, z1 - z0)
+        coords = None
+        if self.coord_map is None:
+            cmin, cmax = affine_bounds(self.matrix, (x0, x1, y0, y1, z0, z1))
+        else:
+            coords = self._coords(x0, x1, y0, y1, z0, z1)
+            cmin, cmax = coords.min(axis=(1, 2, 3)), coords.max(axis=(1, 2, 3))
+        if all_outside(cmin, cmax, self.n_in):
+            return self._filled(shape)
+        sigma = self.sigma
+        if self.anti_aliasing and self.coord_map is not None:
+            sigma = aa_sigma(self.coord_map.jacobian(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2,
+                                                      (z0 + z1 - 1) / 2)))
+        kw: dict[str, Any] = {"in_shape": self.n_in, "coords": coords, "origin": (x0, y0, z0),
+                              "matrix": self.matrix if coords is None else None}
+        whole = self._whole_input(volume, sigma)
+        if whole is not None:
+            values = interp_tile(ck, whole, shape, self.order, fill=self.fill, dtype=self.work,
+                                 lo=np.zeros(3), prefiltered=True, **kw)
+            assert values is not None  # pre-filtered: finite
+            return self._cast(values)
+        reach = (self.order + 1) / 2.0 + self.margin + np.ceil(4.0 * np.asarray(sigma))
+        lo, hi = box_bounds(cmin, cmax, self.n_in, reach)
+        if coords is not None and float(np.prod(hi - lo)) > 4 * self.box_voxels \
+                and shape[0] * shape[1] * shape[2] > 512:
+            return self._split(volume, x0, x1, y0, y1, z0, z1)  # a field stretched this tile
+        if self.order == 0 and self.raw:
+            fill_raw, clipped = cast_values(np.full(1, self.fill, dtype=self.work), self.out)
+            if clipped:
+                return None
+        block = self.source.read_slab(
+            int(lo[2]), int(hi[2]), volume=volume, scaled=not self.raw,
+            x=slice(int(lo[0]), int(hi[0])), y=slice(int(lo[1]), int(hi[1])),
+        )
+        kw["lo"] = lo
+        if self.order == 0 and self.raw:
+            return interp_tile(ck, block, shape, 0, fill=fill_raw[0], dtype=block.dtype, **kw)
+        work = block.astype(self.work, copy=False)
+        if self.order >= 1 and np.any(sigma > 0):
+            from scipy.ndimage import gaussian_filter
+
+            work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
+        values = interp_tile(ck, work, shape, self.order, fill=self.fill, dtype=self.work, **kw)
+        return None if values is None else self._cast(values)
+
+    def _cast(self, values: np.ndarray) -> np.ndarray:
+        raw, clipped = cast_values(values, self.out)
+        if clipped:
+            self._clipped.append(clipped)
+        return raw
+
+    def _whole_input(self, volume: int, sigma: np.ndarray) -> np.ndarray | None:
+        """The whole input as the compiled kernel reads it (orders >= 1).
+
+        Smoothed by ``sigma`` (anti-aliasing) and, for orders >= 2, padded and
+        pre-filtered once per volume and shared by every tile and slab thread,
+        instead of once per tile on overlapping boxes: only when it fits one
+        tile's box (:attr:`box_voxels`), so memory stays within the plan, and the
+        output has at least an eighth of its voxels; through a field, for tiles
+        without anti-aliasing.  None otherwise, or
+        when the input holds NaN or inf (orders >= 2: the tiles keep the numpy rule).
+        """
+        if self.order == 0 or (self.coord_map is not None and np.any(sigma > 0)):
+            return None
+        pad = 2 * SPLINE_PAD if self.order >= 2 else 0
+        whole = math.prod(n + pad for n in self.n_in)
+        if whole > self.box_voxels or 8 * math.prod(self.target.shape) < whole:
+            return None  # too big for the plan, or an output too small to need most of it
+        with self._lock:
+            if self._whole is None or self._whole[0] != volume:
+                self._whole = (volume, self._prepare_whole(volume, sigma))
+            return self._whole[1]
+
+    def _prepare_whole(self, volume: int, sigma: np.ndarray) -> np.ndarray | None:
+        work = self.source.read_slab(0, self.n_in[2], volume=volume).astype(self.work, copy=False)
+        if np.any(sigma > 0):
+            from scipy.ndimage import gaussian_filter
+
+            work = gaussian_filter(work, tuple(float(s) for s in sigma), mode="nearest")
+        if self.order == 1:
+            return work
+        if not np.isfinite(work).all():
+            return None
+        ck = kernels()
+        assert ck is not None  # only the compiled path asks for the whole input
+        return spline_coefficients(ck, work, self.order)
 
     def _split(self, volume: int, x0: int, x1: int, y0: int, y1: int, z0: int, z1: int) -> np.ndarray:
         """The tile in two halves along its longest axis (each reads a smaller box)."""

@@ -6,6 +6,7 @@ Both map RAS points of the output (reference, fixed) space into the input
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -15,7 +16,10 @@ from ._transform_formats import check_affine
 from .errors import TransformError
 from .grid import Grid
 
-__all__ = ["AffineTransform", "DisplacementField", "Transform"]
+__all__ = ["AffineTransform", "DisplacementField", "Transform", "FIELD_WINDOW_BYTES"]
+
+#: Field vectors (float64) one displacement field keeps read: z slices ahead of the box asked for.
+FIELD_WINDOW_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +85,9 @@ class DisplacementField:
     grid: Grid
     vectors: Any = field(repr=False)
     source: str = "<field>"
+    # read_box's window of z slices [z0, z1, vectors] (files only), shared by the slab threads
+    _window: list[Any] = field(default_factory=list, repr=False)
+    _window_lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         shape = tuple(getattr(self.vectors, "shape", ()))
@@ -90,9 +97,27 @@ class DisplacementField:
                 f"grid {self.grid.shape} x 3", param="transform")
 
     def read_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Vectors of voxels ``lo <= ijk < hi``: ``(bx, by, bz, 3)`` float64."""
-        block = self.vectors[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-        return np.asarray(block, dtype=np.float64)
+        """Vectors of voxels ``lo <= ijk < hi``: ``(bx, by, bz, 3)`` float64.
+
+        A field read from a file is read in windows of whole z slices (at least
+        the box's, up to :data:`FIELD_WINDOW_BYTES`) kept for the next boxes:
+        slabs and tiles ask for overlapping boxes in z order, and a compressed
+        field would otherwise be decompressed again for every box.
+        """
+        if isinstance(self.vectors, np.ndarray):
+            return np.asarray(self.vectors[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], dtype=np.float64)
+        nx, ny, nz = self.grid.shape
+        z0, z1 = int(lo[2]), int(hi[2])
+        with self._window_lock:
+            win = self._window
+            if not win or not (win[0] <= z0 and z1 <= win[1]):
+                depth = max(z1 - z0, FIELD_WINDOW_BYTES // max(1, nx * ny * 24))
+                w0 = max(0, min(z0, nz - depth))
+                w1 = min(nz, w0 + depth)
+                block = np.asarray(self.vectors[:, :, w0:w1], dtype=np.float64)
+                win[:] = [w0, w1, block]
+            w0, _, block = win
+        return block[lo[0]:hi[0], lo[1]:hi[1], z0 - w0:z1 - w0]
 
     def displacement(self, points: np.ndarray) -> np.ndarray:
         """RAS displacement ``d(p)`` at ``(N, 3)`` RAS points: ``(N, 3)`` float64."""
@@ -136,8 +161,39 @@ class DisplacementField:
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         return p + self.displacement(p)
 
+    def map_box(self, pre: np.ndarray, post: np.ndarray,
+                box: tuple[int, int, int, int, int, int]) -> np.ndarray | None:
+        """``post @ (p + d(p))`` for ``p = pre @ ijk`` over an output box, compiled.
+
+        ``(3, nx, ny, nz)`` float64, the values of :meth:`map_points` (same rule,
+        within float64 rounding), computed by ``core/_cinterp.c`` without
+        coordinate arrays in between; only the field box the output box needs is
+        read (bounded by its 8 corners).  None without the compiled kernels.
+        """
+        from ._native_interp import affine_bounds, all_outside, kernels
+
+        ck = kernels()
+        if ck is None:
+            return None
+        x0, x1, y0, y1, z0, z1 = box
+        finv = np.linalg.inv(self.grid.affine)
+        n = tuple(int(v) for v in self.grid.shape)
+        vmin, vmax = affine_bounds(finv @ pre, box)
+        if all_outside(vmin, vmax, n):
+            lo = np.zeros(3, dtype=np.int64)
+            vectors = np.zeros((1, 1, 1, 3))
+        else:
+            lo = np.clip(np.floor(vmin).astype(np.int64) - 1, 0, np.asarray(n) - 1)
+            hi = np.clip(np.floor(vmax).astype(np.int64) + 3, lo + 1, np.asarray(n))
+            vectors = self.read_box(lo, hi)
+        out = np.empty((3, x1 - x0, y1 - y0, z1 - z0))
+        rows = [[float(v) for v in np.asarray(m)[:3].ravel()] for m in (finv, pre, post)]
+        ck.field_coords(vectors, tuple(int(v) for v in lo), n, *rows, (x0, y0, z0), out)
+        return out
+
     def close(self) -> None:
-        """Close the field's file, if it was read from one."""
+        """Close the field's file, if it was read from one (and drop the window read)."""
+        self._window.clear()
         close = getattr(self.vectors, "close", None)
         if close is not None:
             close()

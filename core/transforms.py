@@ -375,6 +375,10 @@ def map_voxels(
         axes = (np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64),
                 np.arange(z0, z1, dtype=np.float64))
         shape = (x1 - x0, y1 - y0, z1 - z0)
+        if len(items) == 1 and isinstance(items[0], DisplacementField):
+            native = items[0].map_box(pre, post, (x0, x1, y0, y1, z0, z1))
+            if native is not None:  # compiled (core/_cinterp.c), no arrays in between
+                return native
         m = post @ pre if not items else pre
         pts = np.empty((3, *shape))
         for r in range(3):
