@@ -11,7 +11,7 @@ uncompressed ``.nii``), the same transform file and the same output grid for eve
   (sitkNearestNeighbor) and ``gaussian`` (niresample ``--sigma 1`` vs sitkLabelGaussian with
   sigma 1 mm) through the field.
 
-antsApplyTransforms (antspyx ``apply_transforms``) is added when antspyx imports.  Also
+antsApplyTransforms (antspyx ``apply_transforms``) is added when antspyx imports here or in the Python given by ``--ants-python``.  Also
 printed: max |diff| against SimpleITK in the interior (order 1), label agreement, and the
 peak memory (largest process RSS) of niresample writing a ~2 GB float32 output through the
 affine (``--iso 0.29`` on the input's grid: 828 x 883 x 690 voxels; ``--memory-iso 0`` skips it).
@@ -150,16 +150,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=int, default=324, help="output voxels per axis (324: 34 M)")
     ap.add_argument("--skip-ants", action="store_true")
+    ap.add_argument("--ants-python", default=None,
+                    help="a Python with antspyx (its own venv: antspyx pins older numpy/scipy)")
     ap.add_argument("--memory-iso", type=float, default=0.29,
                     help="spacing (mm) of the ~2 GB output of the peak-memory row (0: skip)")
     args = ap.parse_args()
     import nibabel as nib
 
-    try:
-        import ants  # noqa: F401
-        have_ants = not args.skip_ants
-    except ImportError:
-        have_ants = False
+    ants_python = args.ants_python or sys.executable
+    have_ants = not args.skip_ants and subprocess.run(
+        [ants_python, "-c", "import ants"], capture_output=True).returncode == 0
     cli = [sys.executable, "-m", "niresample_cli"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +194,7 @@ def main() -> None:
                 agree = f"max|diff| {d:.1e} of range"
             t_ants = None
             if have_ants:
-                t_ants = _run([sys.executable, "-c", ANTS_SCRIPT, str(src), str(p["ref"]),
+                t_ants = _run([ants_python, "-c", ANTS_SCRIPT, str(src), str(p["ref"]),
                                str(folder / "ants.nii"), kind, *tf])
             rows.append((chain, kind, t_ours, t_sitk, t_ants, agree))
             print(f"{chain:7s} {kind:9s} niresample {t_ours:6.2f} s  SimpleITK {t_sitk:6.2f} s"
