@@ -90,6 +90,8 @@ def _leaf(annotation: Any, info: Any) -> Leaf | None:
             path_type = annotation
 
         def path(value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(value, str) and value and path_type is not None and issubclass(path_type, Path):
+                value = path_type(value)  # what pydantic's Path adapter makes of a non-empty str
             return coerce_cli_path(value, info, path_type=path_type, param=param, ctx=ctx)
 
         return path

@@ -21,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _SMALL_RUN = """
 import sys
 from niresample_cli.app import main
-sys.argv = ["niresample", "spacing", sys.argv[1], sys.argv[2], "--iso", "1", "--overwrite", "--quiet"]
+sys.argv = ["niresample", "spacing", sys.argv[1], sys.argv[2], *sys.argv[3:], "--overwrite", "--quiet"]
 try:
     main()
 except SystemExit as e:
@@ -32,9 +32,12 @@ print(sorted(m for m in sys.modules if m in unneeded or m.startswith(tuple(u + "
 """
 
 
-def test_a_small_run_imports_no_pydantic_nor_unused_modules(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", _SMALL_RUN, str(EXAMPLES / "anatomical.nii"),
-                          str(tmp_path / "x.nii.gz")], capture_output=True, text=True, check=True)
+@pytest.mark.parametrize("how", [["--iso", "1"], ["--like", "REF"]])
+def test_a_small_run_imports_no_pydantic_nor_unused_modules(tmp_path: Path, how: list[str]) -> None:
+    src = str(EXAMPLES / "anatomical.nii")
+    how = [src if h == "REF" else h for h in how]  # --like: a Path option given as a string
+    out = subprocess.run([sys.executable, "-c", _SMALL_RUN, src, str(tmp_path / "x.nii.gz"), *how],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
     assert (tmp_path / "x.nii.gz").stat().st_size > 0
 
