@@ -1,15 +1,385 @@
 /* niresample compiled kernels: clabels (see core/_native.py). Plain CPython C API and the
- * buffer protocol (no numpy headers): arrays arrive as buffers with their strides. */
+ * buffer protocol (no numpy headers): arrays arrive as buffers with their strides.
+ *
+ * smooth_codes: the per-label Gaussian argmax of core/_labels_numpy.py::smooth_labels_blocks
+ * on dense label codes, with the identical result.  Every label's score is the separable
+ * correlation of its indicator with integer taps, so it is an exact integer (int64 here,
+ * float64 there: both exact below 2**53); the winner is the highest score, a tie goes to the
+ * centre voxel's code when its score is the best, else to the smallest code.
+ *
+ * Block by block (as the numpy code): a block whose reach holds one label is that label; in
+ * the others each label present runs three passes over its own box only (x in int32, y and z
+ * in float64), fused with the running best, with no per-label allocation.
+ */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static PyObject *abi(PyObject *self, PyObject *args) {
     (void)self; (void)args;
     return PyLong_FromLong(1);
 }
 
+/* -- the kernel ------------------------------------------------------------------------ */
+typedef struct {
+    const char *codes;      /* (nx, ny, nzp) F-contiguous */
+    char *out;              /* (nx, ny, nz) F-contiguous, same item type */
+    int item;               /* 2: uint16, 4: int32 / uint32 */
+    Py_ssize_t nx, ny, nzp;
+    const int64_t *w[3];
+    Py_ssize_t r[3];
+    Py_ssize_t z0, z1;      /* output slices (padded slices z0 .. z1 + 2 rz - 1) */
+    Py_ssize_t block;       /* output block edge */
+    int32_t kmax;
+} Job;
+
+static inline int32_t get_code(const Job *j, Py_ssize_t i) {
+    return j->item == 2 ? (int32_t)((const uint16_t *)j->codes)[i] : ((const int32_t *)j->codes)[i];
+}
+
+static inline void put_code(const Job *j, Py_ssize_t i, int32_t c) {
+    if (j->item == 2) ((uint16_t *)j->out)[i] = (uint16_t)c;
+    else ((int32_t *)j->out)[i] = c;
+}
+
+static inline Py_ssize_t clampi(Py_ssize_t v, Py_ssize_t n) {
+    return v < 0 ? 0 : (v >= n ? n - 1 : v);
+}
+
+typedef struct { int32_t code; Py_ssize_t lo[3], hi[3]; } Label;
+
+static int cmp_label(const void *a, const void *b) {
+    int32_t x = ((const Label *)a)->code, y = ((const Label *)b)->code;
+    return (x > y) - (x < y);
+}
+
+/* Scratch of one block: padded codes, the label list, the passes and the running best. */
+typedef struct {
+    int32_t *c, *slot, *wx, *best_code, *nn;
+    double *a, *b, *best, *nn_score, *zacc;
+    Label *labels;
+} Scratch;
+
+/* One block: output voxels [o0, o0 + n) (per axis, global; z relative to the padded array's
+ * output numbering).  The padded block is n + 2 r per axis: x and y clamped, z from the halo. */
+static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py_ssize_t n[3]) {
+    const Py_ssize_t rx = j->r[0], ry = j->r[1], rz = j->r[2];
+    const Py_ssize_t P0 = n[0] + 2 * rx, P1 = n[1] + 2 * ry, P2 = n[2] + 2 * rz;
+    const Py_ssize_t PP = P0 * P1;
+    const Py_ssize_t plane = j->nx * j->ny;
+    int32_t lo = INT32_MAX, hi = -1;
+    for (Py_ssize_t z = 0; z < P2; z++) {
+        const Py_ssize_t zb = (o0[2] + z) * plane;  /* padded slice o0z + z */
+        for (Py_ssize_t y = 0; y < P1; y++) {
+            const Py_ssize_t yb = zb + clampi(o0[1] - ry + y, j->ny) * j->nx;
+            int32_t *row = s->c + z * PP + y * P0;
+            for (Py_ssize_t x = 0; x < P0; x++) {
+                const int32_t v = get_code(j, yb + clampi(o0[0] - rx + x, j->nx));
+                row[x] = v;
+                if (v < lo) lo = v;
+                if (v > hi) hi = v;
+            }
+        }
+    }
+    const Py_ssize_t N0 = n[0], N1 = n[1], N2 = n[2], NN = N0 * N1;
+    if (lo == hi) {
+        for (Py_ssize_t z = 0; z < N2; z++)
+            for (Py_ssize_t y = 0; y < N1; y++) {
+                const Py_ssize_t ob = ((o0[2] + z) * j->ny + o0[1] + y) * j->nx + o0[0];
+                for (Py_ssize_t x = 0; x < N0; x++) put_code(j, ob + x, lo);
+            }
+        return;
+    }
+    /* the labels of the block and their boxes */
+    Py_ssize_t K = 0;
+    for (Py_ssize_t z = 0; z < P2; z++)
+        for (Py_ssize_t y = 0; y < P1; y++) {
+            const int32_t *row = s->c + z * PP + y * P0;
+            for (Py_ssize_t x = 0; x < P0; x++) {
+                const int32_t v = row[x];
+                Py_ssize_t k = s->slot[v];
+                Label *L;
+                if (k < 0) {
+                    k = s->slot[v] = (int32_t)K++;
+                    L = &s->labels[k];
+                    L->code = v;
+                    L->lo[0] = L->hi[0] = x; L->lo[1] = L->hi[1] = y; L->lo[2] = L->hi[2] = z;
+                    continue;
+                }
+                L = &s->labels[k];
+                if (x < L->lo[0]) L->lo[0] = x;
+                if (x > L->hi[0]) L->hi[0] = x;
+                if (y < L->lo[1]) L->lo[1] = y;
+                if (y > L->hi[1]) L->hi[1] = y;
+                L->hi[2] = z;  /* z only grows */
+            }
+        }
+    for (Py_ssize_t k = 0; k < K; k++) {
+        s->slot[s->labels[k].code] = -1;
+        for (int a = 0; a < 3; a++) s->labels[k].hi[a] += 1;  /* half-open */
+    }
+    qsort(s->labels, (size_t)K, sizeof(Label), cmp_label);
+    for (Py_ssize_t z = 0; z < N2; z++)
+        for (Py_ssize_t y = 0; y < N1; y++) {
+            const int32_t *row = s->c + (z + rz) * PP + (y + ry) * P0 + rx;
+            int32_t *nn = s->nn + z * NN + y * N0;
+            for (Py_ssize_t x = 0; x < N0; x++) nn[x] = row[x];
+        }
+    for (Py_ssize_t i = 0; i < N0 * N1 * N2; i++) { s->best[i] = -1.0; s->nn_score[i] = 0.0; s->best_code[i] = 0; }
+    const Py_ssize_t P[3] = {P0, P1, P2}, R[3] = {rx, ry, rz};
+    const Py_ssize_t wxn = 2 * rx + 1, wyn = 2 * ry + 1, wzn = 2 * rz + 1;
+    for (Py_ssize_t k = 0; k < K; k++) {
+        const Label *L = &s->labels[k];
+        const int32_t code = L->code;
+        Py_ssize_t a0[3], a1[3];  /* output region (padded coordinates) */
+        int empty = 0;
+        for (int a = 0; a < 3; a++) {
+            a0[a] = L->lo[a] - R[a] > R[a] ? L->lo[a] - R[a] : R[a];
+            a1[a] = L->hi[a] + R[a] < P[a] - R[a] ? L->hi[a] + R[a] : P[a] - R[a];
+            if (a0[a] >= a1[a]) empty = 1;
+        }
+        if (empty) continue;
+        const Py_ssize_t W = a1[0] - a0[0];
+        /* x pass (int32, exact): rows of the label's box, columns of the output region;
+         * a[z][y][x - a0x] over z, y in the label's box */
+        for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
+            for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
+                const int32_t *row = s->c + z * PP + y * P0 + a0[0] - rx;
+                int32_t *acc = s->wx;
+                for (Py_ssize_t x = 0; x < W; x++) acc[x] = 0;
+                for (Py_ssize_t i = 0; i < wxn; i++) {
+                    const int32_t w = (int32_t)j->w[0][i];
+                    const int32_t *ri = row + i;
+                    for (Py_ssize_t x = 0; x < W; x++) acc[x] += ri[x] == code ? w : 0;
+                }
+                double *dst = s->a + (z * P1 + y) * W;
+                for (Py_ssize_t x = 0; x < W; x++) dst[x] = (double)acc[x];
+            }
+        /* y pass: b[z][y][.] for z in the box, y in the output region */
+        for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
+            for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+                double *dst = s->b + (z * P1 + y) * W;
+                for (Py_ssize_t x = 0; x < W; x++) dst[x] = 0.0;
+                Py_ssize_t t0 = y - ry > L->lo[1] ? y - ry : L->lo[1];
+                Py_ssize_t t1 = y + ry + 1 < L->hi[1] ? y + ry + 1 : L->hi[1];
+                for (Py_ssize_t t = t0; t < t1; t++) {
+                    const double w = (double)j->w[1][t - y + ry];
+                    const double *src = s->a + (z * P1 + t) * W;
+                    for (Py_ssize_t x = 0; x < W; x++) dst[x] += w * src[x];
+                }
+            }
+        (void)wyn;
+        /* z pass and the running best */
+        for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
+            Py_ssize_t t0 = z - rz > L->lo[2] ? z - rz : L->lo[2];
+            Py_ssize_t t1 = z + rz + 1 < L->hi[2] ? z + rz + 1 : L->hi[2];
+            for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+                double *acc = s->zacc;
+                for (Py_ssize_t x = 0; x < W; x++) acc[x] = 0.0;
+                for (Py_ssize_t t = t0; t < t1; t++) {
+                    const double w = (double)j->w[2][t - z + rz];
+                    const double *src = s->b + (t * P1 + y) * W;
+                    for (Py_ssize_t x = 0; x < W; x++) acc[x] += w * src[x];
+                }
+                const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (a0[0] - rx);
+                double *best = s->best + ob, *nsc = s->nn_score + ob;
+                int32_t *bc = s->best_code + ob;
+                const int32_t *nn = s->nn + ob;
+                for (Py_ssize_t x = 0; x < W; x++) {
+                    const double v = acc[x];
+                    if (v > best[x]) { best[x] = v; bc[x] = code; }  /* ascending codes: ties stay */
+                    if (nn[x] == code) nsc[x] = v;
+                }
+            }
+        }
+        (void)wzn;
+    }
+    for (Py_ssize_t z = 0; z < N2; z++)
+        for (Py_ssize_t y = 0; y < N1; y++) {
+            const Py_ssize_t ob = ((o0[2] + z) * j->ny + o0[1] + y) * j->nx + o0[0];
+            const Py_ssize_t i = z * NN + y * N0;
+            for (Py_ssize_t x = 0; x < N0; x++)
+                put_code(j, ob + x, s->nn_score[i + x] == s->best[i + x] ? s->nn[i + x] : s->best_code[i + x]);
+        }
+}
+
+/* Returns 0, or -1 when out of memory. */
+static int run_job(const Job *j) {
+    const Py_ssize_t B = j->block;
+    const size_t P0 = (size_t)(B + 2 * j->r[0]), P1 = (size_t)(B + 2 * j->r[1]), P2 = (size_t)(B + 2 * j->r[2]);
+    const size_t pv = P0 * P1 * P2, bv = (size_t)(B * B * B);
+    Scratch s;
+    s.c = malloc(sizeof(int32_t) * pv);
+    s.slot = malloc(sizeof(int32_t) * ((size_t)j->kmax + 1));
+    s.wx = malloc(sizeof(int32_t) * P0);
+    s.best_code = malloc(sizeof(int32_t) * bv);
+    s.nn = malloc(sizeof(int32_t) * bv);
+    s.a = malloc(sizeof(double) * pv);
+    s.b = malloc(sizeof(double) * pv);
+    s.best = malloc(sizeof(double) * bv);
+    s.nn_score = malloc(sizeof(double) * bv);
+    s.zacc = malloc(sizeof(double) * P0);
+    s.labels = malloc(sizeof(Label) * (pv < (size_t)j->kmax + 1 ? pv : (size_t)j->kmax + 1));
+    int rc = -1;
+    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels) {
+        for (Py_ssize_t k = 0; k <= j->kmax; k++) s.slot[k] = -1;
+        for (Py_ssize_t z = j->z0; z < j->z1; z += B)
+            for (Py_ssize_t y = 0; y < j->ny; y += B)
+                for (Py_ssize_t x = 0; x < j->nx; x += B) {
+                    const Py_ssize_t o0[3] = {x, y, z};
+                    const Py_ssize_t n[3] = {x + B < j->nx ? B : j->nx - x, y + B < j->ny ? B : j->ny - y,
+                                             z + B < j->z1 ? B : j->z1 - z};
+                    run_block(j, &s, o0, n);
+                }
+        rc = 0;
+    }
+    free(s.c); free(s.slot); free(s.wx); free(s.best_code); free(s.nn); free(s.a); free(s.b);
+    free(s.best); free(s.nn_score); free(s.zacc); free(s.labels);
+    return rc;
+}
+
+/* -- argument checks ------------------------------------------------------------------- */
+static int code_item(const Py_buffer *b) {
+    const char *f = b->format ? b->format : "B";
+    if (*f == '=' || *f == '<' || *f == '@') f++;
+    if (f[0] && !f[1]) {
+        if (f[0] == 'H' && b->itemsize == 2) return 2;
+        if ((f[0] == 'i' || f[0] == 'I' || f[0] == 'l' || f[0] == 'L') && b->itemsize == 4) return 4;
+    }
+    return 0;
+}
+
+static int get_weights(PyObject *obj, Py_buffer *b, int64_t **w, Py_ssize_t *r, const char *name) {
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a contiguous float64 array", name);
+        return -1;
+    }
+    const char *f = b->format ? b->format : "B";
+    if (*f == '=' || *f == '<' || *f == '@') f++;
+    if (b->ndim != 1 || strcmp(f, "d") != 0 || b->itemsize != 8 || b->shape[0] < 1 || b->shape[0] % 2 == 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected an odd-length 1-d float64 array", name);
+        return -1;
+    }
+    const double *d = b->buf;
+    *w = PyMem_Malloc(sizeof(int64_t) * (size_t)b->shape[0]);
+    if (!*w) { PyErr_NoMemory(); return -1; }
+    double sum = 0;
+    for (Py_ssize_t i = 0; i < b->shape[0]; i++) {
+        if (!(d[i] >= 0 && d[i] <= 1048576.0 && d[i] == (double)(int64_t)d[i])) {
+            PyErr_Format(PyExc_ValueError, "%s: taps must be whole numbers in 0 .. 2**20", name);
+            return -1;
+        }
+        (*w)[i] = (int64_t)d[i];
+        sum += d[i];
+    }
+    if (sum > 1048576.0) {  /* three axes: scores below 2**60 */
+        PyErr_Format(PyExc_ValueError, "%s: taps must sum to at most 2**20", name);
+        return -1;
+    }
+    *r = (b->shape[0] - 1) / 2;
+    return 0;
+}
+
+static PyObject *smooth_codes(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *ocodes, *oout, *ow[3];
+    Py_ssize_t z0, z1, block;
+    if (!PyArg_ParseTuple(args, "OOOOOnnn", &ocodes, &oout, &ow[0], &ow[1], &ow[2], &z0, &z1, &block))
+        return NULL;
+    Py_buffer bc = {0}, bo = {0}, bw[3] = {{0}, {0}, {0}};
+    int64_t *w[3] = {NULL, NULL, NULL};
+    int have_c = 0, have_o = 0, have_w = 0;
+    PyObject *ret = NULL;
+    Job j;
+    memset(&j, 0, sizeof(j));
+    if (PyObject_GetBuffer(ocodes, &bc, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_SetString(PyExc_ValueError, "codes: expected an F-contiguous array");
+        goto fail;
+    }
+    have_c = 1;
+    if (PyObject_GetBuffer(oout, &bo, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyErr_SetString(PyExc_ValueError, "out: expected a writable F-contiguous array");
+        goto fail;
+    }
+    have_o = 1;
+    for (; have_w < 3; have_w++)
+        if (get_weights(ow[have_w], &bw[have_w], &w[have_w], &j.r[have_w], "weights") < 0) {
+            have_w++;
+            goto fail;
+        }
+    j.item = code_item(&bc);
+    if (bc.ndim != 3 || bo.ndim != 3 || j.item == 0 || code_item(&bo) != j.item) {
+        PyErr_SetString(PyExc_ValueError,
+                        "codes, out: expected 3-d F-ordered uint16 or int32 arrays of one dtype");
+        goto fail;
+    }
+    j.nx = bc.shape[0]; j.ny = bc.shape[1]; j.nzp = bc.shape[2];
+    const Py_ssize_t nz = j.nzp - 2 * j.r[2];
+    if (nz < 0 || bo.shape[0] != j.nx || bo.shape[1] != j.ny || bo.shape[2] != nz) {
+        PyErr_SetString(PyExc_ValueError, "out: shape must be codes' with the z halo removed");
+        goto fail;
+    }
+    if (z0 < 0 || z1 > nz || z0 > z1 || block < 1 || block > 1024) {
+        PyErr_SetString(PyExc_ValueError, "z0, z1, block: out of range");
+        goto fail;
+    }
+    if (j.nx == 0 || j.ny == 0 || z0 == z1) {
+        ret = Py_None;
+        Py_INCREF(ret);
+        goto fail;
+    }
+    j.codes = bc.buf; j.out = bo.buf;
+    for (int k = 0; k < 3; k++) j.w[k] = w[k];
+    j.z0 = z0; j.z1 = z1;
+    j.block = block;
+    /* the largest code (the accumulator's size); codes must be >= 0 */
+    {
+        const Py_ssize_t lo = z0 * j.nx * j.ny, hi = (z1 + 2 * j.r[2]) * j.nx * j.ny;
+        int32_t kmax = 0;
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            int32_t c = get_code(&j, i);
+            if (c < 0) { bad = 1; break; }
+            if (c > kmax) kmax = c;
+        }
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "codes: must be >= 0 (and below 2**31)");
+            goto fail;
+        }
+        j.kmax = kmax;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = run_job(&j);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    ret = Py_None;
+    Py_INCREF(ret);
+fail:
+    for (int k = 0; k < have_w; k++) {
+        if (bw[k].obj) PyBuffer_Release(&bw[k]);
+        PyMem_Free(w[k]);
+    }
+    if (have_o) PyBuffer_Release(&bo);
+    if (have_c) PyBuffer_Release(&bc);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"abi", abi, METH_NOARGS, "Version of this module's calling conventions."},
+    {"smooth_codes", smooth_codes, METH_VARARGS,
+     "smooth_codes(codes, out, wx, wy, wz, z0, z1, block): per-label Gaussian argmax of dense codes.\n\n"
+     "codes: (nx, ny, nz + 2 rz) F-ordered uint16/int32 codes (>= 0, ordered like their ids);\n"
+     "out: (nx, ny, nz) same dtype, output slices z0 .. z1 - 1 are written; w*: odd-length\n"
+     "integer-valued float64 taps (rz = (len(wz) - 1) // 2); block: output block edge.\n"
+     "x and y edges are replicated; ties go to the centre code, else to the smallest code."},
     {NULL, NULL, 0, NULL},
 };
 
