@@ -48,6 +48,23 @@ static inline Py_ssize_t clampi(Py_ssize_t v, Py_ssize_t n) {
     return v < 0 ? 0 : (v >= n ? n - 1 : v);
 }
 
+/* d += w * s (kept out of line of the loop nests so that it vectorizes) */
+static void axpy(double *restrict d, const double *restrict s, double w, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) d[i] += w * s[i];
+}
+
+/* The running best of one row: a higher score wins (codes come in ascending order, so a tie
+ * keeps the smaller code); the centre code's own score is kept aside. */
+static void update_best(const double *restrict v, double *restrict best, int32_t *restrict bc,
+                        double *restrict nsc, const int32_t *restrict nn, int32_t code, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int gt = v[i] > best[i];
+        best[i] = gt ? v[i] : best[i];
+        bc[i] = gt ? code : bc[i];
+        nsc[i] = nn[i] == code ? v[i] : nsc[i];
+    }
+}
+
 typedef struct { int32_t code; Py_ssize_t lo[3], hi[3]; } Label;
 
 static int cmp_label(const void *a, const void *b) {
@@ -59,6 +76,7 @@ static int cmp_label(const void *a, const void *b) {
 typedef struct {
     int32_t *c, *slot, *wx, *best_code, *nn;
     double *a, *b, *best, *nn_score, *zacc;
+    Py_ssize_t *span_a, *span_b;  /* per (z, y) row: [lo, hi) of its nonzero part */
     Label *labels;
 } Scratch;
 
@@ -74,12 +92,21 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
         const Py_ssize_t zb = (o0[2] + z) * plane;  /* padded slice o0z + z */
         for (Py_ssize_t y = 0; y < P1; y++) {
             const Py_ssize_t yb = zb + clampi(o0[1] - ry + y, j->ny) * j->nx;
-            int32_t *row = s->c + z * PP + y * P0;
+            int32_t *restrict row = s->c + z * PP + y * P0;
+            const Py_ssize_t x0 = o0[0] - rx, xa = x0 < 0 ? -x0 : 0;
+            const Py_ssize_t xb = o0[0] + n[0] + rx <= j->nx ? P0 : j->nx - x0;  /* in range: [xa, xb) */
+            if (j->item == 2) {
+                const uint16_t *src = (const uint16_t *)j->codes + yb;
+                for (Py_ssize_t x = xa; x < xb; x++) row[x] = src[x + x0];
+            } else {
+                const int32_t *src = (const int32_t *)j->codes + yb;
+                for (Py_ssize_t x = xa; x < xb; x++) row[x] = src[x + x0];
+            }
+            for (Py_ssize_t x = 0; x < xa; x++) row[x] = row[xa];
+            for (Py_ssize_t x = xb; x < P0; x++) row[x] = row[xb - 1];
             for (Py_ssize_t x = 0; x < P0; x++) {
-                const int32_t v = get_code(j, yb + clampi(o0[0] - rx + x, j->nx));
-                row[x] = v;
-                if (v < lo) lo = v;
-                if (v > hi) hi = v;
+                lo = row[x] < lo ? row[x] : lo;
+                hi = row[x] > hi ? row[x] : hi;
             }
         }
     }
@@ -92,28 +119,33 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             }
         return;
     }
-    /* the labels of the block and their boxes */
+    /* the labels of the block and their boxes, run by run along x */
     Py_ssize_t K = 0;
     for (Py_ssize_t z = 0; z < P2; z++)
         for (Py_ssize_t y = 0; y < P1; y++) {
             const int32_t *row = s->c + z * PP + y * P0;
-            for (Py_ssize_t x = 0; x < P0; x++) {
+            Py_ssize_t x = 0;
+            while (x < P0) {
                 const int32_t v = row[x];
+                Py_ssize_t e = x + 1;
+                while (e < P0 && row[e] == v) e++;
                 Py_ssize_t k = s->slot[v];
                 Label *L;
                 if (k < 0) {
                     k = s->slot[v] = (int32_t)K++;
                     L = &s->labels[k];
                     L->code = v;
-                    L->lo[0] = L->hi[0] = x; L->lo[1] = L->hi[1] = y; L->lo[2] = L->hi[2] = z;
-                    continue;
+                    L->lo[0] = x; L->hi[0] = e - 1;
+                    L->lo[1] = L->hi[1] = y; L->lo[2] = L->hi[2] = z;
+                } else {
+                    L = &s->labels[k];
+                    if (x < L->lo[0]) L->lo[0] = x;
+                    if (e - 1 > L->hi[0]) L->hi[0] = e - 1;
+                    if (y < L->lo[1]) L->lo[1] = y;
+                    if (y > L->hi[1]) L->hi[1] = y;
+                    L->hi[2] = z;  /* z only grows */
                 }
-                L = &s->labels[k];
-                if (x < L->lo[0]) L->lo[0] = x;
-                if (x > L->hi[0]) L->hi[0] = x;
-                if (y < L->lo[1]) L->lo[1] = y;
-                if (y > L->hi[1]) L->hi[1] = y;
-                L->hi[2] = z;  /* z only grows */
+                x = e;
             }
         }
     for (Py_ssize_t k = 0; k < K; k++) {
@@ -142,56 +174,83 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
         }
         if (empty) continue;
         const Py_ssize_t W = a1[0] - a0[0];
-        /* x pass (int32, exact): rows of the label's box, columns of the output region;
-         * a[z][y][x - a0x] over z, y in the label's box */
+        /* Every row keeps the span [lo, hi) (relative to a0x) outside which it is zero: rows
+         * and columns where the label is out of reach cost nothing. */
+        /* x pass (int32, exact): a[z][y][x - a0x] over z, y in the label's box */
         for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
             for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
-                const int32_t *row = s->c + z * PP + y * P0 + a0[0] - rx;
-                int32_t *acc = s->wx;
-                for (Py_ssize_t x = 0; x < W; x++) acc[x] = 0;
+                const int32_t *crow = s->c + z * PP + y * P0;
+                Py_ssize_t f = L->lo[0], e = L->hi[0];
+                while (f < e && crow[f] != code) f++;
+                while (e > f && crow[e - 1] != code) e--;
+                Py_ssize_t *sp = s->span_a + 2 * (z * P1 + y);
+                if (f >= e) { sp[0] = sp[1] = 0; continue; }
+                Py_ssize_t x0 = f - rx > a0[0] ? f - rx : a0[0];
+                Py_ssize_t x1 = e + rx < a1[0] ? e + rx : a1[0];
+                if (x0 >= x1) { sp[0] = sp[1] = 0; continue; }
+                const Py_ssize_t n_ = x1 - x0;
+                sp[0] = x0 - a0[0]; sp[1] = x1 - a0[0];
+                const int32_t *row = crow + x0 - rx;
+                int32_t *restrict acc = s->wx;
+                for (Py_ssize_t x = 0; x < n_; x++) acc[x] = 0;
                 for (Py_ssize_t i = 0; i < wxn; i++) {
                     const int32_t w = (int32_t)j->w[0][i];
-                    const int32_t *ri = row + i;
-                    for (Py_ssize_t x = 0; x < W; x++) acc[x] += ri[x] == code ? w : 0;
+                    const int32_t *restrict ri = row + i;
+                    for (Py_ssize_t x = 0; x < n_; x++) acc[x] += ri[x] == code ? w : 0;
                 }
-                double *dst = s->a + (z * P1 + y) * W;
-                for (Py_ssize_t x = 0; x < W; x++) dst[x] = (double)acc[x];
+                double *restrict dst = s->a + (z * P1 + y) * W + sp[0];
+                for (Py_ssize_t x = 0; x < n_; x++) dst[x] = (double)acc[x];
             }
         /* y pass: b[z][y][.] for z in the box, y in the output region */
         for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
             for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
-                double *dst = s->b + (z * P1 + y) * W;
-                for (Py_ssize_t x = 0; x < W; x++) dst[x] = 0.0;
                 Py_ssize_t t0 = y - ry > L->lo[1] ? y - ry : L->lo[1];
                 Py_ssize_t t1 = y + ry + 1 < L->hi[1] ? y + ry + 1 : L->hi[1];
+                Py_ssize_t u0 = W, u1 = 0;
                 for (Py_ssize_t t = t0; t < t1; t++) {
-                    const double w = (double)j->w[1][t - y + ry];
-                    const double *src = s->a + (z * P1 + t) * W;
-                    for (Py_ssize_t x = 0; x < W; x++) dst[x] += w * src[x];
+                    const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
+                    if (sp[0] >= sp[1]) continue;
+                    if (sp[0] < u0) u0 = sp[0];
+                    if (sp[1] > u1) u1 = sp[1];
+                }
+                Py_ssize_t *su = s->span_b + 2 * (z * P1 + y);
+                if (u0 >= u1) { su[0] = su[1] = 0; continue; }
+                su[0] = u0; su[1] = u1;
+                double *restrict dst = s->b + (z * P1 + y) * W;
+                for (Py_ssize_t x = u0; x < u1; x++) dst[x] = 0.0;
+                for (Py_ssize_t t = t0; t < t1; t++) {
+                    const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
+                    if (sp[0] >= sp[1]) continue;
+                    axpy(dst + sp[0], s->a + (z * P1 + t) * W + sp[0], (double)j->w[1][t - y + ry],
+                         sp[1] - sp[0]);
                 }
             }
         (void)wyn;
-        /* z pass and the running best */
+        /* z pass and the running best (an all-zero score never decides: the centre code's
+         * score is at least as high, and it wins ties) */
         for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
             Py_ssize_t t0 = z - rz > L->lo[2] ? z - rz : L->lo[2];
             Py_ssize_t t1 = z + rz + 1 < L->hi[2] ? z + rz + 1 : L->hi[2];
             for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
-                double *acc = s->zacc;
-                for (Py_ssize_t x = 0; x < W; x++) acc[x] = 0.0;
+                Py_ssize_t u0 = W, u1 = 0;
                 for (Py_ssize_t t = t0; t < t1; t++) {
-                    const double w = (double)j->w[2][t - z + rz];
-                    const double *src = s->b + (t * P1 + y) * W;
-                    for (Py_ssize_t x = 0; x < W; x++) acc[x] += w * src[x];
+                    const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
+                    if (sp[0] >= sp[1]) continue;
+                    if (sp[0] < u0) u0 = sp[0];
+                    if (sp[1] > u1) u1 = sp[1];
                 }
-                const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (a0[0] - rx);
-                double *best = s->best + ob, *nsc = s->nn_score + ob;
-                int32_t *bc = s->best_code + ob;
-                const int32_t *nn = s->nn + ob;
-                for (Py_ssize_t x = 0; x < W; x++) {
-                    const double v = acc[x];
-                    if (v > best[x]) { best[x] = v; bc[x] = code; }  /* ascending codes: ties stay */
-                    if (nn[x] == code) nsc[x] = v;
+                if (u0 >= u1) continue;
+                double *restrict acc = s->zacc;
+                for (Py_ssize_t x = u0; x < u1; x++) acc[x] = 0.0;
+                for (Py_ssize_t t = t0; t < t1; t++) {
+                    const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
+                    if (sp[0] >= sp[1]) continue;
+                    axpy(acc + sp[0], s->b + (t * P1 + y) * W + sp[0], (double)j->w[2][t - z + rz],
+                         sp[1] - sp[0]);
                 }
+                const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (a0[0] - rx) + u0;
+                update_best(acc + u0, s->best + ob, s->best_code + ob, s->nn_score + ob, s->nn + ob, code,
+                            u1 - u0);
             }
         }
         (void)wzn;
@@ -221,9 +280,11 @@ static int run_job(const Job *j) {
     s.best = malloc(sizeof(double) * bv);
     s.nn_score = malloc(sizeof(double) * bv);
     s.zacc = malloc(sizeof(double) * P0);
+    s.span_a = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
+    s.span_b = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
     s.labels = malloc(sizeof(Label) * (pv < (size_t)j->kmax + 1 ? pv : (size_t)j->kmax + 1));
     int rc = -1;
-    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels) {
+    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels && s.span_a && s.span_b) {
         for (Py_ssize_t k = 0; k <= j->kmax; k++) s.slot[k] = -1;
         for (Py_ssize_t z = j->z0; z < j->z1; z += B)
             for (Py_ssize_t y = 0; y < j->ny; y += B)
@@ -236,7 +297,7 @@ static int run_job(const Job *j) {
         rc = 0;
     }
     free(s.c); free(s.slot); free(s.wx); free(s.best_code); free(s.nn); free(s.a); free(s.b);
-    free(s.best); free(s.nn_score); free(s.zacc); free(s.labels);
+    free(s.best); free(s.nn_score); free(s.zacc); free(s.labels); free(s.span_a); free(s.span_b);
     return rc;
 }
 
@@ -278,6 +339,7 @@ static int get_weights(PyObject *obj, Py_buffer *b, int64_t **w, Py_ssize_t *r, 
         PyErr_Format(PyExc_ValueError, "%s: taps must sum to at most 2**20", name);
         return -1;
     }
+    if (b->shape[0] == 1) (*w)[0] = 1;  /* one tap: no pass along that axis (as the numpy code) */
     *r = (b->shape[0] - 1) / 2;
     return 0;
 }
