@@ -434,6 +434,159 @@ fail:
     return ret;
 }
 
+/* -- dense codes: ids -> 1 .. K in the ids' order ----------------------------------------- */
+typedef struct {
+    uint64_t *keys;
+    int32_t *vals;   /* -1: empty */
+    size_t mask, n;
+} Hash;
+
+static int hash_init(Hash *h, size_t cap) {
+    h->keys = malloc(sizeof(uint64_t) * cap);
+    h->vals = malloc(sizeof(int32_t) * cap);
+    h->mask = cap - 1;
+    h->n = 0;
+    if (!h->keys || !h->vals) return -1;
+    for (size_t i = 0; i < cap; i++) h->vals[i] = -1;
+    return 0;
+}
+
+static Py_ssize_t find(Hash *h, uint64_t key) {
+    uint64_t k = key;
+    k ^= k >> 33; k *= 0xff51afd7ed558ccdULL; k ^= k >> 33;
+    size_t i = (size_t)k & h->mask;
+    while (h->vals[i] >= 0) {
+        if (h->keys[i] == key) return (Py_ssize_t)i;
+        i = (i + 1) & h->mask;
+    }
+    return -1 - (Py_ssize_t)i;  /* the empty slot where it goes */
+}
+
+/* Insert `key` (absent) at the empty slot; grows the table. 0, or -1 out of memory. */
+static int hash_put(Hash *h, Py_ssize_t empty, uint64_t key) {
+    h->keys[empty] = key;
+    h->vals[empty] = (int32_t)h->n++;
+    if (2 * h->n <= h->mask + 1) return 0;
+    Hash g;
+    if (hash_init(&g, 2 * (h->mask + 1)) < 0) { free(g.keys); free(g.vals); return -1; }
+    for (size_t i = 0; i <= h->mask; i++)
+        if (h->vals[i] >= 0) {
+            Py_ssize_t e = find(&g, h->keys[i]);
+            g.keys[-1 - e] = h->keys[i];
+            g.vals[-1 - e] = h->vals[i];
+        }
+    g.n = h->n;
+    free(h->keys); free(h->vals);
+    *h = g;
+    return 0;
+}
+
+static int signed_key;
+static int cmp_key(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    if (signed_key) { int64_t p = (int64_t)x, q = (int64_t)y; return (p > q) - (p < q); }
+    return (x > y) - (x < y);
+}
+
+static inline uint64_t load_key(const char *buf, Py_ssize_t i, int size, int sgn) {
+    switch (size) {
+    case 1: return sgn ? (uint64_t)(int64_t)((const int8_t *)buf)[i] : ((const uint8_t *)buf)[i];
+    case 2: return sgn ? (uint64_t)(int64_t)((const int16_t *)buf)[i] : ((const uint16_t *)buf)[i];
+    case 4: return sgn ? (uint64_t)(int64_t)((const int32_t *)buf)[i] : ((const uint32_t *)buf)[i];
+    default: return ((const uint64_t *)buf)[i];
+    }
+}
+
+static PyObject *dense_codes(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *oids;
+    if (!PyArg_ParseTuple(args, "O", &oids)) return NULL;
+    Py_buffer b;
+    if (PyObject_GetBuffer(oids, &b, PyBUF_ANY_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_SetString(PyExc_ValueError, "ids: expected a contiguous integer array");
+        return NULL;
+    }
+    const char *f = b.format ? b.format : "B";
+    if (*f == '=' || *f == '<' || *f == '@') f++;
+    int sgn = -1;
+    if (f[0] && !f[1]) {
+        if (strchr("bhilq", f[0])) sgn = 1;
+        else if (strchr("BHILQ", f[0])) sgn = 0;
+    }
+    const int size = (int)b.itemsize;
+    if (sgn < 0 || !(size == 1 || size == 2 || size == 4 || size == 8)) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "ids: expected an integer array");
+        return NULL;
+    }
+    const Py_ssize_t n = b.len / size;
+    Hash h;
+    uint64_t *sorted = NULL;
+    int err = 0;
+    PyObject *values = NULL, *codes = NULL, *ret = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (hash_init(&h, 1024) < 0) err = 1;
+    uint64_t last = 0;
+    int have_last = 0;
+    for (Py_ssize_t i = 0; i < n && !err; i++) {
+        const uint64_t k = load_key(b.buf, i, size, sgn);
+        if (have_last && k == last) continue;
+        last = k; have_last = 1;
+        const Py_ssize_t e = find(&h, k);
+        if (e < 0 && hash_put(&h, -1 - e, k) < 0) err = 1;
+    }
+    if (!err) {
+        sorted = malloc(sizeof(uint64_t) * (h.n + 1));
+        if (!sorted) err = 1;
+    }
+    if (!err) {
+        size_t m = 0;
+        for (size_t i = 0; i <= h.mask; i++) if (h.vals[i] >= 0) sorted[m++] = h.keys[i];
+        signed_key = sgn;
+        qsort(sorted, h.n, sizeof(uint64_t), cmp_key);
+        for (size_t r = 0; r < h.n; r++) h.vals[find(&h, sorted[r])] = (int32_t)r;  /* present */
+    }
+    Py_END_ALLOW_THREADS
+    if (err) { PyErr_NoMemory(); goto done; }
+    const int csize = h.n < 65535 ? 2 : 4;
+    values = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)h.n * size);
+    codes = PyByteArray_FromStringAndSize(NULL, n * csize);
+    if (!values || !codes) goto done;
+    {
+        char *vb = PyBytes_AS_STRING(values), *cb = PyByteArray_AS_STRING(codes);
+        Py_BEGIN_ALLOW_THREADS
+        for (size_t r = 0; r < h.n; r++) {
+            const uint64_t v = sorted[r];
+            switch (size) {
+            case 1: ((uint8_t *)vb)[r] = (uint8_t)v; break;
+            case 2: ((uint16_t *)vb)[r] = (uint16_t)v; break;
+            case 4: ((uint32_t *)vb)[r] = (uint32_t)v; break;
+            default: ((uint64_t *)vb)[r] = v;
+            }
+        }
+        uint64_t last = 0;
+        int32_t code = 0;
+        int have_last = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const uint64_t k = load_key(b.buf, i, size, sgn);
+            if (!have_last || k != last) {
+                last = k; have_last = 1;
+                code = h.vals[find(&h, k)] + 1;
+            }
+            if (csize == 2) ((uint16_t *)cb)[i] = (uint16_t)code;
+            else ((int32_t *)cb)[i] = code;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_BuildValue("(OOi)", values, codes, csize);
+done:
+    Py_XDECREF(values);
+    Py_XDECREF(codes);
+    free(h.keys); free(h.vals); free(sorted);
+    PyBuffer_Release(&b);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"abi", abi, METH_NOARGS, "Version of this module's calling conventions."},
     {"smooth_codes", smooth_codes, METH_VARARGS,
@@ -442,6 +595,10 @@ static PyMethodDef methods[] = {
      "out: (nx, ny, nz) same dtype, output slices z0 .. z1 - 1 are written; w*: odd-length\n"
      "integer-valued float64 taps (rz = (len(wz) - 1) // 2); block: output block edge.\n"
      "x and y edges are replicated; ties go to the centre code, else to the smallest code."},
+    {"dense_codes", dense_codes, METH_VARARGS,
+     "dense_codes(ids) -> (values, codes, itemsize): the sorted distinct ids (bytes, the ids'\n"
+     "item type) and each element's code 1 .. K in the buffer's memory order (a bytearray of\n"
+     "uint16 when K < 65535, else int32; itemsize says which)."},
     {NULL, NULL, 0, NULL},
 };
 

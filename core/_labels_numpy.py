@@ -247,6 +247,12 @@ def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[in
 
 def dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ids and codes ``1 .. K`` (uint16 when K allows, else int32; F-ordered)."""
+    clabels = load("_clabels")
+    if clabels is not None and labels.dtype.kind in "iu" and labels.dtype.isnative:
+        arr = np.asfortranarray(labels)
+        v, c, size = clabels.dense_codes(arr)  # one hash pass, no sort of the voxels
+        codes_c = np.frombuffer(c, dtype=np.uint16 if size == 2 else np.int32)
+        return np.frombuffer(v, dtype=arr.dtype), codes_c.reshape(arr.shape, order="F")
     t = labels.T  # C-contiguous when labels is F-ordered: no copy in ravel
     values, inv = np.unique(t, return_inverse=True)
     dtype = np.uint16 if len(values) < 65535 else np.int32
