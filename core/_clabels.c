@@ -94,6 +94,17 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             const Py_ssize_t yb = zb + clampi(o0[1] - ry + y, j->ny) * j->nx;
             int32_t *restrict row = s->c + z * PP + y * P0;
             const Py_ssize_t x0 = o0[0] - rx, xa = x0 < 0 ? -x0 : 0;
+#ifdef __GNUC__
+            {   /* rows lie a y stride apart, planes further: fetch four rows ahead */
+                Py_ssize_t zf = z, yf = y + 4;
+                if (yf >= P1) { yf -= P1; zf++; }
+                if (zf < P2) {
+                    const Py_ssize_t i = (o0[2] + zf) * plane + clampi(o0[1] - ry + yf, j->ny) * j->nx + x0 + xa;
+                    __builtin_prefetch(j->codes + i * j->item);
+                    __builtin_prefetch(j->codes + (i + P0 - xa) * j->item - 1);
+                }
+            }
+#endif
             const Py_ssize_t xb = o0[0] + n[0] + rx <= j->nx ? P0 : j->nx - x0;  /* in range: [xa, xb) */
             if (j->item == 2) {
                 const uint16_t *src = (const uint16_t *)j->codes + yb;
