@@ -32,6 +32,7 @@ typedef struct {
     Py_ssize_t r[3];
     Py_ssize_t z0, z1;      /* output slices (padded slices z0 .. z1 + 2 rz - 1) */
     Py_ssize_t block;       /* output block edge */
+    int order;              /* pass order: 0 the cheaper, 1 x y z, 2 z y x */
     int32_t kmax;
 } Job;
 
@@ -74,11 +75,194 @@ static int cmp_label(const void *a, const void *b) {
 
 /* Scratch of one block: padded codes, the label list, the passes and the running best. */
 typedef struct {
-    int32_t *c, *slot, *wx, *best_code, *nn;
+    int32_t *c, *slot, *wx, *best_code, *nn, *row_ids, *slice_ids, *zmark;
     double *a, *b, *best, *nn_score, *zacc;
-    Py_ssize_t *span_a, *span_b;  /* per (z, y) row: [lo, hi) of its nonzero part */
+    Py_ssize_t *span_a, *span_b, *span_c;  /* per (z, y) row: [lo, hi) of its nonzero part */
     Label *labels;
 } Scratch;
+
+/* One label of a block, passes x, y, z (the first on the codes, in int32), then the best. */
+static void label_xyz(const Job *j, Scratch *s, const Label *L, const Py_ssize_t a0[3],
+                      const Py_ssize_t a1[3], const Py_ssize_t P[3], const Py_ssize_t N[3]) {
+    const Py_ssize_t rx = j->r[0], ry = j->r[1], rz = j->r[2];
+    const Py_ssize_t P0 = P[0], P1 = P[1], PP = P[0] * P[1], N0 = N[0], NN = N[0] * N[1];
+    const Py_ssize_t wxn = 2 * rx + 1;
+    const int32_t code = L->code;
+    const Py_ssize_t W = a1[0] - a0[0];
+    /* Every row keeps the span [lo, hi) (relative to a0x) outside which it is zero: rows
+     * and columns where the label is out of reach cost nothing. */
+    /* x pass (int32, exact): a[z][y][x - a0x] over z, y in the label's box */
+    for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
+        for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
+            const int32_t *crow = s->c + z * PP + y * P0;
+            Py_ssize_t f = L->lo[0], e = L->hi[0];
+            while (f < e && crow[f] != code) f++;
+            while (e > f && crow[e - 1] != code) e--;
+            Py_ssize_t *sp = s->span_a + 2 * (z * P1 + y);
+            if (f >= e) { sp[0] = sp[1] = 0; continue; }
+            Py_ssize_t x0 = f - rx > a0[0] ? f - rx : a0[0];
+            Py_ssize_t x1 = e + rx < a1[0] ? e + rx : a1[0];
+            if (x0 >= x1) { sp[0] = sp[1] = 0; continue; }
+            const Py_ssize_t n_ = x1 - x0;
+            sp[0] = x0 - a0[0]; sp[1] = x1 - a0[0];
+            const int32_t *row = crow + x0 - rx;
+            int32_t *restrict acc = s->wx;
+            for (Py_ssize_t x = 0; x < n_; x++) acc[x] = 0;
+            for (Py_ssize_t i = 0; i < wxn; i++) {
+                const int32_t w = (int32_t)j->w[0][i];
+                const int32_t *restrict ri = row + i;
+                for (Py_ssize_t x = 0; x < n_; x++) acc[x] += ri[x] == code ? w : 0;
+            }
+            double *restrict dst = s->a + (z * P1 + y) * W + sp[0];
+            for (Py_ssize_t x = 0; x < n_; x++) dst[x] = (double)acc[x];
+        }
+    /* y pass: b[z][y][.] for z in the box, y in the output region */
+    for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
+        for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+            Py_ssize_t t0 = y - ry > L->lo[1] ? y - ry : L->lo[1];
+            Py_ssize_t t1 = y + ry + 1 < L->hi[1] ? y + ry + 1 : L->hi[1];
+            Py_ssize_t u0 = W, u1 = 0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
+                if (sp[0] >= sp[1]) continue;
+                if (sp[0] < u0) u0 = sp[0];
+                if (sp[1] > u1) u1 = sp[1];
+            }
+            Py_ssize_t *su = s->span_b + 2 * (z * P1 + y);
+            if (u0 >= u1) { su[0] = su[1] = 0; continue; }
+            su[0] = u0; su[1] = u1;
+            double *restrict dst = s->b + (z * P1 + y) * W;
+            for (Py_ssize_t x = u0; x < u1; x++) dst[x] = 0.0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
+                if (sp[0] >= sp[1]) continue;
+                axpy(dst + sp[0], s->a + (z * P1 + t) * W + sp[0], (double)j->w[1][t - y + ry],
+                     sp[1] - sp[0]);
+            }
+        }
+    /* z pass and the running best (an all-zero score never decides: the centre code's
+     * score is at least as high, and it wins ties) */
+    for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
+        Py_ssize_t t0 = z - rz > L->lo[2] ? z - rz : L->lo[2];
+        Py_ssize_t t1 = z + rz + 1 < L->hi[2] ? z + rz + 1 : L->hi[2];
+        for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+            Py_ssize_t u0 = W, u1 = 0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
+                if (sp[0] >= sp[1]) continue;
+                if (sp[0] < u0) u0 = sp[0];
+                if (sp[1] > u1) u1 = sp[1];
+            }
+            if (u0 >= u1) continue;
+            double *restrict acc = s->zacc;
+            for (Py_ssize_t x = u0; x < u1; x++) acc[x] = 0.0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
+                if (sp[0] >= sp[1]) continue;
+                axpy(acc + sp[0], s->b + (t * P1 + y) * W + sp[0], (double)j->w[2][t - z + rz],
+                     sp[1] - sp[0]);
+            }
+            const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (a0[0] - rx) + u0;
+            update_best(acc + u0, s->best + ob, s->best_code + ob, s->nn_score + ob, s->nn + ob, code,
+                        u1 - u0);
+        }
+    }
+}
+
+/* One label of a block, passes z (on the codes, in int32), y, x, then the best.  Spans are in
+ * padded x coordinates: occ (where the label is in a row of the box), then each pass's rows. */
+static void label_zyx(const Job *j, Scratch *s, const Label *L, const Py_ssize_t a0[3],
+                      const Py_ssize_t a1[3], const Py_ssize_t P[3], const Py_ssize_t N[3]) {
+    const Py_ssize_t rx = j->r[0], ry = j->r[1], rz = j->r[2];
+    const Py_ssize_t P0 = P[0], P1 = P[1], PP = P[0] * P[1], N0 = N[0], NN = N[0] * N[1];
+    const int32_t code = L->code;
+    Py_ssize_t *occ = s->span_c, *s1 = s->span_a, *s2 = s->span_b;
+    for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
+        for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
+            const int32_t *crow = s->c + z * PP + y * P0;
+            Py_ssize_t f = L->lo[0], e = L->hi[0];
+            while (f < e && crow[f] != code) f++;
+            while (e > f && crow[e - 1] != code) e--;
+            Py_ssize_t *o = occ + 2 * (z * P1 + y);
+            o[0] = f; o[1] = e;
+        }
+    /* z pass: A[z][y][x] for z in the output region, y in the box */
+    for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
+        const Py_ssize_t t0 = z - rz > L->lo[2] ? z - rz : L->lo[2];
+        const Py_ssize_t t1 = z + rz + 1 < L->hi[2] ? z + rz + 1 : L->hi[2];
+        for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
+            Py_ssize_t u0 = P0, u1 = 0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *o = occ + 2 * (t * P1 + y);
+                if (o[0] >= o[1]) continue;
+                if (o[0] < u0) u0 = o[0];
+                if (o[1] > u1) u1 = o[1];
+            }
+            Py_ssize_t *sp = s1 + 2 * (z * P1 + y);
+            if (u0 >= u1) { sp[0] = sp[1] = 0; continue; }
+            sp[0] = u0; sp[1] = u1;
+            const Py_ssize_t n_ = u1 - u0;
+            int32_t *restrict acc = s->wx;
+            for (Py_ssize_t x = 0; x < n_; x++) acc[x] = 0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *o = occ + 2 * (t * P1 + y);
+                if (o[0] >= o[1]) continue;
+                const int32_t w = (int32_t)j->w[2][t - z + rz];
+                const int32_t *restrict ri = s->c + t * PP + y * P0 + u0;
+                for (Py_ssize_t x = 0; x < n_; x++) acc[x] += ri[x] == code ? w : 0;
+            }
+            double *restrict dst = s->a + (z * P1 + y) * P0 + u0;
+            for (Py_ssize_t x = 0; x < n_; x++) dst[x] = (double)acc[x];
+        }
+    }
+    /* y pass: B[z][y][x] for z, y in the output region */
+    for (Py_ssize_t z = a0[2]; z < a1[2]; z++)
+        for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+            const Py_ssize_t t0 = y - ry > L->lo[1] ? y - ry : L->lo[1];
+            const Py_ssize_t t1 = y + ry + 1 < L->hi[1] ? y + ry + 1 : L->hi[1];
+            Py_ssize_t u0 = P0, u1 = 0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s1 + 2 * (z * P1 + t);
+                if (sp[0] >= sp[1]) continue;
+                if (sp[0] < u0) u0 = sp[0];
+                if (sp[1] > u1) u1 = sp[1];
+            }
+            Py_ssize_t *su = s2 + 2 * (z * P1 + y);
+            if (u0 >= u1) { su[0] = su[1] = 0; continue; }
+            su[0] = u0; su[1] = u1;
+            double *restrict dst = s->b + (z * P1 + y) * P0;
+            for (Py_ssize_t x = u0; x < u1; x++) dst[x] = 0.0;
+            for (Py_ssize_t t = t0; t < t1; t++) {
+                const Py_ssize_t *sp = s1 + 2 * (z * P1 + t);
+                if (sp[0] >= sp[1]) continue;
+                axpy(dst + sp[0], s->a + (z * P1 + t) * P0 + sp[0], (double)j->w[1][t - y + ry],
+                     sp[1] - sp[0]);
+            }
+        }
+    /* x pass and the running best (all-zero parts skipped, as in label_xyz) */
+    for (Py_ssize_t z = a0[2]; z < a1[2]; z++)
+        for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
+            const Py_ssize_t *su = s2 + 2 * (z * P1 + y);
+            const Py_ssize_t u0 = su[0], u1 = su[1];
+            if (u0 >= u1) continue;
+            const Py_ssize_t x0 = u0 - rx > a0[0] ? u0 - rx : a0[0];
+            const Py_ssize_t x1 = u1 + rx < a1[0] ? u1 + rx : a1[0];
+            if (x0 >= x1) continue;
+            double *restrict acc = s->zacc;
+            for (Py_ssize_t x = 0; x < x1 - x0; x++) acc[x] = 0.0;
+            const double *src = s->b + (z * P1 + y) * P0;
+            for (Py_ssize_t i = 0; i <= 2 * rx; i++) {
+                const Py_ssize_t d = i - rx;  /* acc[x] += w[i] * B[x + d], B zero outside [u0, u1) */
+                const Py_ssize_t xs = x0 > u0 - d ? x0 : u0 - d;
+                const Py_ssize_t xe = x1 < u1 - d ? x1 : u1 - d;
+                if (xs < xe) axpy(acc + (xs - x0), src + xs + d, (double)j->w[0][i], xe - xs);
+            }
+            const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (x0 - rx);
+            update_best(acc, s->best + ob, s->best_code + ob, s->nn_score + ob, s->nn + ob, L->code,
+                        x1 - x0);
+        }
+    (void)code;
+}
 
 /* One block: output voxels [o0, o0 + n) (per axis, global; z relative to the padded array's
  * output numbering).  The padded block is n + 2 r per axis: x and y clamped, z from the halo. */
@@ -130,11 +314,27 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             }
         return;
     }
-    /* the labels of the block and their boxes, run by run along x */
-    Py_ssize_t K = 0;
-    for (Py_ssize_t z = 0; z < P2; z++)
+    /* the labels of the block and their boxes, run by run along x; a row equal to the one
+     * before it, or a slice equal to the one before it (nearest upsampling), only extends
+     * the boxes of the labels seen there */
+    Py_ssize_t K = 0, n_row = 0, n_slice = 0;
+    int32_t *row_ids = s->row_ids, *slice_ids = s->slice_ids, *zmark = s->zmark;
+    for (Py_ssize_t z = 0; z < P2; z++) {
+        if (z > 0 && memcmp(s->c + z * PP, s->c + (z - 1) * PP, sizeof(int32_t) * (size_t)PP) == 0) {
+            for (Py_ssize_t i = 0; i < n_slice; i++) s->labels[slice_ids[i]].hi[2] = z;
+            continue;
+        }
+        n_slice = 0;
         for (Py_ssize_t y = 0; y < P1; y++) {
             const int32_t *row = s->c + z * PP + y * P0;
+            if (y > 0 && memcmp(row, row - P0, sizeof(int32_t) * (size_t)P0) == 0) {
+                for (Py_ssize_t i = 0; i < n_row; i++) {
+                    Label *L = &s->labels[row_ids[i]];
+                    if (y > L->hi[1]) L->hi[1] = y;
+                }
+                continue;
+            }
+            n_row = 0;
             Py_ssize_t x = 0;
             while (x < P0) {
                 const int32_t v = row[x];
@@ -148,6 +348,8 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
                     L->code = v;
                     L->lo[0] = x; L->hi[0] = e - 1;
                     L->lo[1] = L->hi[1] = y; L->lo[2] = L->hi[2] = z;
+                    zmark[k] = (int32_t)z;
+                    slice_ids[n_slice++] = (int32_t)k;
                 } else {
                     L = &s->labels[k];
                     if (x < L->lo[0]) L->lo[0] = x;
@@ -155,10 +357,13 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
                     if (y < L->lo[1]) L->lo[1] = y;
                     if (y > L->hi[1]) L->hi[1] = y;
                     L->hi[2] = z;  /* z only grows */
+                    if (zmark[k] != z) { zmark[k] = (int32_t)z; slice_ids[n_slice++] = (int32_t)k; }
                 }
+                row_ids[n_row++] = (int32_t)k;
                 x = e;
             }
         }
+    }
     for (Py_ssize_t k = 0; k < K; k++) {
         s->slot[s->labels[k].code] = -1;
         for (int a = 0; a < 3; a++) s->labels[k].hi[a] += 1;  /* half-open */
@@ -171,11 +376,14 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             for (Py_ssize_t x = 0; x < N0; x++) nn[x] = row[x];
         }
     for (Py_ssize_t i = 0; i < N0 * N1 * N2; i++) { s->best[i] = -1.0; s->nn_score[i] = 0.0; s->best_code[i] = 0; }
-    const Py_ssize_t P[3] = {P0, P1, P2}, R[3] = {rx, ry, rz};
-    const Py_ssize_t wxn = 2 * rx + 1, wyn = 2 * ry + 1, wzn = 2 * rz + 1;
+    const Py_ssize_t P[3] = {P0, P1, P2}, R[3] = {rx, ry, rz}, N[3] = {N0, N1, N2};
+    /* Pass order: x first suits thick blocks, z first thin ones (a slab of a few slices
+     * with its z halo); the sums are exact either way. */
+    const double cost_xyz = (double)P2 * P1 * N0 + (double)P2 * N1 * N0;
+    const double cost_zyx = (double)N2 * P1 * P0 + (double)N2 * N1 * P0;
+    const int zyx_cheaper = cost_zyx < 2 * cost_xyz;  /* measured: z y x is the faster at equal cost */
     for (Py_ssize_t k = 0; k < K; k++) {
         const Label *L = &s->labels[k];
-        const int32_t code = L->code;
         Py_ssize_t a0[3], a1[3];  /* output region (padded coordinates) */
         int empty = 0;
         for (int a = 0; a < 3; a++) {
@@ -184,87 +392,8 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             if (a0[a] >= a1[a]) empty = 1;
         }
         if (empty) continue;
-        const Py_ssize_t W = a1[0] - a0[0];
-        /* Every row keeps the span [lo, hi) (relative to a0x) outside which it is zero: rows
-         * and columns where the label is out of reach cost nothing. */
-        /* x pass (int32, exact): a[z][y][x - a0x] over z, y in the label's box */
-        for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
-            for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
-                const int32_t *crow = s->c + z * PP + y * P0;
-                Py_ssize_t f = L->lo[0], e = L->hi[0];
-                while (f < e && crow[f] != code) f++;
-                while (e > f && crow[e - 1] != code) e--;
-                Py_ssize_t *sp = s->span_a + 2 * (z * P1 + y);
-                if (f >= e) { sp[0] = sp[1] = 0; continue; }
-                Py_ssize_t x0 = f - rx > a0[0] ? f - rx : a0[0];
-                Py_ssize_t x1 = e + rx < a1[0] ? e + rx : a1[0];
-                if (x0 >= x1) { sp[0] = sp[1] = 0; continue; }
-                const Py_ssize_t n_ = x1 - x0;
-                sp[0] = x0 - a0[0]; sp[1] = x1 - a0[0];
-                const int32_t *row = crow + x0 - rx;
-                int32_t *restrict acc = s->wx;
-                for (Py_ssize_t x = 0; x < n_; x++) acc[x] = 0;
-                for (Py_ssize_t i = 0; i < wxn; i++) {
-                    const int32_t w = (int32_t)j->w[0][i];
-                    const int32_t *restrict ri = row + i;
-                    for (Py_ssize_t x = 0; x < n_; x++) acc[x] += ri[x] == code ? w : 0;
-                }
-                double *restrict dst = s->a + (z * P1 + y) * W + sp[0];
-                for (Py_ssize_t x = 0; x < n_; x++) dst[x] = (double)acc[x];
-            }
-        /* y pass: b[z][y][.] for z in the box, y in the output region */
-        for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
-            for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
-                Py_ssize_t t0 = y - ry > L->lo[1] ? y - ry : L->lo[1];
-                Py_ssize_t t1 = y + ry + 1 < L->hi[1] ? y + ry + 1 : L->hi[1];
-                Py_ssize_t u0 = W, u1 = 0;
-                for (Py_ssize_t t = t0; t < t1; t++) {
-                    const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
-                    if (sp[0] >= sp[1]) continue;
-                    if (sp[0] < u0) u0 = sp[0];
-                    if (sp[1] > u1) u1 = sp[1];
-                }
-                Py_ssize_t *su = s->span_b + 2 * (z * P1 + y);
-                if (u0 >= u1) { su[0] = su[1] = 0; continue; }
-                su[0] = u0; su[1] = u1;
-                double *restrict dst = s->b + (z * P1 + y) * W;
-                for (Py_ssize_t x = u0; x < u1; x++) dst[x] = 0.0;
-                for (Py_ssize_t t = t0; t < t1; t++) {
-                    const Py_ssize_t *sp = s->span_a + 2 * (z * P1 + t);
-                    if (sp[0] >= sp[1]) continue;
-                    axpy(dst + sp[0], s->a + (z * P1 + t) * W + sp[0], (double)j->w[1][t - y + ry],
-                         sp[1] - sp[0]);
-                }
-            }
-        (void)wyn;
-        /* z pass and the running best (an all-zero score never decides: the centre code's
-         * score is at least as high, and it wins ties) */
-        for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
-            Py_ssize_t t0 = z - rz > L->lo[2] ? z - rz : L->lo[2];
-            Py_ssize_t t1 = z + rz + 1 < L->hi[2] ? z + rz + 1 : L->hi[2];
-            for (Py_ssize_t y = a0[1]; y < a1[1]; y++) {
-                Py_ssize_t u0 = W, u1 = 0;
-                for (Py_ssize_t t = t0; t < t1; t++) {
-                    const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
-                    if (sp[0] >= sp[1]) continue;
-                    if (sp[0] < u0) u0 = sp[0];
-                    if (sp[1] > u1) u1 = sp[1];
-                }
-                if (u0 >= u1) continue;
-                double *restrict acc = s->zacc;
-                for (Py_ssize_t x = u0; x < u1; x++) acc[x] = 0.0;
-                for (Py_ssize_t t = t0; t < t1; t++) {
-                    const Py_ssize_t *sp = s->span_b + 2 * (t * P1 + y);
-                    if (sp[0] >= sp[1]) continue;
-                    axpy(acc + sp[0], s->b + (t * P1 + y) * W + sp[0], (double)j->w[2][t - z + rz],
-                         sp[1] - sp[0]);
-                }
-                const Py_ssize_t ob = (z - rz) * NN + (y - ry) * N0 + (a0[0] - rx) + u0;
-                update_best(acc + u0, s->best + ob, s->best_code + ob, s->nn_score + ob, s->nn + ob, code,
-                            u1 - u0);
-            }
-        }
-        (void)wzn;
+        if (j->order == 2 || (j->order == 0 && zyx_cheaper)) label_zyx(j, s, L, a0, a1, P, N);
+        else label_xyz(j, s, L, a0, a1, P, N);
     }
     for (Py_ssize_t z = 0; z < N2; z++)
         for (Py_ssize_t y = 0; y < N1; y++) {
@@ -291,11 +420,16 @@ static int run_job(const Job *j) {
     s.best = malloc(sizeof(double) * bv);
     s.nn_score = malloc(sizeof(double) * bv);
     s.zacc = malloc(sizeof(double) * P0);
+    s.row_ids = malloc(sizeof(int32_t) * P0);
     s.span_a = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
     s.span_b = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
-    s.labels = malloc(sizeof(Label) * (pv < (size_t)j->kmax + 1 ? pv : (size_t)j->kmax + 1));
+    s.span_c = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
+    const size_t nlab = pv < (size_t)j->kmax + 1 ? pv : (size_t)j->kmax + 1;
+    s.labels = malloc(sizeof(Label) * nlab);
+    s.slice_ids = malloc(sizeof(int32_t) * nlab);
+    s.zmark = malloc(sizeof(int32_t) * nlab);
     int rc = -1;
-    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels && s.span_a && s.span_b) {
+    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels && s.span_a && s.span_b && s.span_c && s.row_ids && s.slice_ids && s.zmark) {
         for (Py_ssize_t k = 0; k <= j->kmax; k++) s.slot[k] = -1;
         for (Py_ssize_t z = j->z0; z < j->z1; z += B)
             for (Py_ssize_t y = 0; y < j->ny; y += B)
@@ -308,7 +442,8 @@ static int run_job(const Job *j) {
         rc = 0;
     }
     free(s.c); free(s.slot); free(s.wx); free(s.best_code); free(s.nn); free(s.a); free(s.b);
-    free(s.best); free(s.nn_score); free(s.zacc); free(s.labels); free(s.span_a); free(s.span_b);
+    free(s.best); free(s.nn_score); free(s.zacc); free(s.labels); free(s.span_a); free(s.span_b); free(s.span_c);
+    free(s.row_ids); free(s.slice_ids); free(s.zmark);
     return rc;
 }
 
@@ -359,7 +494,9 @@ static PyObject *smooth_codes(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *ocodes, *oout, *ow[3];
     Py_ssize_t z0, z1, block;
-    if (!PyArg_ParseTuple(args, "OOOOOnnn", &ocodes, &oout, &ow[0], &ow[1], &ow[2], &z0, &z1, &block))
+    int order = 0;
+    if (!PyArg_ParseTuple(args, "OOOOOnnn|i", &ocodes, &oout, &ow[0], &ow[1], &ow[2], &z0, &z1, &block,
+                          &order))
         return NULL;
     Py_buffer bc = {0}, bo = {0}, bw[3] = {{0}, {0}, {0}};
     int64_t *w[3] = {NULL, NULL, NULL};
@@ -394,8 +531,8 @@ static PyObject *smooth_codes(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "out: shape must be codes' with the z halo removed");
         goto fail;
     }
-    if (z0 < 0 || z1 > nz || z0 > z1 || block < 1 || block > 1024) {
-        PyErr_SetString(PyExc_ValueError, "z0, z1, block: out of range");
+    if (z0 < 0 || z1 > nz || z0 > z1 || block < 1 || block > 1024 || order < 0 || order > 2) {
+        PyErr_SetString(PyExc_ValueError, "z0, z1, block, order: out of range");
         goto fail;
     }
     if (j.nx == 0 || j.ny == 0 || z0 == z1) {
@@ -407,8 +544,11 @@ static PyObject *smooth_codes(PyObject *self, PyObject *args) {
     for (int k = 0; k < 3; k++) j.w[k] = w[k];
     j.z0 = z0; j.z1 = z1;
     j.block = block;
-    /* the largest code (the accumulator's size); codes must be >= 0 */
-    {
+    j.order = order;
+    /* the largest code (the label table's size); int32 codes must be >= 0 */
+    if (j.item == 2) {
+        j.kmax = 65535;
+    } else {
         const Py_ssize_t lo = z0 * j.nx * j.ny, hi = (z1 + 2 * j.r[2]) * j.nx * j.ny;
         int32_t kmax = 0;
         int bad = 0;
@@ -601,10 +741,11 @@ done:
 static PyMethodDef methods[] = {
     {"abi", abi, METH_NOARGS, "Version of this module's calling conventions."},
     {"smooth_codes", smooth_codes, METH_VARARGS,
-     "smooth_codes(codes, out, wx, wy, wz, z0, z1, block): per-label Gaussian argmax of dense codes.\n\n"
+     "smooth_codes(codes, out, wx, wy, wz, z0, z1, block, order=0): per-label Gaussian argmax of dense codes.\n\n"
      "codes: (nx, ny, nz + 2 rz) F-ordered uint16/int32 codes (>= 0, ordered like their ids);\n"
      "out: (nx, ny, nz) same dtype, output slices z0 .. z1 - 1 are written; w*: odd-length\n"
-     "integer-valued float64 taps (rz = (len(wz) - 1) // 2); block: output block edge.\n"
+     "integer-valued float64 taps (rz = (len(wz) - 1) // 2); block: output block edge;\n"
+     "order: the pass order (0 the cheaper for the block, 1 x y z, 2 z y x: same result).\n"
      "x and y edges are replicated; ties go to the centre code, else to the smallest code."},
     {"dense_codes", dense_codes, METH_VARARGS,
      "dense_codes(ids) -> (values, codes, itemsize): the sorted distinct ids (bytes, the ids'\n"
