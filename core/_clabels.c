@@ -76,10 +76,23 @@ static int cmp_label(const void *a, const void *b) {
 /* Scratch of one block: padded codes, the label list, the passes and the running best. */
 typedef struct {
     int32_t *c, *slot, *wx, *best_code, *nn, *row_ids, *slice_ids, *zmark;
+    int32_t *runs, *run_start, *run_count;  /* runs of each row: (code, x0, x1) */
     double *a, *b, *best, *nn_score, *zacc;
     Py_ssize_t *span_a, *span_b, *span_c;  /* per (z, y) row: [lo, hi) of its nonzero part */
     Label *labels;
 } Scratch;
+
+/* Where `code` lies in row r of the block: [*f, *e) (empty when *f >= *e). */
+static inline void row_occ(const Scratch *s, Py_ssize_t r, int32_t code, Py_ssize_t *f, Py_ssize_t *e) {
+    const int32_t *run = s->runs + 3 * (Py_ssize_t)s->run_start[r];
+    Py_ssize_t a = PY_SSIZE_T_MAX, b = 0;
+    for (int32_t i = 0; i < s->run_count[r]; i++, run += 3)
+        if (run[0] == code) {
+            if (run[1] < a) a = run[1];
+            b = run[2];
+        }
+    *f = a; *e = b;
+}
 
 /* One label of a block, passes x, y, z (the first on the codes, in int32), then the best. */
 static void label_xyz(const Job *j, Scratch *s, const Label *L, const Py_ssize_t a0[3],
@@ -95,9 +108,8 @@ static void label_xyz(const Job *j, Scratch *s, const Label *L, const Py_ssize_t
     for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
         for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
             const int32_t *crow = s->c + z * PP + y * P0;
-            Py_ssize_t f = L->lo[0], e = L->hi[0];
-            while (f < e && crow[f] != code) f++;
-            while (e > f && crow[e - 1] != code) e--;
+            Py_ssize_t f, e;
+            row_occ(s, z * P1 + y, code, &f, &e);
             Py_ssize_t *sp = s->span_a + 2 * (z * P1 + y);
             if (f >= e) { sp[0] = sp[1] = 0; continue; }
             Py_ssize_t x0 = f - rx > a0[0] ? f - rx : a0[0];
@@ -179,12 +191,8 @@ static void label_zyx(const Job *j, Scratch *s, const Label *L, const Py_ssize_t
     Py_ssize_t *occ = s->span_c, *s1 = s->span_a, *s2 = s->span_b;
     for (Py_ssize_t z = L->lo[2]; z < L->hi[2]; z++)
         for (Py_ssize_t y = L->lo[1]; y < L->hi[1]; y++) {
-            const int32_t *crow = s->c + z * PP + y * P0;
-            Py_ssize_t f = L->lo[0], e = L->hi[0];
-            while (f < e && crow[f] != code) f++;
-            while (e > f && crow[e - 1] != code) e--;
             Py_ssize_t *o = occ + 2 * (z * P1 + y);
-            o[0] = f; o[1] = e;
+            row_occ(s, z * P1 + y, code, &o[0], &o[1]);
         }
     /* z pass: A[z][y][x] for z in the output region, y in the box */
     for (Py_ssize_t z = a0[2]; z < a1[2]; z++) {
@@ -299,11 +307,14 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
             }
             for (Py_ssize_t x = 0; x < xa; x++) row[x] = row[xa];
             for (Py_ssize_t x = xb; x < P0; x++) row[x] = row[xb - 1];
-            for (Py_ssize_t x = 0; x < P0; x++) {
-                lo = row[x] < lo ? row[x] : lo;
-                hi = row[x] > hi ? row[x] : hi;
-            }
         }
+    }
+    {   /* one label in the whole block? */
+        const int32_t first = s->c[0];
+        int32_t diff = 0;
+        for (Py_ssize_t i = 0; i < PP * P2; i++) diff |= s->c[i] ^ first;
+        lo = first;
+        hi = diff ? first + 1 : first;
     }
     const Py_ssize_t N0 = n[0], N1 = n[1], N2 = n[2], NN = N0 * N1;
     if (lo == hi) {
@@ -317,24 +328,32 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
     /* the labels of the block and their boxes, run by run along x; a row equal to the one
      * before it, or a slice equal to the one before it (nearest upsampling), only extends
      * the boxes of the labels seen there */
-    Py_ssize_t K = 0, n_row = 0, n_slice = 0;
+    Py_ssize_t K = 0, n_row = 0, n_slice = 0, n_runs = 0;
     int32_t *row_ids = s->row_ids, *slice_ids = s->slice_ids, *zmark = s->zmark;
     for (Py_ssize_t z = 0; z < P2; z++) {
         if (z > 0 && memcmp(s->c + z * PP, s->c + (z - 1) * PP, sizeof(int32_t) * (size_t)PP) == 0) {
             for (Py_ssize_t i = 0; i < n_slice; i++) s->labels[slice_ids[i]].hi[2] = z;
+            for (Py_ssize_t y = 0; y < P1; y++) {
+                s->run_start[z * P1 + y] = s->run_start[(z - 1) * P1 + y];
+                s->run_count[z * P1 + y] = s->run_count[(z - 1) * P1 + y];
+            }
             continue;
         }
         n_slice = 0;
         for (Py_ssize_t y = 0; y < P1; y++) {
             const int32_t *row = s->c + z * PP + y * P0;
+            const Py_ssize_t r = z * P1 + y;
             if (y > 0 && memcmp(row, row - P0, sizeof(int32_t) * (size_t)P0) == 0) {
                 for (Py_ssize_t i = 0; i < n_row; i++) {
                     Label *L = &s->labels[row_ids[i]];
                     if (y > L->hi[1]) L->hi[1] = y;
                 }
+                s->run_start[r] = s->run_start[r - 1];
+                s->run_count[r] = s->run_count[r - 1];
                 continue;
             }
             n_row = 0;
+            s->run_start[r] = (int32_t)n_runs;
             Py_ssize_t x = 0;
             while (x < P0) {
                 const int32_t v = row[x];
@@ -360,8 +379,13 @@ static void run_block(const Job *j, Scratch *s, const Py_ssize_t o0[3], const Py
                     if (zmark[k] != z) { zmark[k] = (int32_t)z; slice_ids[n_slice++] = (int32_t)k; }
                 }
                 row_ids[n_row++] = (int32_t)k;
+                s->runs[3 * n_runs] = v;
+                s->runs[3 * n_runs + 1] = (int32_t)x;
+                s->runs[3 * n_runs + 2] = (int32_t)e;
+                n_runs++;
                 x = e;
             }
+            s->run_count[r] = (int32_t)n_row;
         }
     }
     for (Py_ssize_t k = 0; k < K; k++) {
@@ -421,6 +445,9 @@ static int run_job(const Job *j) {
     s.nn_score = malloc(sizeof(double) * bv);
     s.zacc = malloc(sizeof(double) * P0);
     s.row_ids = malloc(sizeof(int32_t) * P0);
+    s.runs = malloc(sizeof(int32_t) * 3 * pv);
+    s.run_start = malloc(sizeof(int32_t) * P1 * P2);
+    s.run_count = malloc(sizeof(int32_t) * P1 * P2);
     s.span_a = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
     s.span_b = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
     s.span_c = malloc(sizeof(Py_ssize_t) * 2 * P1 * P2);
@@ -429,7 +456,7 @@ static int run_job(const Job *j) {
     s.slice_ids = malloc(sizeof(int32_t) * nlab);
     s.zmark = malloc(sizeof(int32_t) * nlab);
     int rc = -1;
-    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels && s.span_a && s.span_b && s.span_c && s.row_ids && s.slice_ids && s.zmark) {
+    if (s.c && s.slot && s.wx && s.best_code && s.nn && s.a && s.b && s.best && s.nn_score && s.zacc && s.labels && s.span_a && s.span_b && s.span_c && s.row_ids && s.slice_ids && s.zmark && s.runs && s.run_start && s.run_count) {
         for (Py_ssize_t k = 0; k <= j->kmax; k++) s.slot[k] = -1;
         for (Py_ssize_t z = j->z0; z < j->z1; z += B)
             for (Py_ssize_t y = 0; y < j->ny; y += B)
@@ -443,7 +470,7 @@ static int run_job(const Job *j) {
     }
     free(s.c); free(s.slot); free(s.wx); free(s.best_code); free(s.nn); free(s.a); free(s.b);
     free(s.best); free(s.nn_score); free(s.zacc); free(s.labels); free(s.span_a); free(s.span_b); free(s.span_c);
-    free(s.row_ids); free(s.slice_ids); free(s.zmark);
+    free(s.row_ids); free(s.slice_ids); free(s.zmark); free(s.runs); free(s.run_start); free(s.run_count);
     return rc;
 }
 
