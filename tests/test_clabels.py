@@ -33,21 +33,22 @@ def _both(padded: np.ndarray, weights: list[np.ndarray], rz: int, block: int,
 def _label_map(rng: np.random.Generator, shape: tuple[int, int, int], n_labels: int,
                ids: np.ndarray, blobs: bool) -> np.ndarray:
     if blobs:  # Voronoi cells: regions and boundaries as in an atlas
+        from scipy.spatial import cKDTree
+
         seeds = rng.uniform(0, 1, size=(n_labels, 3)) * np.asarray(shape)
         g = np.stack(np.meshgrid(*[np.arange(n) + 0.5 for n in shape], indexing="ij"), -1)
-        d = ((g[..., None, :] - seeds) ** 2).sum(-1)
-        lab = d.argmin(-1)
+        lab = cKDTree(seeds).query(g.reshape(-1, 3))[1].reshape(shape)
     else:  # salt and pepper: many labels and many ties
         lab = rng.integers(0, n_labels, size=shape)
     return ids[lab]
 
 
 @needs_c
-@settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), nx=st.integers(1, 40), ny=st.integers(1, 30),
-       nz=st.integers(1, 24), n_labels=st.integers(1, 300), blobs=st.booleans(),
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), nx=st.integers(1, 36), ny=st.integers(1, 20),
+       nz=st.integers(1, 12), n_labels=st.integers(1, 300), blobs=st.booleans(),
        dtype=st.sampled_from(["uint8", "int16", "uint16", "int32", "uint32", "int64"]),
-       sigma=st.tuples(st.floats(0, 3), st.floats(0, 3), st.floats(0, 3)),
+       sigma=st.tuples(st.floats(0, 2.5), st.floats(0, 2.5), st.floats(0, 2.5)),
        block=st.integers(1, 40))
 def test_gaussian_native_equals_numpy_on_random_maps(seed, nx, ny, nz, n_labels, blobs, dtype,
                                                      sigma, block) -> None:
