@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ALLEN = DATA / "allen_ccf2017_annotation_25um.nii.gz"
+ALLEN = Path(os.environ.get("NIRESAMPLE_ALLEN", DATA / "allen_ccf2017_annotation_25um.nii.gz"))
 WORK = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "niresample_bench_labels"
 
 

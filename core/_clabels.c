@@ -659,10 +659,13 @@ static int hash_put(Hash *h, Py_ssize_t empty, uint64_t key) {
     return 0;
 }
 
-static int signed_key;
-static int cmp_key(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    if (signed_key) { int64_t p = (int64_t)x, q = (int64_t)y; return (p > q) - (p < q); }
+static int cmp_u64(const void *a, const void *b) {
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
@@ -720,8 +723,7 @@ static PyObject *dense_codes(PyObject *self, PyObject *args) {
     if (!err) {
         size_t m = 0;
         for (size_t i = 0; i <= h.mask; i++) if (h.vals[i] >= 0) sorted[m++] = h.keys[i];
-        signed_key = sgn;
-        qsort(sorted, h.n, sizeof(uint64_t), cmp_key);
+        qsort(sorted, h.n, sizeof(uint64_t), sgn ? cmp_i64 : cmp_u64);
         for (size_t r = 0; r < h.n; r++) h.vals[find(&h, sorted[r])] = (int32_t)r;  /* present */
     }
     Py_END_ALLOW_THREADS

@@ -194,7 +194,7 @@ def _smooth_native(clabels: Any, padded: np.ndarray, weights: Sequence[np.ndarra
     nz = nzp - 2 * z_halo
     out = np.empty((nx, ny, nz), dtype=dense.dtype, order="F")
     ws = [np.ascontiguousarray(w, dtype=np.float64) for w in weights]
-    block = max(1, min(block, 1024))
+    block = max(1, min(block, 128))  # the result does not depend on it; the scratch does
     for z0 in range(0, nz, block):
         check_cancel()
         clabels.smooth_codes(dense, out, ws[0], ws[1], ws[2], z0, min(nz, z0 + block), block)

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ALLEN_SKIP, REPO, allen_path
 from niresample_cli.core import _labels_numpy as L
 from niresample_cli.core._label_slabs import gaussian_weights
 from niresample_cli.core._native import load
+
+from conftest import ALLEN_SKIP, REPO, allen_path
 
 clabels = load("_clabels")
 needs_c = pytest.mark.skipif(clabels is None, reason="core/_clabels.c was not built (no C compiler)")
