@@ -669,15 +669,6 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static inline uint64_t load_key(const char *buf, Py_ssize_t i, int size, int sgn) {
-    switch (size) {
-    case 1: return sgn ? (uint64_t)(int64_t)((const int8_t *)buf)[i] : ((const uint8_t *)buf)[i];
-    case 2: return sgn ? (uint64_t)(int64_t)((const int16_t *)buf)[i] : ((const uint16_t *)buf)[i];
-    case 4: return sgn ? (uint64_t)(int64_t)((const int32_t *)buf)[i] : ((const uint32_t *)buf)[i];
-    default: return ((const uint64_t *)buf)[i];
-    }
-}
-
 static PyObject *dense_codes(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *oids;
@@ -707,15 +698,25 @@ static PyObject *dense_codes(PyObject *self, PyObject *args) {
     PyObject *values = NULL, *codes = NULL, *ret = NULL;
     Py_BEGIN_ALLOW_THREADS
     if (hash_init(&h, 1024) < 0) err = 1;
-    uint64_t last = 0;
-    int have_last = 0;
-    for (Py_ssize_t i = 0; i < n && !err; i++) {
-        const uint64_t k = load_key(b.buf, i, size, sgn);
-        if (have_last && k == last) continue;
-        last = k; have_last = 1;
-        const Py_ssize_t e = find(&h, k);
-        if (e < 0 && hash_put(&h, -1 - e, k) < 0) err = 1;
+    /* run by run: one hash look-up per run of equal ids */
+#define DISTINCT(T) { \
+        const T *p = (const T *)b.buf; \
+        for (Py_ssize_t i = 0; i < n && !err;) { \
+            const T v = p[i]; \
+            Py_ssize_t e = i + 1; \
+            while (e < n && p[e] == v) e++; \
+            const uint64_t k = (uint64_t)(int64_t)v; \
+            const Py_ssize_t f = find(&h, k); \
+            if (f < 0 && hash_put(&h, -1 - f, k) < 0) err = 1; \
+            i = e; \
+        } }
+    if (!err) {
+        if (size == 1) { if (sgn) DISTINCT(int8_t) else DISTINCT(uint8_t) }
+        else if (size == 2) { if (sgn) DISTINCT(int16_t) else DISTINCT(uint16_t) }
+        else if (size == 4) { if (sgn) DISTINCT(int32_t) else DISTINCT(uint32_t) }
+        else DISTINCT(uint64_t)
     }
+#undef DISTINCT
     if (!err) {
         sorted = malloc(sizeof(uint64_t) * (h.n + 1));
         if (!sorted) err = 1;
@@ -744,18 +745,27 @@ static PyObject *dense_codes(PyObject *self, PyObject *args) {
             default: ((uint64_t *)vb)[r] = v;
             }
         }
-        uint64_t last = 0;
-        int32_t code = 0;
-        int have_last = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            const uint64_t k = load_key(b.buf, i, size, sgn);
-            if (!have_last || k != last) {
-                last = k; have_last = 1;
-                code = h.vals[find(&h, k)] + 1;
-            }
-            if (csize == 2) ((uint16_t *)cb)[i] = (uint16_t)code;
-            else ((int32_t *)cb)[i] = code;
-        }
+#define ENCODE(T) { \
+        const T *p = (const T *)b.buf; \
+        for (Py_ssize_t i = 0; i < n;) { \
+            const T v = p[i]; \
+            Py_ssize_t e = i + 1; \
+            while (e < n && p[e] == v) e++; \
+            const int32_t code = h.vals[find(&h, (uint64_t)(int64_t)v)] + 1; \
+            if (csize == 2) { \
+                uint16_t *o = (uint16_t *)cb; \
+                for (Py_ssize_t x = i; x < e; x++) o[x] = (uint16_t)code; \
+            } else { \
+                int32_t *o = (int32_t *)cb; \
+                for (Py_ssize_t x = i; x < e; x++) o[x] = code; \
+            } \
+            i = e; \
+        } }
+        if (size == 1) { if (sgn) ENCODE(int8_t) else ENCODE(uint8_t) }
+        else if (size == 2) { if (sgn) ENCODE(int16_t) else ENCODE(uint16_t) }
+        else if (size == 4) { if (sgn) ENCODE(int32_t) else ENCODE(uint32_t) }
+        else ENCODE(uint64_t)
+#undef ENCODE
         Py_END_ALLOW_THREADS
     }
     ret = Py_BuildValue("(OOi)", values, codes, csize);
