@@ -3,13 +3,18 @@
  *
  * smooth_codes: the per-label Gaussian argmax of core/_labels_numpy.py::smooth_labels_blocks
  * on dense label codes, with the identical result.  Every label's score is the separable
- * correlation of its indicator with integer taps, so it is an exact integer (int64 here,
- * float64 there: both exact below 2**53); the winner is the highest score, a tie goes to the
- * centre voxel's code when its score is the best, else to the smallest code.
+ * correlation of its indicator with integer taps, so it is an exact integer (the first pass
+ * in int32, the others in float64, as the numpy code: exact below 2**53); the winner is the
+ * highest score, a tie goes to the centre voxel's code when its score is the best, else to
+ * the smallest code.
  *
  * Block by block (as the numpy code): a block whose reach holds one label is that label; in
- * the others each label present runs three passes over its own box only (x in int32, y and z
- * in float64), fused with the running best, with no per-label allocation.
+ * the others each label present runs three passes over its own box only, skipping rows and
+ * columns out of its reach, fused with the running best, with no per-label allocation.  The
+ * pass order is x y z or z y x, whichever is cheaper for the block (z first for a thin slab
+ * next to its z halo).
+ *
+ * dense_codes: ids -> codes 1 .. K in the ids' order (one hash pass, then a sort of the K ids).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
