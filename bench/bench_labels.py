@@ -20,8 +20,14 @@ Cases
   full, for its agreement figure.
 * ``allen-gauss``: a central 200^3 crop of the Allen atlas (319 labels) x2 -> 400^3
   (sigma 12.5 um = 1 output voxel).
+* ``allen-full``: the whole Allen atlas 25 -> 12.5 um through the CLI, file to file, one fresh
+  process each under ``/usr/bin/time``: ``niresample labels --resolution 0.0125 --sigma 0.0125``
+  beside its peers in one run: the nearest run (``niresample labels --resolution 0.0125``),
+  MRtrix3 ``mrgrid regrid -interp nearest`` where installed, and with ``--numpy-gauss`` the
+  Gaussian on the numpy code path (``NIRESAMPLE_PURE_PYTHON=1``: the kernel before
+  ``core/_clabels.c``, minutes).
 
-Run: ``python bench/bench_labels.py [--cases allen-nearest,synth-gauss,...]``
+Run: ``python bench/bench_labels.py [--cases allen-nearest,synth-gauss,...,allen-full]``
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ALLEN = DATA / "allen_ccf2017_annotation_25um.nii.gz"
+ALLEN = Path(os.environ.get("NIRESAMPLE_ALLEN", DATA / "allen_ccf2017_annotation_25um.nii.gz"))
 WORK = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "niresample_bench_labels"
 
 
@@ -268,11 +274,59 @@ def table(title: str, rows: list[dict], out_mb: float, ref: dict | None, ref2: d
     return "\n".join(lines)
 
 
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict:
+    """Wall seconds and peak RSS (MB) of one fresh process (``/usr/bin/time``)."""
+    t = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *cmd], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})})
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed:\n{p.stderr[-2000:]}")
+    rss = [int(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("MAXRSS")][-1]
+    return {"seconds": wall, "peak_mb": rss / 1024}
+
+
+def allen_full(numpy_gauss: bool) -> str:
+    """The whole-atlas row: Gaussian labels vs the nearest run (and MRtrix3, the numpy path)."""
+    import shutil
+
+    cli = [sys.executable, "-m", "niresample_cli", "labels", str(ALLEN)]
+    out = WORK / "allen_full.nii"
+    runs: list[tuple[str, list[str], dict[str, str] | None]] = [
+        ("niresample labels --sigma 0.0125 (compiled kernel)",
+         [*cli, str(out), "-r", "0.0125", "--sigma", "0.0125", "--overwrite", "-q"], None),
+        ("niresample labels nearest",
+         [*cli, str(WORK / "allen_full_nn.nii"), "-r", "0.0125", "--overwrite", "-q"], None)]
+    if shutil.which("mrgrid"):
+        runs.append(("MRtrix3 mrgrid regrid -interp nearest",
+                     ["mrgrid", str(ALLEN), "regrid", str(WORK / "allen_full_mrtrix.nii"), "-voxel",
+                      "0.0125", "-interp", "nearest", "-force", "-quiet"], None))
+    if numpy_gauss:
+        runs.append(("niresample labels --sigma 0.0125 (numpy path)",
+                     [*cli, str(WORK / "allen_full_np.nii"), "-r", "0.0125", "--sigma", "0.0125",
+                      "--overwrite", "-q"], {"NIRESAMPLE_PURE_PYTHON": "1"}))
+    rows = [(name, timed(cmd, env)) for name, cmd, env in runs]
+    same = ""
+    if numpy_gauss:
+        a = np.memmap(out, mode="r")
+        b = np.memmap(WORK / "allen_full_np.nii", mode="r")
+        same = f"; compiled and numpy outputs byte-identical: {bool(np.array_equal(a, b))}"
+    nn = rows[1][1]["seconds"]
+    lines = ["\n### Allen CCF 25 um -> 12.5 um (1056x640x912 uint32, 2.46 GB .nii), file to file\n",
+             f"each a fresh process{same}\n",
+             "| run | wall s | peak RSS MB | x the nearest run |", "|---|---:|---:|---:|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {r['seconds'] / nn:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", default="allen-nearest,synth-gauss,synth-small,allen-gauss")
+    ap.add_argument("--cases", default="allen-nearest,synth-gauss,synth-small,allen-gauss,allen-full")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--fft-subset", type=int, default=8)
+    ap.add_argument("--numpy-gauss", action="store_true",
+                    help="allen-full: also the Gaussian on the numpy path (minutes)")
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     base = baseline_rss()
@@ -301,6 +355,8 @@ def main() -> None:
                 for m in ("niresample", "niresample-torch", "sitk-gauss", "fft", "niresample-file")]
         print(table("Allen CCF crop 200^3 (319 labels) x2 -> 400^3, sigma 12.5 um (1 output voxel)",
                     rows, out_mb, rows[0], None, base))
+    if "allen-full" in cases:
+        print(allen_full(args.numpy_gauss), flush=True)
 
 
 if __name__ == "__main__":

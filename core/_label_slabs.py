@@ -418,7 +418,10 @@ class LabelSlabs:
             from . import _labels_torch as lt
 
             res = lt.smooth_labels(codes, self.weights, z_halo=rz, device=self.device, codes=True)
-        return np.asfortranarray(values[res - 1])
+        table = np.empty(len(values) + 1, dtype=values.dtype)  # code k -> values[k - 1]
+        table[1:] = values
+        table[0] = values[0]
+        return table.take(res.T).T if res.flags.f_contiguous else np.asfortranarray(table[res])
 
     def _nearest_codes(self, volume: int, zs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Nearest-neighbour *codes* gathered from the input rows' codes (relabelling

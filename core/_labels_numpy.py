@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._cancel import check_cancel
+from ._native import load
 
 __all__ = ["gather", "gather_points", "free_sentinel", "majority_codes", "smooth_labels_blocks",
            "dense_codes", "BLOCK"]
@@ -122,8 +123,9 @@ def _row_mode(t: np.ndarray, nn: np.ndarray, n_codes: int) -> np.ndarray:
 
 
 def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
-                         z_halo: int, block: int = BLOCK, codes: bool = False) -> np.ndarray:
-    """Per-label Gaussian argmax of a nearest-neighbour slab, block by block (numpy).
+                         z_halo: int, block: int = BLOCK, codes: bool = False,
+                         native: bool = True) -> np.ndarray:
+    """Per-label Gaussian argmax of a nearest-neighbour slab, block by block.
 
     Parameters
     ----------
@@ -139,6 +141,9 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
     codes : bool
         ``padded`` holds dense positive int32 codes (1 .. K) ordered like the
         ids they stand for: used directly, no per-block relabelling.
+    native : bool
+        Use the compiled kernel (``core/_clabels.c``) when it is built and the
+        labels are integers; False runs the numpy code (identical output).
 
     Returns
     -------
@@ -149,6 +154,9 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
     Edges along x and y are replicated (the slab holds the whole x/y extent).
     Ties go to the nearest-neighbour label, else to the smallest id.
     """
+    clabels = load("_clabels")
+    if clabels is not None and native and padded.dtype.kind in "iu":
+        return _smooth_native(clabels, padded, weights, z_halo, block, codes)
     from scipy import ndimage
 
     nx, ny, nzp = padded.shape
@@ -172,6 +180,25 @@ def smooth_labels_blocks(padded: np.ndarray, weights: Sequence[np.ndarray], *,
                     continue
                 out[bx:ex, by:ey, bz:ez] = _smooth_block(blk, weights, (rx, ry, rz), ndimage, codes)
     return out
+
+
+def _smooth_native(clabels: Any, padded: np.ndarray, weights: Sequence[np.ndarray], z_halo: int,
+                   block: int, codes: bool) -> np.ndarray:
+    """:func:`smooth_labels_blocks` through ``_clabels.smooth_codes``: one call per
+    ``block`` output slices (the cancel check runs between calls)."""
+    if codes and padded.dtype in (np.uint16, np.int32):
+        values, dense = None, np.asfortranarray(padded)
+    else:
+        values, dense = dense_codes(np.asfortranarray(padded))
+    nx, ny, nzp = dense.shape
+    nz = nzp - 2 * z_halo
+    out = np.empty((nx, ny, nz), dtype=dense.dtype, order="F")
+    ws = [np.ascontiguousarray(w, dtype=np.float64) for w in weights]
+    block = max(1, min(block, 128))  # the result does not depend on it; the scratch does
+    for z0 in range(0, nz, block):
+        check_cancel()
+        clabels.smooth_codes(dense, out, ws[0], ws[1], ws[2], z0, min(nz, z0 + block), block)
+    return out if values is None else values[out - 1]
 
 
 def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[int],
@@ -220,6 +247,12 @@ def _smooth_block(blk: np.ndarray, weights: Sequence[np.ndarray], r: Sequence[in
 
 def dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ids and codes ``1 .. K`` (uint16 when K allows, else int32; F-ordered)."""
+    clabels = load("_clabels")
+    if clabels is not None and labels.dtype.kind in "iu" and labels.dtype.isnative:
+        arr = np.asfortranarray(labels)
+        v, c, size = clabels.dense_codes(arr)  # one hash pass, no sort of the voxels
+        codes_c = np.frombuffer(c, dtype=np.uint16 if size == 2 else np.int32)
+        return np.frombuffer(v, dtype=arr.dtype), codes_c.reshape(arr.shape, order="F")
     t = labels.T  # C-contiguous when labels is F-ordered: no copy in ravel
     values, inv = np.unique(t, return_inverse=True)
     dtype = np.uint16 if len(values) < 65535 else np.int32
