@@ -80,7 +80,7 @@ class SeparableSlabs(_ClipCount):
     def __init__(
         self, source: SourceImage, target: Grid, *, order: int, anti_aliasing: bool,
         out: OutputType, device: str = "numpy", source_grid: Grid | None = None,
-        fill: float = 0.0,
+        fill: float | None = None,
     ) -> None:
         # source_grid: the input grid seen through an affine chain (core._coord_map.effective_grid)
         aligned = axis_aligned_map(source_grid or source.grid, target)
@@ -105,9 +105,11 @@ class SeparableSlabs(_ClipCount):
         self.margin = prefilter_margin(order) if self.weights[2].prefilter else 0
         # Output voxels whose centre lies beyond the input's field of view (voxel
         # coordinates -0.5 .. n - 0.5, the rule of core._coord_map.outside_fov) get
-        # ``fill``, never the extended edge: per axis, since the map is axis-aligned.
-        self.fill = float(fill)
-        self.outside = [outside_axis(scale[a] * np.arange(target.shape[a]) + offset[a], self.n_in[a])
+        # ``fill``, not the extended edge: per axis, since the map is axis-aligned.
+        # None (a grid derived from the input): the edge rule everywhere.
+        self.fill = fill
+        self.outside = [np.zeros(target.shape[a], dtype=bool) if fill is None else
+                        outside_axis(scale[a] * np.arange(target.shape[a]) + offset[a], self.n_in[a])
                         for a in range(3)]
         self.raw = (
             all(w.gather for w in self.weights)

@@ -105,7 +105,7 @@ def plan_resample(
     device: str | None = None,
     max_memory: str | int | None = None,
     transforms: tuple[Any, ...] = (),
-    fill: float = 0.0,
+    fill: float | None = None,
 ) -> ResamplePlan:
     """Decide how to resample ``source`` onto ``target`` and size the slabs.
 
@@ -132,8 +132,10 @@ def plan_resample(
         Registration transforms from output to input space, as
         :attr:`core.requests.Target.transforms` holds them (read here).  An
         affine chain whose voxel map stays diagonal runs the separable path.
-    fill : float
-        Value of the general path's output voxels outside the input's field of view.
+    fill : float or None
+        Value of output voxels whose centre lies outside the input's field of view
+        (voxel coordinates -0.5 .. n - 0.5).  None (grids derived from the input:
+        spacing, shape, anchors) replicates the edge there on the separable path.
 
     Returns
     -------
@@ -151,7 +153,7 @@ def plan_resample(
     dev = resolve_device(device)
     budget = parse_memory(max_memory)
     out = output_type(source, dtype)
-    if np.isnan(fill) and out.dtype.kind != "f":
+    if fill is not None and np.isnan(fill) and out.dtype.kind != "f":
         raise OptionError(f"fill: nan needs a float output, not {out.dtype}", param="fill")
     aa = order >= 1 if anti_aliasing is None else bool(anti_aliasing) and order >= 1
     in_grid, coord_map = resolve_chain(source.grid, target, transforms)
@@ -163,7 +165,8 @@ def plan_resample(
         used_aa = aa and bool(np.any(np.abs(aligned[0]) > 1.0 + 1e-9))
     else:
         slab_fn = MappedSlabs(source, target, order=order, out=out, source_grid=in_grid,
-                              coord_map=coord_map, fill=fill, anti_aliasing=aa)
+                              coord_map=coord_map, fill=0.0 if fill is None else fill,
+                              anti_aliasing=aa)
         # A tenth of the budget per tile's source box: each of the stream's
         # pieces holds one box and its work copy, next to its coordinates.
         slab_fn.box_voxels = int(max(1 << 18, budget // (10 * slab_fn.work.itemsize)))

@@ -144,5 +144,7 @@ def _plan(source: SourceImage, request: ResampleRequest) -> Any:
         source, request.target.grid_for(source.grid), order=method.order,
         anti_aliasing=method.anti_aliasing, dtype=method.dtype, device=request.compute.device,
         max_memory=request.compute.max_memory, transforms=request.target.transforms,
-        fill=method.fill,
+        # a grid of the user's (--like, transforms) is filled outside the input's field of
+        # view; one derived from the input (spacing, shape, anchors) keeps the edge rule
+        fill=method.fill if request.target.like is not None or request.target.transforms else None,
     )

@@ -70,3 +70,17 @@ def test_fill_value_and_raw_integers(tmp_path: Path) -> None:
     r = runner.invoke(app, ["spacing", str(src), str(out), "--like", str(ref), "--fill", "nan",
                             "--overwrite", "-q"])
     assert r.exit_code != 0 and "nan" in r.output.lower()
+
+
+def test_grids_derived_from_the_input_keep_the_edge_rule(tmp_path: Path) -> None:
+    """``--anchor origin`` may put the last output centres just beyond the input's edge
+    (13 voxels of 1 mm at 0.6 mm: the 22nd centre lies 0.1 mm outside): the grid is the
+    input's own, so those voxels get the edge values, not the fill."""
+    src = tmp_path / "a.nii"
+    nib.save(nib.Nifti1Image(np.full((11, 13, 9), 123.25, np.float32), np.eye(4)), str(src))
+    out = tmp_path / "o.nii"
+    r = runner.invoke(app, ["spacing", str(src), str(out), "--iso", "0.6", "--anchor", "origin", "-q"])
+    assert r.exit_code == 0, r.output
+    got = np.asarray(nib.load(str(out)).dataobj)
+    assert got.shape[1] == 22
+    np.testing.assert_allclose(got, 123.25, rtol=2e-6)
