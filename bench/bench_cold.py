@@ -137,6 +137,16 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.order, args.n, args.spacing)))
         return
+    # Bytecode as an installed package has it (pip compiles it at install; an editable
+    # install under PYTHONDONTWRITEBYTECODE=1 would compile ~50 modules on every start).
+    import compileall
+
+    import niresample_cli
+    import niresample_cli.commands
+    import niresample_cli.core
+
+    for pkg in (niresample_cli, niresample_cli.commands, niresample_cli.core):
+        compileall.compile_dir(str(Path(pkg.__file__).parent), maxlevels=0, quiet=1)
     print(f"# bench_cold: {args.n}^3 float32 1 mm -> {args.spacing} mm, {os.cpu_count()} CPUs,"
           f" {args.repeats} fresh processes per method (round-robin)\n")
     print("| order | method | first call median s | warm call median s | SimpleITK first / this first |")
