@@ -292,6 +292,6 @@ def resample_to_array(plan: ResamplePlan) -> tuple[np.ndarray, RunResult]:
 
     data = collect_output(
         grid=plan.target, extra_shape=plan.extra_shape, dtype=plan.out.dtype,
-        slab_fn=plan.slab_fn, slabs=plan.slabs,
+        slab_fn=plan.slab_fn, slabs=plan.slabs, threaded=True,  # planned as write_output runs them
     )
     return data, _result(plan, None)

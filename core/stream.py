@@ -255,12 +255,18 @@ def collect_output(
     dtype: np.dtype,
     slab_fn: SlabFn,
     slabs: Sequence[tuple[int, int]],
+    threaded: bool = False,
 ) -> np.ndarray:
     """Run the same slab stream into one in-memory array (Python API, tests).
 
     A slab function with a ``fill(volume, z0, z1, out)`` method computes each
     slab straight into its (Fortran-ordered) view of the output, saving one
     slab copy; others return the slab, which is copied in.
+
+    ``threaded``: the slabs were planned for the threaded stream (as
+    :func:`write_output` runs them); each is cut in the same pieces
+    (:func:`.budget.stream_pieces`), computed on threads into their own part of
+    the output.  False: one slab after another in this thread.
 
     Returns
     -------
@@ -272,16 +278,22 @@ def collect_output(
     n_volumes = int(np.prod(extra_shape, dtype=np.int64)) if len(extra_shape) else 1
     fill: Callable[[int, int, int, np.ndarray], None] | None = getattr(slab_fn, "fill", None)
     fill = fill if callable(fill) else None
-    for v in range(n_volumes):
+    n_pieces = stream_pieces() if threaded else 1
+    pieces = split_slabs(slabs, n_pieces) if n_pieces > 1 else list(slabs)
+
+    def one(v: int, z0: int, z1: int) -> None:
         # Flat volume number to indices along axes 4.. (NIfTI order, as SourceImage.volume_index).
         idx: tuple[int, ...] = (
             tuple(int(i) for i in np.unravel_index(v, tuple(extra_shape), order="F"))
             if len(extra_shape) else ()
         )
-        for z0, z1 in slabs:
-            key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *idx)
-            if fill is not None:
-                fill(v, z0, z1, out[key])
-            else:
-                out[key] = slab_fn(v, z0, z1)
+        key: tuple[Any, ...] = (slice(None), slice(None), slice(z0, z1), *idx)
+        if fill is not None:
+            fill(v, z0, z1, out[key])
+        else:
+            out[key] = slab_fn(v, z0, z1)
+
+    calls = [(v, z0, z1) for v in range(n_volumes) for z0, z1 in pieces]
+    for _ in ordered_map(one, calls, jobs=max(n_pieces - 1, 1)):
+        pass
     return out
