@@ -178,15 +178,11 @@ class MappedSlabs(_ClipCount):
             sigma = aa_sigma(self.coord_map.jacobian(((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2,
                                                       (z0 + z1 - 1) / 2)))
         reach = (self.order + 1) / 2.0 + self.margin
-        lo = np.empty(3, dtype=np.int64)
-        hi = np.empty(3, dtype=np.int64)
         any_out = bool(outside.any())
-        for a in range(3):
-            n = self.n_in[a]
-            c = coords[a][~outside] if any_out else coords[a]
-            r = reach + math.ceil(4.0 * sigma[a])
-            lo[a] = min(max(math.floor(float(c.min()) - r), 0), n - 1)
-            hi[a] = max(min(math.ceil(float(c.max()) + r) + 1, n), lo[a] + 1)
+        pts = coords[:, ~outside] if any_out else coords.reshape(3, -1)
+        lo, hi = box_bounds(pts.min(axis=1), pts.max(axis=1), self.n_in,
+                            reach + np.ceil(4.0 * np.asarray(sigma, dtype=np.float64)))
+        del pts
         big = float(np.prod(hi - lo)) > 4 * self.box_voxels
         if big and self.coord_map is not None and (x1 - x0) * (y1 - y0) * (z1 - z0) > 512:
             return self._split(volume, x0, x1, y0, y1, z0, z1)  # a field stretched this tile
