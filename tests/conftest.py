@@ -28,6 +28,30 @@ ALLEN_SKIP = (f"Allen atlas not available: set NIRESAMPLE_ALLEN=/path/to/{ALLEN}
               "(Allen Institute terms, not shipped in tests/data)")
 
 
+def load_recorder() -> Any:
+    """scripts/record_gaussian_labels.py as a module (the recorded per-label Gaussian cases)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record_gaussian_labels",
+                                                  REPO / "scripts" / "record_gaussian_labels.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_recorded_case(record: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """One recorded Gaussian case's output; skips the Allen crop when the atlas is not at hand."""
+    if record.CASES[name][0] == "allen":
+        path = allen_path()
+        if path is None:
+            pytest.skip(ALLEN_SKIP)
+        monkeypatch.setattr(record, "ALLEN", path)
+    out = record.run_case(name)
+    assert out is not None
+    return np.asarray(out)
+
+
 def _derived_dk(path: Path, *, lia: bool) -> None:
     """A label map derived from the shipped (BSD-3) Desikan-Killiany atlas: uint16 ids spread up to
     about 12,000 (remapped, no two merged), in LIA order at 1 mm or LAS at 2 mm, sform code 2 only.

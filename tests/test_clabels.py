@@ -7,8 +7,6 @@ with zeros and one-tap axes, every block size; ``dense_codes`` against ``np.uniq
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,7 +16,7 @@ from niresample_cli.core import _labels_numpy as L
 from niresample_cli.core._label_slabs import gaussian_weights
 from niresample_cli.core._native import load
 
-from conftest import ALLEN_SKIP, REPO, allen_path
+from conftest import load_recorder, run_recorded_case
 
 clabels = load("_clabels")
 needs_c = pytest.mark.skipif(clabels is None, reason="core/_clabels.c was not built (no C compiler)")
@@ -174,25 +172,15 @@ def test_native_kernels_reject_bad_buffers() -> None:
         clabels.dense_codes(np.ones((4, 4), dtype=np.int32)[:, ::2])  # not contiguous
 
 
-_spec = importlib.util.spec_from_file_location("record_gaussian_labels",
-                                               REPO / "scripts" / "record_gaussian_labels.py")
-assert _spec is not None and _spec.loader is not None
-record = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(record)
+record = load_recorder()
 
 
 @needs_c
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(record.CASES))
 def test_recorded_cases_identical_on_both_paths(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if record.CASES[name][0] == "allen":
-        path = allen_path()
-        if path is None:
-            pytest.skip(ALLEN_SKIP)
-        monkeypatch.setattr(record, "ALLEN", path)
-    native = record.run_case(name)
+    native = run_recorded_case(record, name, monkeypatch)
     monkeypatch.setenv("NIRESAMPLE_PURE_PYTHON", "1")
-    pure = record.run_case(name)
-    assert native is not None and pure is not None
+    pure = run_recorded_case(record, name, monkeypatch)
     assert native.dtype == pure.dtype
     np.testing.assert_array_equal(native, pure)
